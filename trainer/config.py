@@ -1,0 +1,121 @@
+"""Configs saved beside the weights as JSON, so a checkpoint rebuilds its own model."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+MODEL_TYPES = ("ae", "vae", "aae", "cvae", "caae")
+ARCHS = ("mlp", "conv")
+PRIORS = ("gaussian", "mixture10", "swissroll")
+RECON_LOSSES = ("bce", "mse")
+ACTIVATIONS = ("elu", "relu", "leaky_relu")
+
+
+class ConfigError(ValueError):
+    """A config value is out of range or unknown; the message names it and what is allowed."""
+
+
+@dataclass
+class ModelConfig:
+    model: str = "vae"  # one of MODEL_TYPES; cvae/caae are the label-conditioned vae/aae
+    arch: str = "mlp"
+    hidden: tuple[int, ...] = (512, 256)  # mlp hidden widths (encoder order; the decoder mirrors them)
+    channels: tuple[int, ...] = (32, 64)  # conv channels of the strided convolutions
+    activation: str = "elu"  # elu, relu or leaky_relu
+    latent_dim: int = 2
+    kl_weight: float = 1.0  # beta: weight of the KL term in the VAE objective (1 = the true ELBO)
+    prior: str = "gaussian"  # AAE prior
+    label_guided: bool = False  # AAE: the digit label picks the prior component; discriminator sees it
+    recon_loss: str = "bce"  # AE/AAE reconstruction: Bernoulli (bce, nats) or squared error (mse)
+    disc_hidden: tuple[int, ...] = (512, 512)  # AAE discriminator widths
+    num_classes: int = 10
+    image_size: tuple[int, int] = (28, 28)
+
+    @property
+    def conditional(self) -> bool:
+        return self.model in ("cvae", "caae")
+
+    def validate(self) -> "ModelConfig":
+        _choice("model", self.model, MODEL_TYPES)
+        _choice("arch", self.arch, ARCHS)
+        _choice("prior", self.prior, PRIORS)
+        _choice("recon_loss", self.recon_loss, RECON_LOSSES)
+        _choice("activation", self.activation, ACTIVATIONS)
+        if not (1 <= int(self.latent_dim) <= 512):
+            raise ConfigError(f"latent_dim must be between 1 and 512, got {self.latent_dim}")
+        if not self.hidden or any(int(h) < 1 for h in self.hidden):
+            raise ConfigError(f"hidden must be positive widths, got {self.hidden}")
+        if not self.channels or any(int(c) < 1 for c in self.channels):
+            raise ConfigError(f"channels must be positive, got {self.channels}")
+        if self.kl_weight < 0:
+            raise ConfigError(f"kl_weight must be >= 0, got {self.kl_weight}")
+        if self.model in ("vae", "cvae") and self.recon_loss != "bce":
+            raise ConfigError("the VAE's ELBO uses the Bernoulli likelihood: recon_loss must be bce")
+        if self.label_guided and self.prior == "gaussian":
+            raise ConfigError("label_guided needs a prior with one component per class: mixture10 or swissroll")
+        if self.label_guided and self.model != "aae":
+            raise ConfigError("label_guided applies to the aae model only")
+        if self.arch == "conv" and tuple(self.image_size) != (28, 28):
+            raise ConfigError(f"the conv arch expects 28x28 images, got {self.image_size}")
+        return self
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    adv_lr: float = 2e-4  # AAE discriminator and generator (encoder) steps
+    seed: int = 0
+    device: str = "auto"  # auto = cuda, then mps, then cpu
+    log_every: int = 20  # steps between history rows
+    limit: int | None = None  # use only the first N training images
+
+    def validate(self) -> "TrainConfig":
+        if not (1 <= self.epochs <= 1000):
+            raise ConfigError(f"epochs must be between 1 and 1000, got {self.epochs}")
+        if not (1 <= self.batch_size <= 8192):
+            raise ConfigError(f"batch_size must be between 1 and 8192, got {self.batch_size}")
+        for name in ("lr", "adv_lr"):
+            if not (0 < getattr(self, name) <= 1):
+                raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        if self.log_every < 1:
+            raise ConfigError(f"log_every must be >= 1, got {self.log_every}")
+        return self
+
+
+def _choice(name, value, allowed):
+    if value not in allowed:
+        raise ConfigError(f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
+
+
+def to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls, data: dict, *, where: str = "config"):
+    """Build a config dataclass from JSON data, rejecting unknown keys and wrong types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {unknown}; expected some of {sorted(fields)}")
+    values = {}
+    for key, value in data.items():
+        default = fields[key].default
+        try:
+            if isinstance(default, tuple):
+                value = tuple(int(v) for v in value)
+            elif isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise TypeError
+            elif isinstance(default, (int, float)) and not isinstance(default, bool):
+                if value is not None or default is not None:
+                    value = type(default)(value)
+            elif isinstance(default, str) and not isinstance(value, str):
+                raise TypeError
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: {key} has the wrong type ({value!r})") from None
+        values[key] = value
+    return cls(**values)

@@ -1,0 +1,221 @@
+"""MNIST-format IDX data: read, validate, keep as uint8 tensors in memory, batch by index.
+
+Works for any set that uses MNIST's four file names (MNIST, Fashion-MNIST, KMNIST, ...),
+raw or gzipped, either directly in a folder or in torchvision's ``<root>/<Name>/raw`` layout.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ASSETS = Path(__file__).resolve().parent / "assets" / "mnist"
+DATA_ENV = "LATENT_EXPLORER_DATA"  # environment variable naming a full MNIST-format folder
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+DEFAULT_CLASSES = tuple(str(d) for d in range(10))
+BUNDLED_TRAIN, BUNDLED_VAL = 8000, 2000  # split of the bundled 10k test set when no training set exists
+
+
+class DataError(ValueError):
+    """A data file or folder is missing or malformed; the message names it and what was expected."""
+
+
+@dataclass
+class Split:
+    images: torch.Tensor  # uint8, (N, 28, 28)
+    labels: torch.Tensor  # int64, (N,)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def head(self, n: int | None) -> "Split":
+        return self if n is None else Split(self.images[:n], self.labels[:n])
+
+    def batch(self, index: torch.Tensor, device: torch.device | str = "cpu"):
+        """Float images in [0, 1] of shape (B, 1, H, W) and their labels."""
+        x = self.images[index].to(device, non_blocking=True).unsqueeze(1).float().div_(255.0)
+        return x, self.labels[index].to(device, non_blocking=True)
+
+    def batches(self, batch_size: int, *, generator: torch.Generator | None = None,
+                device: torch.device | str = "cpu"):
+        """Yield (x, y) batches; shuffled when a generator is given, in order otherwise."""
+        n = len(self)
+        order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+        for start in range(0, n, batch_size):
+            yield self.batch(order[start:start + batch_size], device)
+
+
+@dataclass
+class Dataset:
+    name: str
+    classes: tuple[str, ...]
+    train: Split
+    test: Split
+    source: str  # folder the data came from
+    note: str = ""  # loud warning to show the user (e.g. bundled fallback), empty when none
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return tuple(self.train.images.shape[1:])
+
+
+def _open(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def read_idx(path: str | Path, *, expect_magic: int) -> torch.Tensor:
+    """Read one IDX file (raw or .gz) into a uint8 tensor, validating its header and size."""
+    path = Path(path)
+    try:
+        with _open(path) as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (OSError, EOFError) as e:
+        raise DataError(f"{path}: cannot read ({e})") from None
+    kind = "images" if expect_magic == IMAGE_MAGIC else "labels"
+    if len(raw) < 8:
+        raise DataError(f"{path}: too short for an IDX header ({len(raw)} bytes)")
+    (magic,) = struct.unpack(">i", raw[:4])
+    if magic != expect_magic:
+        raise DataError(f"{path}: magic number {magic}, expected {expect_magic} (IDX {kind} file)")
+    ndim = raw[3]
+    dims = struct.unpack(f">{ndim}i", raw[4:4 + 4 * ndim])
+    header = 4 + 4 * ndim
+    expected = int(np.prod(dims)) + header
+    if len(raw) != expected:
+        raise DataError(f"{path}: {len(raw)} bytes, expected {expected} for shape {dims}")
+    array = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    return torch.from_numpy(array.copy())
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def find_idx_folder(root: str | Path, *, need_train: bool = True) -> Path:
+    """The folder holding the IDX files: ``root`` itself, or torchvision's ``root/<Name>/raw``."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder")
+    wanted = ["test_images", "test_labels"] + (["train_images", "train_labels"] if need_train else [])
+    candidates = [root, root / "raw"] + sorted(p for p in root.glob("*/raw") if p.is_dir())
+    for folder in candidates:
+        if all(_find(folder, FILES[k]) for k in wanted):
+            return folder
+    names = ", ".join(FILES[k] + "[.gz]" for k in wanted)
+    raise DataError(f"{root}: expected the MNIST-format files {names} in it or in {root}/<Name>/raw")
+
+
+def read_classes(folder: Path, classes=None) -> tuple[str, ...]:
+    """Class names: the argument, else ``classes.json`` (a list of names) next to the data, else 0-9."""
+    if classes is not None:
+        return tuple(str(c) for c in classes)
+    for path in (folder / "classes.json", folder.parent / "classes.json"):
+        if path.is_file():
+            try:
+                names = json.loads(path.read_text())
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}: not valid JSON ({e})") from None
+            if not isinstance(names, list) or not names:
+                raise DataError(f"{path}: expected a JSON list of class names")
+            return tuple(str(c) for c in names)
+    return DEFAULT_CLASSES
+
+
+def read_split(folder: Path, prefix: str) -> Split:
+    images = read_idx(_find(folder, FILES[f"{prefix}_images"]), expect_magic=IMAGE_MAGIC)
+    labels = read_idx(_find(folder, FILES[f"{prefix}_labels"]), expect_magic=LABEL_MAGIC)
+    if images.ndim != 3:
+        raise DataError(f"{folder}/{FILES[prefix + '_images']}: expected 3 dimensions (N, H, W), got {tuple(images.shape)}")
+    if labels.ndim != 1:
+        raise DataError(f"{folder}/{FILES[prefix + '_labels']}: expected 1 dimension (N,), got {tuple(labels.shape)}")
+    if len(images) != len(labels):
+        raise DataError(f"{folder}: {len(images)} {prefix} images but {len(labels)} {prefix} labels")
+    return Split(images, labels.long())
+
+
+def bundled_test_split() -> Split:
+    """The MNIST test split shipped with the repository (10,000 images)."""
+    return read_split(ASSETS, "test")
+
+
+def _dataset_name(folder: Path) -> str:
+    return folder.parent.name if folder.name == "raw" else folder.name
+
+
+def resolve_data_path(path: str | Path | None) -> Path | None:
+    """Explicit path, else $LATENT_EXPLORER_DATA, else ./data if it holds a training set, else None."""
+    if path:
+        return Path(path)
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV])
+    try:
+        return find_idx_folder("data")
+    except DataError:
+        return None
+
+
+def load_dataset(path: str | Path | None = None, *, limit: int | None = None, classes=None,
+                 download: bool = False) -> Dataset:
+    """Load train + test splits as uint8 tensors.
+
+    Without a full training set, falls back to the bundled MNIST test split cut into
+    8,000 training and 2,000 held-out images, and says so in ``Dataset.note``.
+    """
+    if limit is not None and limit < 1:
+        raise DataError(f"limit must be a positive number of images, got {limit}")
+    if download:
+        path = _download_mnist(path or "data")
+    root = resolve_data_path(path)
+    if root is None:
+        test = bundled_test_split()
+        order = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))
+        train_idx, val_idx = order[:BUNDLED_TRAIN], order[BUNDLED_TRAIN:BUNDLED_TRAIN + BUNDLED_VAL]
+        note = (f"NO FULL TRAINING SET FOUND: training on the bundled MNIST test split "
+                f"({BUNDLED_TRAIN} train / {BUNDLED_VAL} held out). Pass --data PATH, set ${DATA_ENV}, "
+                f"or use --download for the full 60,000-image set.")
+        return Dataset("mnist-bundled", read_classes(ASSETS, classes),
+                       Split(test.images[train_idx], test.labels[train_idx]).head(limit),
+                       Split(test.images[val_idx], test.labels[val_idx]), str(ASSETS), note)
+    folder = find_idx_folder(root)
+    train, test = read_split(folder, "train"), read_split(folder, "test")
+    if train.images.shape[1:] != test.images.shape[1:]:
+        raise DataError(f"{folder}: train images are {tuple(train.images.shape[1:])} but test images "
+                        f"are {tuple(test.images.shape[1:])}")
+    return Dataset(_dataset_name(folder).lower(), read_classes(folder, classes), train.head(limit), test,
+                   str(folder))
+
+
+def load_test_split(path: str | Path | None = None) -> Split:
+    """The held-out split of a folder, or the bundled MNIST test split."""
+    if path is None:
+        return bundled_test_split()
+    return read_split(find_idx_folder(path, need_train=False), "test")
+
+
+def _download_mnist(root: str | Path) -> Path:
+    """Fetch MNIST with torchvision (only when the user asks and is online)."""
+    from torchvision.datasets import MNIST
+
+    try:
+        MNIST(root=str(root), train=True, download=True)
+        MNIST(root=str(root), train=False, download=True)
+    except Exception as e:  # network errors come in many types
+        raise DataError(f"could not download MNIST into {root} ({e}); pass --data PATH instead") from None
+    return Path(root)

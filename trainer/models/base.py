@@ -1,0 +1,105 @@
+"""The one model interface: encode / decode (logits) / loss (dict of named terms) / sample."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig
+from ..layers import Decoder, Encoder
+
+
+class Autoencoder(nn.Module):
+    """Shared body of every model: an encoder and a decoder built from ``ModelConfig``.
+
+    Subclasses say how many encoder outputs they need, how the latent code is read from them,
+    what their loss is and how to sample. Conditional variants (cvae, caae) get the one-hot
+    label concatenated to the encoder's input and to the decoder's input.
+    """
+
+    encoder_outputs = 1  # multiples of latent_dim the encoder emits (VAE: mean and log-variance)
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config.validate()
+        cond_dim = config.num_classes if config.conditional else 0
+        shape = dict(arch=config.arch, image_size=config.image_size, hidden=config.hidden,
+                     channels=config.channels, activation=config.activation, cond_dim=cond_dim)
+        self.encoder = Encoder(**shape, out_dim=self.encoder_outputs * config.latent_dim)
+        self.decoder = Decoder(**shape, latent_dim=config.latent_dim)
+
+    # -- helpers -------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def needs_labels(self) -> bool:
+        return self.config.conditional
+
+    def onehot(self, y: torch.Tensor | None) -> torch.Tensor | None:
+        if not self.config.conditional:
+            return None
+        if y is None:
+            raise ValueError(f"the {self.config.model} model is conditional: pass labels y")
+        return F.one_hot(torch.as_tensor(y, device=self.device).long(), self.config.num_classes).float()
+
+    # -- the interface -------------------------------------------------------
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None):
+        return self.encoder(x, self.onehot(y))
+
+    def embed(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The deterministic latent code of x (the mean for a VAE): what scatters and kNN use."""
+        return self.encode(x, y)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of p(x|z), shape (B, 1, H, W)."""
+        return self.decoder(z, self.onehot(y))
+
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decode(self.embed(x, y), y)
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def sample_latent(self, n: int, y: torch.Tensor | None = None,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+        """n codes from the distribution this model decodes from (its prior)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(self, n: int, y: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """n images (probabilities in [0, 1], (n, 1, H, W)) decoded from prior samples."""
+        if self.config.conditional and y is None:
+            y = torch.arange(n) % self.config.num_classes
+        z = self.sample_latent(n, y, generator)
+        return torch.sigmoid(self.decode(z.to(self.device), y))
+
+    # -- training hooks the model-agnostic loop calls ------------------------
+    def configure_optimizers(self, lr: float, adv_lr: float) -> dict[str, torch.optim.Optimizer]:
+        return {"model": torch.optim.Adam(self.parameters(), lr=lr)}
+
+    def training_step(self, x, y, optimizers) -> dict[str, torch.Tensor]:
+        terms = self.loss(x, y)
+        opt = optimizers["model"]
+        opt.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        opt.step()
+        return {k: v.detach() for k, v in terms.items()}
+
+    def after_epoch(self, train) -> None:
+        """Called with the training split after each epoch (the AE fits its sampling Gaussian here)."""
+
+    @torch.no_grad()
+    def embed_split(self, split, batch_size: int = 1000) -> torch.Tensor:
+        """Latent codes (on the CPU) of every image in a data split."""
+        was_training = self.training
+        self.eval()
+        codes = [self.embed(x, y).cpu() for x, y in split.batches(batch_size, device=self.device)]
+        self.train(was_training)
+        return torch.cat(codes)

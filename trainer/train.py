@@ -1,0 +1,146 @@
+"""fit(model, data, config, callbacks): the training loop. It knows nothing about the UI or the model type."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import checkpoint
+from .config import ModelConfig, TrainConfig
+from .data import Dataset, Split
+from .models import Autoencoder, build_model
+
+EVAL_BATCH = 1000
+
+
+class Callback:
+    """Hooks ``fit`` calls; subclass and override what you need."""
+
+    def on_step(self, row: dict) -> None:
+        """Every logged step: {"kind": "step", "epoch", "step", "loss", ...terms}."""
+
+    def on_epoch(self, row: dict, model: Autoencoder) -> None:
+        """Every finished epoch, after its checkpoint is saved: train and test means of every term."""
+
+    def should_stop(self) -> bool:
+        """Polled every step; True stops training, keeping the last finished epoch."""
+        return False
+
+
+@dataclass
+class FitResult:
+    status: str  # "finished", "stopped" or "diverged"
+    epoch: int  # last finished epoch
+    metrics: dict = field(default_factory=dict)  # that epoch's row
+    message: str = ""
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def new_model(config: ModelConfig, seed: int = 0) -> Autoencoder:
+    """Build a model with seeded initial weights."""
+    torch.manual_seed(seed)
+    return build_model(config)
+
+
+def dataset_info(data: Dataset, limit: int | None = None) -> dict:
+    return {"name": data.name, "classes": list(data.classes), "source": data.source, "note": data.note,
+            "train_size": len(data.train), "test_size": len(data.test), "limit": limit}
+
+
+@torch.no_grad()
+def evaluate_terms(model: Autoencoder, split: Split, batch_size: int = EVAL_BATCH) -> dict[str, float]:
+    """Mean of every loss term over a split (per image)."""
+    model.eval()
+    totals: dict[str, float] = {}
+    for x, y in split.batches(batch_size, device=model.device):
+        for key, value in model.loss(x, y).items():
+            totals[key] = totals.get(key, 0.0) + float(value) * len(x)
+    return {k: v / len(split) for k, v in totals.items()}
+
+
+def _finite(terms: dict) -> bool:
+    return all(math.isfinite(float(v)) for v in terms.values())
+
+
+def fit(model: Autoencoder, data: Dataset, config: TrainConfig, callbacks=(), *,
+        run_dir: str | Path | None = None, resume: bool = False) -> FitResult:
+    """Train ``model`` on ``data.train``, evaluating on ``data.test`` and checkpointing to ``run_dir`` each epoch.
+
+    With ``resume=True`` the optimizer, RNG and history are restored from ``run_dir`` and training
+    continues after its last finished epoch, giving the same numbers as an uninterrupted run.
+    """
+    config.validate()
+    device = pick_device(config.device)
+    model.to(device)
+    optimizers = model.configure_optimizers(config.lr, config.adv_lr)
+    history: list[dict] = []
+    start_epoch, step = 0, 0
+    if resume:
+        if run_dir is None:
+            raise ValueError("resume needs the run folder")
+        start_epoch = checkpoint.load_training_state(run_dir, optimizers)
+        history = [r for r in checkpoint.read_history(run_dir) if r.get("epoch", 0) <= start_epoch]
+        step = max((r.get("step", 0) for r in history), default=0)
+    else:
+        torch.manual_seed(config.seed)
+    train = data.train.head(config.limit)
+    info = dataset_info(data, config.limit)
+    last: dict = next((r for r in reversed(history) if r.get("kind") == "epoch"), {})
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+
+    for epoch in range(start_epoch + 1, config.epochs + 1):
+        model.train()
+        shuffle = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+        sums: dict[str, torch.Tensor] = {}
+        rows: list[dict] = []
+        started = time.perf_counter()
+        for i, (x, y) in enumerate(train.batches(config.batch_size, generator=shuffle, device=device)):
+            terms = model.training_step(x, y, optimizers)
+            if not _finite({"loss": terms["loss"]}):
+                message = (f"training diverged: the loss became {float(terms['loss'])} in epoch {epoch}, "
+                           f"step {step + 1}; kept the checkpoint of epoch {epoch - 1}. "
+                           "Try a smaller learning rate.")
+                return FitResult("diverged", epoch - 1, last, message)
+            step += 1
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0.0) + value.detach() * len(x)
+            if step % config.log_every == 0 or i == steps_per_epoch - 1:
+                row = {"kind": "step", "epoch": epoch - 1 + (i + 1) / steps_per_epoch, "step": step,
+                       **{k: float(v) for k, v in terms.items()}}
+                rows.append(row)
+                for cb in callbacks:
+                    cb.on_step(row)
+            if any(cb.should_stop() for cb in callbacks):
+                return FitResult("stopped", epoch - 1, last, f"stopped during epoch {epoch}; "
+                                 f"kept the checkpoint of epoch {epoch - 1}")
+        seconds = time.perf_counter() - started
+        model.after_epoch(train)
+        test = evaluate_terms(model, data.test)
+        row = {"kind": "epoch", "epoch": epoch, "step": step, "seconds": round(seconds, 3),
+               "images_per_s": round(len(train) / seconds, 1),
+               **{f"train_{k}": float(v) / len(train) for k, v in sums.items()},
+               **{f"test_{k}": v for k, v in test.items()}}
+        if not _finite(test):
+            return FitResult("diverged", epoch - 1, last, f"training diverged: test metrics of epoch {epoch} "
+                             f"are not finite ({test}); kept the checkpoint of epoch {epoch - 1}")
+        history += rows + [row]
+        last = row
+        if run_dir is not None:
+            checkpoint.save(run_dir, model, train_config=config, dataset=info, epoch=epoch, metrics=row,
+                            history=history, optimizers=optimizers)
+        for cb in callbacks:
+            cb.on_epoch(row, model)
+    return FitResult("finished", max(start_epoch, config.epochs), last,
+                     f"finished {config.epochs} epochs")

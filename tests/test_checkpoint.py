@@ -1,0 +1,143 @@
+import json
+import os
+import pickle
+import struct
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from trainer import checkpoint as C
+from trainer.config import ModelConfig, TrainConfig
+from trainer.train import new_model
+
+CFG = ModelConfig(model="vae", hidden=(32,), latent_dim=2)
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    model = new_model(CFG, seed=3)
+    C.save(tmp_path / "run", model, train_config=TrainConfig(), dataset={"name": "mnist", "classes": list("0123456789")},
+           epoch=1, metrics={"test_loss": 1.0}, history=[{"kind": "epoch", "epoch": 1}])
+    return tmp_path / "run"
+
+
+def test_round_trip_rebuilds_from_config_alone(run_dir):
+    run = C.load(run_dir)
+    original = new_model(CFG, seed=3)
+    for key, value in original.state_dict().items():
+        assert torch.equal(run.model.state_dict()[key], value)
+    assert run.model_config == CFG and run.epoch == 1 and run.classes == list("0123456789")
+    assert run.metrics == {"test_loss": 1.0} and C.read_history(run_dir) == [{"kind": "epoch", "epoch": 1}]
+    assert not run.model.training
+    assert sorted(p.name for p in run_dir.iterdir()) == ["config.json", "history.jsonl", "metrics.json",
+                                                         "model.safetensors"]
+
+
+class Boom:
+    """Unpickling this would create a file: proof that no code from a checkpoint runs."""
+
+    def __reduce__(self):
+        return (open, (os.environ["BOOM_PATH"], "w"))
+
+
+def test_pickle_renamed_to_safetensors_is_refused_and_not_run(run_dir, tmp_path, monkeypatch):
+    marker = tmp_path / "pwned"
+    monkeypatch.setenv("BOOM_PATH", str(marker))
+    (run_dir / "model.safetensors").write_bytes(pickle.dumps(Boom()))
+    with pytest.raises(C.CheckpointError, match="pickle"):
+        C.load(run_dir)
+    assert not marker.exists()
+
+
+def test_torch_save_zip_is_refused(run_dir):
+    torch.save({"w": torch.zeros(2)}, run_dir / "model.safetensors")
+    with pytest.raises(C.CheckpointError, match="PyTorch pickle"):
+        C.load(run_dir)
+
+
+def test_wrong_header(run_dir):
+    (run_dir / "model.safetensors").write_bytes(struct.pack("<Q", 4) + b"nope" + b"\0" * 16)
+    with pytest.raises(C.CheckpointError, match="header is not JSON"):
+        C.load(run_dir)
+    (run_dir / "model.safetensors").write_bytes(b"GIF89a" + b"\0" * 100)
+    with pytest.raises(C.CheckpointError, match="not a safetensors file"):
+        C.load(run_dir)
+
+
+def test_truncated(run_dir):
+    path = run_dir / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:-50])
+    with pytest.raises(C.CheckpointError, match="truncated"):
+        C.load(run_dir)
+
+
+def test_missing_and_extra_tensors(run_dir):
+    tensors, _ = C.read_safetensors(run_dir / "model.safetensors")
+    first = sorted(tensors)[0]
+    save_file({k: v for k, v in tensors.items() if k != first}, run_dir / "model.safetensors")
+    with pytest.raises(C.CheckpointError, match=f"missing: \\['{first}'\\]"):
+        C.load(run_dir)
+    save_file({**tensors, "backdoor.weight": torch.zeros(1)}, run_dir / "model.safetensors")
+    with pytest.raises(C.CheckpointError, match="unexpected: \\['backdoor.weight'\\]"):
+        C.load(run_dir)
+
+
+def test_shape_mismatch(run_dir):
+    tensors, _ = C.read_safetensors(run_dir / "model.safetensors")
+    key = "decoder.net.0.weight"
+    tensors[key] = torch.zeros(7, 7)
+    save_file(tensors, run_dir / "model.safetensors")
+    with pytest.raises(C.CheckpointError, match=f"{key} has shape \\(7, 7\\)"):
+        C.load(run_dir)
+
+
+def test_nan_weights(run_dir):
+    tensors, _ = C.read_safetensors(run_dir / "model.safetensors")
+    tensors["decoder.net.0.bias"][0] = float("nan")
+    save_file(tensors, run_dir / "model.safetensors")
+    with pytest.raises(C.CheckpointError, match="NaN"):
+        C.load(run_dir)
+
+
+def edit_config(run_dir, change):
+    cfg = json.loads((run_dir / "config.json").read_text())
+    change(cfg)
+    (run_dir / "config.json").write_text(json.dumps(cfg))
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda c: c["model"].update(model="diffusion"), "unknown model 'diffusion'"),
+    (lambda c: c.update(format_version=99), "format version 99 is newer"),
+    (lambda c: c.update(format="something-else"), "not a Latent Explorer checkpoint"),
+    (lambda c: c["model"].update(exec="rm -rf /"), "unknown keys \\['exec'\\]"),
+    (lambda c: c.update(extra=1), "unknown keys \\['extra'\\]"),
+    (lambda c: c["model"].update(latent_dim="two"), "latent_dim has the wrong type"),
+])
+def test_bad_config(run_dir, change, match):
+    edit_config(run_dir, change)
+    with pytest.raises(C.CheckpointError, match=match):
+        C.load(run_dir)
+
+
+def test_config_not_json_and_missing_folder(run_dir, tmp_path):
+    (run_dir / "config.json").write_text("{oops")
+    with pytest.raises(C.CheckpointError, match="not valid JSON"):
+        C.load(run_dir)
+    with pytest.raises(C.CheckpointError, match="no such checkpoint folder"):
+        C.load(tmp_path / "missing")
+
+
+def test_atomic_write_keeps_old_file_when_interrupted(run_dir, monkeypatch):
+    before = (run_dir / "model.safetensors").read_bytes()
+
+    def fail(*args):
+        raise KeyboardInterrupt  # a kill between writing the temp file and renaming it
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(KeyboardInterrupt):
+        C.save(run_dir, new_model(CFG, seed=9), train_config=TrainConfig(), dataset={}, epoch=2)
+    monkeypatch.undo()
+    assert (run_dir / "model.safetensors").read_bytes() == before
+    assert C.load(run_dir).epoch == 1
+    assert not [p for p in run_dir.iterdir() if p.name.endswith(".tmp")]

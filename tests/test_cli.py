@@ -1,0 +1,68 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, cwd=None):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("LATENT_EXPLORER_DATA", None)
+    return subprocess.run([sys.executable, "-m", "trainer", *map(str, args)], capture_output=True, text=True,
+                          env=env, cwd=cwd or ROOT, timeout=300)
+
+
+def test_help_documents_every_flag():
+    out = cli("train", "--help").stdout
+    for flag in ["--model", "--arch", "--hidden", "--latent-dim", "--epochs", "--batch-size", "--lr", "--kl-weight",
+                 "--prior", "--seed", "--data", "--limit", "--out", "--resume", "--label-guided", "--download"]:
+        assert flag in out
+
+
+def test_train_resume_eval_on_full_mnist_subset(mnist_dir, tmp_path):
+    out = tmp_path / "vae"
+    r = cli("train", "--model", "vae", "--hidden", "64", "--latent-dim", "2", "--epochs", "1", "--limit", "1000",
+            "--data", mnist_dir, "--out", out, "--batch-size", "100")
+    assert r.returncode == 0, r.stderr
+    assert "epoch   1" in r.stdout + r.stderr and "finished 1 epochs" in r.stdout
+    config = json.loads((out / "config.json").read_text())
+    assert config["dataset"]["train_size"] == 60000 and config["dataset"]["limit"] == 1000
+    r = cli("train", "--out", out, "--resume", "--epochs", "2", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "config.json").read_text())["epoch"] == 2
+    r = cli("eval", out, "--json")
+    assert r.returncode == 0, r.stderr
+    results = json.loads(r.stdout)
+    assert results["test_images"] == 10000 and 0 <= results["knn_accuracy"] <= 1
+    assert results["iwae_bound"] <= results["neg_elbo"] + 1.0  # the IWAE bound is tighter than the ELBO
+
+
+def test_bundled_fallback_is_loud(tmp_path):
+    r = cli("train", "--model", "ae", "--hidden", "32", "--epochs", "1", "--limit", "256", "--out", tmp_path / "ae",
+            "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "NO FULL TRAINING SET FOUND" in r.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "--data", "/no/such/folder"], "error: /no/such/folder: no such folder"),
+    (["train", "--latent-dim", "0"], "error: latent_dim must be between 1 and 512"),
+    (["train", "--model", "aae", "--label-guided"], "error: label_guided needs"),
+    (["eval", "/no/such/run"], "error: /no/such/run: no such checkpoint folder"),
+])
+def test_user_errors_exit_nonzero_with_one_line(args, message):
+    r = cli(*args)
+    assert r.returncode == 2
+    assert r.stderr.strip() == message or r.stderr.strip().startswith(message)
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_existing_run_is_not_overwritten(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")
+    r = cli("train", "--out", tmp_path / "run")
+    assert r.returncode == 2 and "already holds a run" in r.stderr

@@ -1,0 +1,79 @@
+import math
+
+import pytest
+import torch
+
+from trainer import checkpoint as C
+from trainer.config import ModelConfig, TrainConfig
+from trainer.train import Callback, fit, new_model
+
+CFG = dict(hidden=(64,), latent_dim=2, disc_hidden=(32,))
+
+
+def run(data, tmp_path, name, model="vae", epochs=2, resume=False, callbacks=(), **kw):
+    cfg = ModelConfig(model=model, prior="mixture10" if model == "aae" else "gaussian", **CFG)
+    out = tmp_path / name
+    m = C.load(out).model if resume else new_model(cfg, seed=0)
+    return fit(m, data, TrainConfig(epochs=epochs, batch_size=64, log_every=4, **kw), callbacks, run_dir=out,
+               resume=resume), out
+
+
+class Recorder(Callback):
+    def __init__(self, stop_at_step=None):
+        self.steps, self.epochs, self.stop_at_step = [], [], stop_at_step
+
+    def on_step(self, row):
+        self.steps.append(row)
+
+    def on_epoch(self, row, model):
+        self.epochs.append(row)
+
+    def should_stop(self):
+        return self.stop_at_step is not None and len(self.steps) * 4 >= self.stop_at_step
+
+
+@pytest.mark.parametrize("model", ["ae", "vae", "aae", "cvae", "caae"])
+def test_same_seed_same_numbers_and_resume_equivalence(small_data, tmp_path, model):
+    full, _ = run(small_data, tmp_path, "a", model, epochs=3)
+    again, _ = run(small_data, tmp_path, "b", model, epochs=3)
+    assert full.metrics == {**again.metrics, "seconds": full.metrics["seconds"],
+                            "images_per_s": full.metrics["images_per_s"]}
+    run(small_data, tmp_path, "c", model, epochs=2)
+    resumed, out = run(small_data, tmp_path, "c", model, epochs=3, resume=True)
+    for key, value in full.metrics.items():
+        if key.startswith(("train_", "test_")):
+            assert resumed.metrics[key] == pytest.approx(value, rel=1e-6), key
+    history = C.read_history(out)
+    epochs = [r["epoch"] for r in history if r["kind"] == "epoch"]
+    assert epochs == [1, 2, 3]
+    assert all(math.isfinite(r["loss"]) for r in history if r["kind"] == "step")
+
+
+def test_callbacks_receive_steps_and_epochs_and_can_stop(small_data, tmp_path):
+    rec = Recorder()
+    result, _ = run(small_data, tmp_path, "a", epochs=2, callbacks=[rec])
+    assert result.status == "finished" and [r["epoch"] for r in rec.epochs] == [1, 2]
+    steps = [r["step"] for r in rec.steps]
+    assert steps == sorted(steps) and steps[-1] == 2 * 8  # 512 images / 64 per batch = 8 steps per epoch
+    assert {"loss", "recon", "kl"} <= set(rec.steps[0]) and {"test_neg_elbo", "train_kl"} <= set(rec.epochs[0])
+
+    stopper = Recorder(stop_at_step=12)  # stop in the middle of epoch 2
+    result, out = run(small_data, tmp_path, "b", epochs=3, callbacks=[stopper])
+    assert result.status == "stopped" and result.epoch == 1
+    assert C.load(out).epoch == 1
+
+
+def test_nan_stops_with_message_and_keeps_last_good_checkpoint(small_data, tmp_path):
+    class Poison(Callback):
+        def __init__(self, model):
+            self.model = model
+
+        def on_epoch(self, row, model):
+            with torch.no_grad():
+                model.decoder.net[0].weight.fill_(float("inf"))
+
+    result, out = run(small_data, tmp_path, "nan", epochs=3, callbacks=[Poison(None)])
+    assert result.status == "diverged" and result.epoch == 1
+    assert "diverged" in result.message and "epoch 1" in result.message
+    loaded = C.load(out)  # the last good checkpoint still loads, with finite weights
+    assert loaded.epoch == 1

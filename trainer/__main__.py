@@ -1,0 +1,169 @@
+"""python -m trainer: train models and measure them from the command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import checkpoint
+from .config import ARCHS, ACTIVATIONS, MODEL_TYPES, PRIORS, RECON_LOSSES, ConfigError, ModelConfig, TrainConfig
+from .data import DATA_ENV, DataError, load_dataset
+from .train import Callback, FitResult, fit, new_model
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 512,256, got {text!r}")
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    d = ModelConfig()
+    t = TrainConfig()
+    tr = sub.add_parser("train", help="train a model into a run folder",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    tr.add_argument("--model", choices=MODEL_TYPES, default=d.model, help="model type (cvae/caae: label-conditioned)")
+    tr.add_argument("--arch", choices=ARCHS, default=d.arch, help="encoder/decoder bodies")
+    tr.add_argument("--hidden", type=_ints, default=d.hidden, help="mlp hidden widths (conv: the last is the dense width)")
+    tr.add_argument("--channels", type=_ints, default=d.channels, help="conv channels of the strided convolutions")
+    tr.add_argument("--activation", choices=ACTIVATIONS, default=d.activation, help="hidden-layer activation")
+    tr.add_argument("--latent-dim", type=int, default=d.latent_dim, help="latent dimensions (2 = clickable plane)")
+    tr.add_argument("--kl-weight", type=float, default=d.kl_weight, help="beta: weight of the KL term (VAE)")
+    tr.add_argument("--prior", choices=PRIORS, default=d.prior, help="AAE prior")
+    tr.add_argument("--label-guided", action="store_true", help="AAE: the label picks the prior component")
+    tr.add_argument("--recon-loss", choices=RECON_LOSSES, default=d.recon_loss, help="AE/AAE reconstruction loss")
+    tr.add_argument("--epochs", type=int, default=None,
+                    help=f"epochs to train, default {t.epochs} (with --resume: the new total, default as saved)")
+    tr.add_argument("--batch-size", type=int, default=t.batch_size, help="images per step")
+    tr.add_argument("--lr", type=float, default=t.lr, help="Adam learning rate")
+    tr.add_argument("--adv-lr", type=float, default=t.adv_lr, help="AAE discriminator/generator learning rate")
+    tr.add_argument("--seed", type=int, default=t.seed, help="random seed (same seed, same numbers on CPU)")
+    tr.add_argument("--device", default=t.device, help="auto, cpu, cuda or mps")
+    tr.add_argument("--log-every", type=int, default=t.log_every, help="steps between history rows")
+    tr.add_argument("--data", default=None,
+                    help=f"MNIST-format folder (default: ${DATA_ENV}, ./data, else the bundled test split)")
+    tr.add_argument("--download", action="store_true", help="download MNIST into --data (or ./data) with torchvision")
+    tr.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    tr.add_argument("--out", default=None, help="run folder (default: runs/MODEL-ARCH-LATENTd)")
+    tr.add_argument("--resume", action="store_true", help="continue the run in --out from its last finished epoch")
+    tr.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ev = sub.add_parser("eval", help="measure a run folder on the test split and print a table")
+    ev.add_argument("path", help="run folder")
+    ev.add_argument("--data", default=None, help="MNIST-format folder (default: as the run was trained)")
+    ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ev.add_argument("--save", action="store_true", help="store the results in the run's metrics.json")
+    return parser
+
+
+class ProgressBar(Callback):
+    """tqdm bar over all steps plus one printed line of metrics per epoch."""
+
+    def __init__(self, total_steps: int, done_steps: int = 0, disable: bool = False):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total_steps, initial=done_steps, unit="step", disable=disable, dynamic_ncols=True)
+        self.step = done_steps
+
+    def on_step(self, row):
+        self.bar.update(row["step"] - self.step)
+        self.step = row["step"]
+        self.bar.set_postfix(epoch=f"{row['epoch']:.2f}", loss=f"{row['loss']:.2f}")
+
+    def on_epoch(self, row, model):
+        terms = "  ".join(f"{k[5:]} {v:.2f}" for k, v in row.items() if k.startswith("test_"))
+        self.bar.write(f"epoch {row['epoch']:>3}  {row['seconds']:6.1f}s  {row['images_per_s']:8.0f} img/s  "
+                       f"test: {terms}")
+
+    def close(self):
+        self.bar.close()
+
+
+def cmd_train(args) -> int:
+    out = Path(args.out or f"runs/{args.model}-{args.arch}-{args.latent_dim}d")
+    exists = (out / checkpoint.CONFIG).exists()
+    if args.resume:
+        run = checkpoint.load(out)
+        model_config, saved = run.model_config, run.train_config
+        train_config = TrainConfig(**{**saved.__dict__, "epochs": args.epochs or saved.epochs})
+        model = run.model
+        bundled = run.dataset.get("name") == "mnist-bundled"
+        data_path = args.data or (None if bundled else run.dataset.get("source"))
+    else:
+        if exists and not args.overwrite:
+            raise ConfigError(f"{out} already holds a run; pass --resume to continue it, --overwrite to replace it, "
+                              "or choose another --out")
+        model_config = ModelConfig(model=args.model, arch=args.arch, hidden=args.hidden, channels=args.channels,
+                                   activation=args.activation, latent_dim=args.latent_dim,
+                                   kl_weight=args.kl_weight, prior=args.prior, label_guided=args.label_guided,
+                                   recon_loss=args.recon_loss).validate()
+        train_config = TrainConfig(epochs=args.epochs or TrainConfig.epochs, batch_size=args.batch_size, lr=args.lr, adv_lr=args.adv_lr,
+                                   seed=args.seed, device=args.device, log_every=args.log_every,
+                                   limit=args.limit).validate()
+        model = new_model(model_config, train_config.seed)
+        data_path = args.data
+    train_config.validate()
+    data = load_dataset(data_path, limit=None, download=args.download)
+    if data.note:
+        print(f"\n*** {data.note} ***\n", file=sys.stderr)
+    print(f"{model_config.model} ({model_config.arch}, latent {model_config.latent_dim}) on {data.name}: "
+          f"{len(data.train.head(train_config.limit))} train / {len(data.test)} test images -> {out}")
+    steps = -(-len(data.train.head(train_config.limit)) // train_config.batch_size)
+    start = run.epoch if args.resume else 0
+    bar = ProgressBar(steps * train_config.epochs, steps * start, disable=args.quiet)
+    try:
+        result: FitResult = fit(model, data, train_config, [bar], run_dir=out, resume=args.resume)
+    finally:
+        bar.close()
+    print(result.message)
+    return 0 if result.status == "finished" else 1
+
+
+def format_table(results: dict) -> str:
+    width = max(len(k) for k in results)
+    return "\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}"
+                     for k, v in results.items())
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import evaluate
+
+    run = checkpoint.load(args.path)
+    bundled = run.dataset.get("name") == "mnist-bundled"
+    source = args.data or (None if bundled else run.dataset.get("source"))
+    if source and not Path(source).exists():
+        raise DataError(f"{source}: the data this run was trained on is not here; pass --data PATH")
+    data = load_dataset(source)
+    results = {"model": run.model_config.model, "latent_dim": run.model_config.latent_dim, "epoch": run.epoch,
+               **evaluate(run.model, data.train, data.test)}
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        print(format_table(results))
+    if args.save:
+        checkpoint.write_json(Path(args.path) / checkpoint.METRICS, {**run.metrics, "eval": results})
+    return 0
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"train": cmd_train, "eval": cmd_eval}[args.command](args)
+    except (ConfigError, DataError, checkpoint.CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the last finished epoch is kept in the run folder", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Quality metrics of a trained model on the held-out split, all per image in nats where they are likelihoods."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from . import losses
+from .data import Split
+from .models import VAE, AAE, Autoencoder
+
+KNN_K, IWAE_K, IWAE_IMAGES, MMD_SAMPLES = 5, 100, 1000, 2000
+
+
+def knn_accuracy(train_codes, train_labels, test_codes, test_labels, k: int = KNN_K) -> float:
+    """Share of test codes whose k nearest training codes vote for the right class."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    knn = KNeighborsClassifier(n_neighbors=k).fit(np.asarray(train_codes), np.asarray(train_labels))
+    return float((knn.predict(np.asarray(test_codes)) == np.asarray(test_labels)).mean())
+
+
+@torch.no_grad()
+def reconstruction_errors(model: Autoencoder, split: Split, batch_size: int = 1000) -> dict[str, float]:
+    """Bernoulli NLL (nats) and squared error of decoding each test image's deterministic code."""
+    bce = mse = 0.0
+    for x, y in split.batches(batch_size, device=model.device):
+        logits = model.reconstruct(x, y)
+        bce += float(losses.bernoulli_nll(logits, x).sum())
+        mse += float(losses.squared_error(logits, x).sum())
+    return {"recon_bce": bce / len(split), "recon_mse": mse / len(split)}
+
+
+@torch.no_grad()
+def iwae_bound(model: VAE, split: Split, k: int = IWAE_K, batch_size: int = 100) -> float:
+    """-log p(x) estimate: the importance-weighted bound (Burda et al.) with k samples, nats per image."""
+    total = 0.0
+    for x, y in split.batches(batch_size, device=model.device):
+        log_w = model.log_importance_weights(x, y if model.needs_labels else None, k)
+        total += float((torch.logsumexp(log_w, 0) - math.log(k)).sum())
+    return -total / len(split)
+
+
+@torch.no_grad()
+def prior_mmd(model: AAE, split: Split, n: int = MMD_SAMPLES) -> float:
+    """Squared MMD between test codes and prior samples (0 when the codes match the prior)."""
+    part = split.head(n)
+    codes = model.embed_split(part)
+    prior = model.sample_latent(len(part), part.labels)
+    return float(losses.mmd_rbf(codes, prior))
+
+
+@torch.no_grad()
+def neg_elbo(model: VAE, split: Split, batch_size: int = 1000) -> float:
+    total = 0.0
+    for x, y in split.batches(batch_size, device=model.device):
+        total += float(model.loss(x, y)["neg_elbo"]) * len(x)
+    return total / len(split)
+
+
+def evaluate(model: Autoencoder, train: Split, test: Split, *, seed: int = 0, knn_train: int = 60_000,
+             iwae_images: int = IWAE_IMAGES, iwae_k: int = IWAE_K) -> dict[str, float]:
+    """Every metric that applies to the model, on the test split (kNN fitted on training codes)."""
+    torch.manual_seed(seed)
+    model.eval()
+    results = {"test_images": len(test), **reconstruction_errors(model, test)}
+    train = train.head(knn_train)
+    results["knn_accuracy"] = knn_accuracy(model.embed_split(train), train.labels,
+                                           model.embed_split(test), test.labels)
+    if isinstance(model, VAE):
+        results["neg_elbo"] = neg_elbo(model, test)
+        results["iwae_bound"] = iwae_bound(model, test.head(iwae_images), iwae_k)
+        results["iwae_images"], results["iwae_k"] = min(iwae_images, len(test)), iwae_k
+    if isinstance(model, AAE):
+        results["prior_mmd"] = prior_mmd(model, test)
+    return results

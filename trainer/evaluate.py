@@ -75,3 +75,20 @@ def evaluate(model: Autoencoder, train: Split, test: Split, *, seed: int = 0, kn
     if isinstance(model, AAE):
         results["prior_mmd"] = prior_mmd(model, test)
     return results
+
+
+@torch.no_grad()
+def sample_quality(model: Autoencoder, classifier, n: int = 10_000, seed: int = 0,
+                   confident: float = 0.9) -> dict[str, float]:
+    """Classifier view of n prior samples: share classified with confidence > 0.9, the inception-like score
+    exp(E[KL(p(y|x) || p(y))]) (10 = confident and balanced over 10 classes) and the smallest class share."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % model.config.num_classes
+    images = torch.cat([model.sample(len(chunk), chunk, generator=g).cpu() for chunk in labels.split(1000)])
+    classifier.eval()
+    probs = torch.cat([torch.softmax(classifier(images[i:i + 1000]), 1) for i in range(0, n, 1000)])
+    marginal = probs.mean(0)
+    kl = (probs * (torch.log(probs + 1e-12) - torch.log(marginal + 1e-12))).sum(1).mean()
+    counts = torch.bincount(probs.argmax(1), minlength=probs.shape[1]).float() / n
+    return {"confident_share": float((probs.max(1).values > confident).float().mean()),
+            "inception_score": float(torch.exp(kl)), "min_class_share": float(counts.min())}

@@ -1,0 +1,88 @@
+"""2-D views of latent codes: identity (2-D latents), PCA (instant, exact inverse), UMAP (fitted offline or in
+the background; its inverse is precomputed on a grid). fit / transform / inverse_transform, state in ``name_``."""
+from __future__ import annotations
+
+import numpy as np
+
+GRID = 48  # UMAP inverse grid resolution (cells per side)
+UMAP_FIT_POINTS = 10_000
+
+
+class Identity2D:
+    """The latent itself is the plane (latent_dim == 2; 1-D latents get a zero second axis)."""
+
+    def fit(self, codes):
+        self.dim_ = codes.shape[1]
+        return self
+
+    def transform(self, codes):
+        codes = np.asarray(codes, dtype=np.float32)
+        return codes[:, :2] if codes.shape[1] >= 2 else np.c_[codes, np.zeros(len(codes), np.float32)]
+
+    def inverse_transform(self, xy):
+        xy = np.asarray(xy, dtype=np.float32)
+        return xy[:, :self.dim_]
+
+
+class PCA2D:
+    """Projection on the two main axes of the codes; the inverse lands on that plane through the mean."""
+
+    def fit(self, codes):
+        codes = np.asarray(codes, dtype=np.float64)
+        self.mean_ = codes.mean(0)
+        _, _, vt = np.linalg.svd(codes - self.mean_, full_matrices=False)
+        self.components_ = vt[:2]
+        return self
+
+    def transform(self, codes):
+        return ((np.asarray(codes, dtype=np.float64) - self.mean_) @ self.components_.T).astype(np.float32)
+
+    def inverse_transform(self, xy):
+        return (np.asarray(xy, dtype=np.float64) @ self.components_ + self.mean_).astype(np.float32)
+
+
+class GridInverse:
+    """Inverse of a non-linear projection, read from latents precomputed on a regular grid (bilinear)."""
+
+    def __init__(self, grid: np.ndarray, extent):
+        self.grid_ = np.asarray(grid, dtype=np.float32)  # (R, R, d): grid_[row, col] at (x_col, y_row)
+        self.extent_ = tuple(float(v) for v in extent)  # xmin, xmax, ymin, ymax
+
+    def inverse_transform(self, xy):
+        xy = np.asarray(xy, dtype=np.float64)
+        r = self.grid_.shape[0]
+        xmin, xmax, ymin, ymax = self.extent_
+        fx = np.clip((xy[:, 0] - xmin) / (xmax - xmin) * (r - 1), 0, r - 1)
+        fy = np.clip((xy[:, 1] - ymin) / (ymax - ymin) * (r - 1), 0, r - 1)
+        x0, y0 = np.minimum(fx.astype(int), r - 2), np.minimum(fy.astype(int), r - 2)
+        tx, ty = (fx - x0)[:, None], (fy - y0)[:, None]
+        g = self.grid_
+        top = g[y0, x0] * (1 - tx) + g[y0, x0 + 1] * tx
+        bottom = g[y0 + 1, x0] * (1 - tx) + g[y0 + 1, x0 + 1] * tx
+        return (top * (1 - ty) + bottom * ty).astype(np.float32)
+
+
+def padded_extent(xy: np.ndarray, pad: float = 0.05):
+    lo, hi = np.percentile(xy, 0.5, axis=0), np.percentile(xy, 99.5, axis=0)
+    span = hi - lo
+    return (float(lo[0] - pad * span[0]), float(hi[0] + pad * span[0]),
+            float(lo[1] - pad * span[1]), float(hi[1] + pad * span[1]))
+
+
+def fit_umap(train_codes: np.ndarray, *, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1):
+    """A UMAP fitted on (a sample of) the training codes. Slow the first time in a process (numba)."""
+    import umap
+
+    codes = np.asarray(train_codes, dtype=np.float32)[:UMAP_FIT_POINTS]
+    return umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed).fit(codes)
+
+
+def umap_grid(reducer, xy: np.ndarray, resolution: int = GRID):
+    """Latents behind a resolution x resolution grid over the embedded points (one inverse_transform call)."""
+    extent = padded_extent(xy)
+    xs = np.linspace(extent[0], extent[1], resolution)
+    ys = np.linspace(extent[2], extent[3], resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    points = np.c_[gx.ravel(), gy.ravel()]
+    latents = reducer.inverse_transform(points).astype(np.float32)
+    return latents.reshape(resolution, resolution, -1), extent

@@ -1,0 +1,201 @@
+"""Rebuild the shipped model zoo: python -m pretrained.build [--data ../shared/data] [--only NAME ...]
+
+Trains each model with the project's CLI on full MNIST (into runs/pretrained/NAME), exports compact fp16
+weights to pretrained/NAME, measures it with trainer.evaluate, precomputes embedding.npz (test latents and,
+for latent_dim > 2, PCA/UMAP planes with the latents behind a grid), renders a PNG of reconstructions and
+samples, and rewrites the table in pretrained/README.md. Finished steps are skipped when run again.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save as st_save
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from trainer import checkpoint  # noqa: E402
+from trainer.classifier import accuracy, load_classifier, save_classifier, train_classifier  # noqa: E402
+from trainer.data import load_dataset  # noqa: E402
+from trainer.evaluate import evaluate, knn_accuracy, sample_quality  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RUNS = ROOT / "runs" / "pretrained"
+MLP2 = ["--arch", "mlp", "--hidden", "512,256", "--latent-dim", "2"]
+MLP16 = ["--arch", "mlp", "--hidden", "512,256", "--latent-dim", "16"]
+ZOO: dict[str, list[str]] = {
+    "ae-2d": ["--model", "ae", *MLP2, "--epochs", "30"],
+    "vae-2d": ["--model", "vae", *MLP2, "--epochs", "30"],
+    "aae-2d": ["--model", "aae", "--prior", "gaussian", *MLP2, "--epochs", "30"],
+    "aae-mixture10-2d": ["--model", "aae", "--prior", "mixture10", *MLP2, "--epochs", "30"],
+    "aae-guided-2d": ["--model", "aae", "--prior", "mixture10", "--label-guided", *MLP2, "--epochs", "30"],
+    "cvae-2d": ["--model", "cvae", *MLP2, "--epochs", "30"],
+    "caae-2d": ["--model", "caae", *MLP2, "--epochs", "30"],
+    "ae-16d": ["--model", "ae", *MLP16, "--epochs", "30"],
+    "vae-16d": ["--model", "vae", *MLP16, "--epochs", "30"],
+    "aae-16d": ["--model", "aae", "--prior", "gaussian", *MLP16, "--epochs", "30"],
+}
+
+
+def train(name: str, data: str) -> Path:
+    out = RUNS / name
+    epochs = int(ZOO[name][ZOO[name].index("--epochs") + 1])
+    if (out / checkpoint.CONFIG).exists() and checkpoint.read_config(out).get("epoch") == epochs:
+        return out
+    resume = ["--resume"] if (out / checkpoint.STATE).exists() else []
+    cmd = [sys.executable, "-m", "trainer", "train", *ZOO[name], "--data", data, "--out", str(out), *resume]
+    print("$", " ".join(cmd), flush=True)
+    started = time.time()
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    (out / "train_seconds.txt").write_text(f"{time.time() - started:.0f}\n")
+    return out
+
+
+def export(run_dir: Path, dest: Path) -> None:
+    """Copy a run without its optimizer state, with fp16 weights (halves the size; loads as float32)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    tensors, meta = checkpoint.read_safetensors(run_dir / checkpoint.WEIGHTS)
+    half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()}
+    checkpoint.atomic_write(dest / checkpoint.WEIGHTS, st_save(half, metadata=meta))
+    for name in (checkpoint.CONFIG, checkpoint.HISTORY):
+        checkpoint.atomic_write(dest / name, (run_dir / name).read_bytes())
+
+
+def build_embedding(model, data, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """Test latents; for latent_dim > 2 also PCA and UMAP coordinates and UMAP's grid of latents."""
+    from explorer.projection import PCA2D, fit_umap, umap_grid
+
+    test_codes = model.embed_split(data.test).numpy()
+    out = {"latents": test_codes.astype(np.float32), "labels": data.test.labels.numpy().astype(np.int64)}
+    if model.latent_dim > 2:
+        train_codes = model.embed_split(data.train.head(10_000)).numpy()
+        pca = PCA2D().fit(train_codes)
+        reducer = fit_umap(train_codes, seed=seed)
+        umap_xy = reducer.transform(test_codes).astype(np.float32)
+        grid, extent = umap_grid(reducer, umap_xy)
+        out.update(pca_xy=pca.transform(test_codes), pca_mean=pca.mean_.astype(np.float32),
+                   pca_components=pca.components_.astype(np.float32), umap_xy=umap_xy, umap_grid=grid,
+                   umap_extent=np.array(extent, np.float32),
+                   umap_train_xy=reducer.embedding_.astype(np.float32),
+                   pca_train_xy=pca.transform(train_codes), train_labels=data.train.labels[:10_000].numpy())
+    return out
+
+
+def projection_knn(emb: dict) -> dict[str, float]:
+    if "umap_xy" not in emb:
+        return {}
+    return {f"knn_accuracy_{p}": knn_accuracy(emb[f"{p}_train_xy"], emb["train_labels"], emb[f"{p}_xy"],
+                                              emb["labels"]) for p in ("umap", "pca")}
+
+
+def save_npz(path: Path, arrays: dict) -> None:
+    import io
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    checkpoint.atomic_write(path, buf.getvalue())
+
+
+def preview_png(model, data, path: Path, n: int = 10) -> None:
+    """Row 1: test digits (one per class); row 2: reconstructions; rows 3-4: prior samples."""
+    from PIL import Image
+
+    idx = torch.stack([torch.nonzero(data.test.labels == c)[0, 0] for c in range(n)])
+    x, y = data.test.batch(idx)
+    with torch.no_grad():
+        recon = torch.sigmoid(model.reconstruct(x, y))
+        samples = model.sample(2 * n, torch.arange(2 * n) % 10, generator=torch.Generator().manual_seed(0))
+    rows = torch.cat([x, recon, samples]).squeeze(1)
+    grid = rows.view(4, n, 28, 28).permute(0, 2, 1, 3).reshape(4 * 28, n * 28)
+    Image.fromarray((grid.numpy() * 255).astype(np.uint8)).resize((n * 56, 4 * 56), Image.NEAREST).save(path)
+
+
+def build_classifier(data) -> None:
+    dest = HERE / "classifier"
+    if (dest / checkpoint.WEIGHTS).exists():
+        return
+    started = time.time()
+    model = train_classifier(data)
+    save_classifier(dest, model, classes=data.classes,
+                    metrics={"test_accuracy": accuracy(model, data.test), "train_seconds": round(time.time() - started)})
+
+
+def measure(name: str, data) -> dict:
+    dest = HERE / name
+    run = checkpoint.load(dest)
+    classifier = load_classifier(HERE / "classifier")
+    emb = build_embedding(run.model, data)
+    save_npz(dest / "embedding.npz", emb)
+    results = evaluate(run.model, data.train, data.test)
+    results.update(projection_knn(emb))
+    results.update(sample_quality(run.model, classifier))
+    seconds = RUNS / name / "train_seconds.txt"
+    results["train_seconds"] = float(seconds.read_text()) if seconds.exists() else None
+    checkpoint.write_json(dest / checkpoint.METRICS, {**run.metrics, "eval": results})
+    preview_png(run.model, data, dest / "preview.png")
+    return results
+
+
+COLUMNS = [("model", "model"), ("arch", "arch"), ("latent", "latent"), ("epochs", "epochs"),
+           ("train min", "train_seconds"), ("−ELBO", "neg_elbo"), ("IWAE k=100", "iwae_bound"),
+           ("recon BCE", "recon_bce"), ("recon MSE", "recon_mse"), ("kNN 2-D", "knn_2d"),
+           ("prior MMD", "prior_mmd"), ("samples >0.9", "confident_share"), ("IS", "inception_score"),
+           ("min class", "min_class_share")]
+
+
+def write_table() -> None:
+    rows = []
+    for name in ZOO:
+        path = HERE / name / checkpoint.METRICS
+        if not path.exists():
+            continue
+        cfg = checkpoint.read_config(HERE / name)
+        r = json.loads(path.read_text()).get("eval", {})
+        r = {**r, "model": f"[{name}]({name}/preview.png)", "arch": cfg["model"]["arch"],
+             "latent": cfg["model"]["latent_dim"], "epochs": cfg["epoch"],
+             "knn_2d": r.get("knn_accuracy_umap", r.get("knn_accuracy")),
+             "train_seconds": None if r.get("train_seconds") is None else r["train_seconds"] / 60}
+        rows.append("| " + " | ".join(_fmt(r.get(key)) for _, key in COLUMNS) + " |")
+    head = "| " + " | ".join(c for c, _ in COLUMNS) + " |\n|" + "---|" * len(COLUMNS) + "\n"
+    readme = HERE / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- table -->", "<!-- /table -->"
+    before, after = text.split(start)[0], text.split(end)[1]
+    readme.write_text(f"{before}{start}\n{head}" + "\n".join(rows) + f"\n{end}{after}")
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+    return str(v)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data"), help="full MNIST folder")
+    p.add_argument("--only", nargs="*", default=None, help="names to (re)build; default all")
+    p.add_argument("--measure-only", action="store_true", help="skip training, re-measure exported models")
+    args = p.parse_args(argv)
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    data = load_dataset(args.data)
+    if data.note:
+        sys.exit(f"error: the zoo is trained on full MNIST; {data.note}")
+    build_classifier(data)
+    for name in args.only or ZOO:
+        if not args.measure_only:
+            export(train(name, args.data), HERE / name)
+        print(name, json.dumps(measure(name, data), indent=None), flush=True)
+        write_table()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,17 +1,414 @@
-"""Gradio layout and event wiring (placeholder until the explorer lands)."""
+"""Gradio layout and event wiring. Handlers are thin: the work lives in explorer.actions."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
 
 import gradio as gr
+import numpy as np
+
+from trainer.checkpoint import CheckpointError
+
+from . import actions, plots
+from .registry import DEFAULT_MODELS, PRETRAINED, ModelLoadError, Registry, load_upload
+
+MAX_MODELS = 6
+REGISTRY = Registry()  # shared, read-only model cache (internally locked)
+_classifier_lock = threading.Lock()
+_classifier: list = []
+
+CAPTIONS = {
+    "planes": "**Click a plane**: the point is decoded by every model at once (2-D models share the same (z1, z2)). "
+              "The **AE** decodes junk in the gaps between its clusters, the **VAE** decodes a plausible digit almost "
+              "everywhere near the origin, the **AAE** fills the shape of its prior. Backgrounds show what each region "
+              "decodes to (*manifold*), where the prior expects codes (*prior density*), or which digit a classifier "
+              "sees (*classifier*).",
+    "scatter": "The 10,000 test digits, placed at their latent codes (or a 2-D UMAP/PCA projection for bigger latents), "
+               "colored by their true class. Zoom with the mouse; hover to see a digit's class and index. Separated "
+               "colors mean the model organized digits by class without ever seeing a label (except guided models).",
+    "manifold": "Each grid decodes evenly spaced points of a model's plane. The AE's grid shows blurry, broken digits "
+                "wherever no training code lives; the VAE's grid morphs smoothly. The Gaussian-quantile grid (VAE) "
+                "follows Kingma & Welling's Fig. 4: equal steps of probability under the prior.",
+    "recon": "Top row: the input digits. Then each model's reconstruction, with its error in nats under each image "
+             "(lower is better). Draw your own digit to see how each model reads it; a star marks where it lands in "
+             "every plane.",
+    "samples": "Digits generated from each model's prior: N(0, I) for the VAE, the AAE's chosen prior, and for the "
+               "AE (which has no prior) a Gaussian fitted to its codes — its samples fall in holes and look worse. "
+               "Interpolation decodes the straight line between two test digits' codes in each model.",
+    "conditional": "Conditional models (CVAE, CAAE) get the digit label as an input, so their latent code only has to "
+                   "hold the *style* (slant, thickness). Each row keeps one test digit's style and changes the label.",
+}
+CSS = """
+#title h3 {margin: 0;}
+#status p {margin: 0; font-size: 0.9em;}
+.caption p {font-size: 0.95em; margin: 0;}
+footer {display: none !important;}
+"""
 
 
+# -- helpers ------------------------------------------------------------------------
+def classifier():
+    """The shipped digit classifier (None when absent), loaded once."""
+    with _classifier_lock:
+        if not _classifier:
+            try:
+                from trainer.classifier import load_classifier
+
+                _classifier.append(load_classifier(PRETRAINED / "classifier"))
+            except (CheckpointError, OSError):
+                _classifier.append(None)
+        return _classifier[0]
+
+
+def new_session() -> dict:
+    return {"uploads": {}, "dir": None, "click": None, "drawn": None}
+
+
+def entries_for(keys, session) -> list:
+    keys = list(keys or [])[:MAX_MODELS]
+    if not keys:
+        raise gr.Error("Choose at least one model to show.")
+    out = []
+    for key in keys:
+        if key in (session or {}).get("uploads", {}):
+            out.append(session["uploads"][key])
+            continue
+        try:
+            out.append(REGISTRY.get(key))
+        except ModelLoadError as e:
+            raise gr.Error(str(e)) from None
+    return out
+
+
+def model_choices(session=None) -> list[str]:
+    return list(REGISTRY.available()) + list((session or {}).get("uploads", {}))
+
+
+def default_models() -> list[str]:
+    available = REGISTRY.available()
+    keys = [f"pretrained/{name}" for name in DEFAULT_MODELS if f"pretrained/{name}" in available]
+    return keys or list(available)[:3]
+
+
+def _label_value(label):
+    return "auto" if label in (None, "", "auto") else int(label)
+
+
+# -- planes and clicks ------------------------------------------------------------------
+def plane_updates(entries, projection, background, points, session, targets=None):
+    """Six image updates: each shown model's plane, with the click's crosshair and the drawn digit's star."""
+    clf = classifier() if background == "classifier" else None
+    drawn = session.get("drawn") if session else None
+    updates = []
+    for k in range(MAX_MODELS):
+        if k >= len(entries):
+            updates.append(gr.update(visible=False, value=None))
+            continue
+        entry = entries[k]
+        cross = targets[k].xy if targets else None
+        star = actions.embed_point(entry, drawn, projection) if drawn is not None else None
+        image = actions.marked_plane(entry, projection, background, clf, points, cross=cross, star=star)
+        view = entry.view(projection)
+        updates.append(gr.update(visible=True, value=image, label=f"{entry.label} · {view.name} plane"))
+    return updates
+
+
+def load_models(keys, projection, background, points, session):
+    """Show the chosen models: planes and scatter."""
+    entries = entries_for(keys, session)
+    session = session or new_session()
+    session["click"] = None
+    marks = _drawn_marks(entries, projection, session)
+    status = "Showing " + ", ".join(f"**{e.label}** ({e.kind}, {e.config.latent_dim}-D)" for e in entries)
+    return [*plane_updates(entries, projection, background, points, session),
+            plots.latent_scatter(entries, projection, marks=marks), status, session]
+
+
+def _drawn_marks(entries, projection, session):
+    drawn = session.get("drawn")
+    if drawn is None:
+        return None
+    return {e.key: tuple(actions.embed_point(e, drawn, projection)) for e in entries}
+
+
+def decode_at(keys, clicked, x, y, projection, label, session):
+    """Decode plane point (x, y) of model number ``clicked`` in every shown model."""
+    entries = entries_for(keys, session)
+    clicked = int(clicked) if clicked is not None else 0
+    if not 0 <= clicked < len(entries):
+        raise gr.Error(f"model number {clicked} is not shown (0..{len(entries) - 1})")
+    targets = actions.click_targets(entries, clicked, (float(x), float(y)), projection=projection,
+                                    label=_label_value(label))
+    strip = actions.decoded_strip(targets, REGISTRY.test.images.numpy() / 255.0, classifier())
+    session = session or new_session()
+    session["click"] = (clicked, float(x), float(y))
+    return strip, session
+
+
+def make_click_handler(slot: int):
+    def on_click(keys, projection, label, session, evt: gr.SelectData):
+        entries = entries_for(keys, session)
+        if slot >= len(entries) or evt is None or evt.index is None:
+            raise gr.Error("that plane is empty")
+        px, py = evt.index[:2]
+        xy = actions.pixel_to_plane(entries[slot], projection, int(px), int(py))
+        if xy is None:
+            raise gr.Error("Click inside the plotted square.")
+        strip, session = decode_at(keys, slot, xy[0], xy[1], projection, label, session)
+        return strip, round(xy[0], 4), round(xy[1], 4), slot, session
+    return on_click
+
+
+def walk(dx, dy):
+    def step(keys, clicked, x, y, projection, label, session):
+        entries = entries_for(keys, session)
+        clicked = int(clicked or 0) if int(clicked or 0) < len(entries) else 0
+        xmin, xmax, ymin, ymax = entries[clicked].view(projection).extent
+        x = float(x or 0) + dx * 0.04 * (xmax - xmin)
+        y = float(y or 0) + dy * 0.04 * (ymax - ymin)
+        strip, session = decode_at(keys, clicked, x, y, projection, label, session)
+        return strip, round(x, 4), round(y, 4), session
+    return step
+
+
+def crosshairs(keys, projection, background, points, label, session):
+    entries = entries_for(keys, session)
+    click = (session or {}).get("click")
+    targets = None
+    if click is not None and click[0] < len(entries):
+        targets = actions.click_targets(entries, click[0], click[1:], projection=projection, label=_label_value(label))
+    return plane_updates(entries, projection, background, points, session or new_session(), targets)
+
+
+# -- other views -----------------------------------------------------------------------
+def manifold(keys, projection, n, quantiles, label, session):
+    entries = entries_for(keys, session)
+    lab = 0 if _label_value(label) == "auto" else int(label)
+    out = []
+    for e in entries:
+        q = quantiles and e.kind in ("vae", "cvae") and e.config.latent_dim == 2
+        title = f"{e.label} · {'Gaussian quantiles' if q else e.view(projection).name + ' plane'}"
+        if e.config.conditional:
+            title += f" · label {lab}"
+        out.append((actions.manifold_grid(e, projection, int(n), q, lab), title))
+    return out
+
+
+def reconstruct(keys, mode, indices, sketch, seed, projection, session):
+    entries = entries_for(keys, session)
+    session = session or new_session()
+    digit = actions.sketch_to_digit(sketch)
+    try:
+        images, labels, idx = actions.pick_test_digits(REGISTRY.test, mode, 10, indices or "", int(seed or 0))
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    if digit is not None:
+        images = np.concatenate([digit[None], images])
+        labels = np.concatenate([[-1], labels])
+    session["drawn"] = digit
+    shown_labels = np.where(labels < 0, 0, labels)
+    image, table = actions.reconstructions(entries, images, shown_labels)
+    message = f"Test digits {', '.join(map(str, idx))}" + (" (first column: your drawing)" if digit is not None else
+                                                            "" if sketch is None else " — the sketchpad is empty")
+    marks = _drawn_marks(entries, projection, session)
+    return image, table, message, plots.latent_scatter(entries, projection, marks=marks), session
+
+
+def sample(keys, seed, session):
+    entries = entries_for(keys, session)
+    clf = classifier()
+    out = []
+    for e in entries:
+        grid = actions.samples(e, 64, int(seed or 0))
+        title = f"{e.label} · " + ("Gaussian fitted to codes" if e.kind == "ae" else f"{e.config.prior} prior"
+                                    if e.kind in ("aae", "caae") else "N(0, I) prior")
+        if clf is not None:
+            from trainer.evaluate import sample_quality
+
+            q = sample_quality(e.model, clf, n=500, seed=int(seed or 0))
+            title += f" · {q['confident_share']:.0%} confidently a digit"
+        out.append((grid, title))
+    return out
+
+
+def interpolate(keys, i, j, session):
+    entries = entries_for(keys, session)
+    n = len(REGISTRY.test)
+    for v in (i, j):
+        if v is None or not 0 <= int(v) < n:
+            raise gr.Error(f"test indices must be between 0 and {n - 1}")
+    return actions.interpolation(entries, REGISTRY.test, int(i), int(j))
+
+
+def style_grids(keys, indices, session):
+    entries = [e for e in entries_for(keys, session) if e.config.conditional]
+    if not entries:
+        raise gr.Error("None of the shown models is conditional: add a CVAE or CAAE in the model picker.")
+    try:
+        _, _, idx = actions.pick_test_digits(REGISTRY.test, "by index", indices=indices or "0, 1, 2, 3, 4")
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    return [(actions.style_grid(e, REGISTRY.test, idx), e.label) for e in entries]
+
+
+def upload(files, keys, session):
+    session = session or new_session()
+    if session.get("dir") is None:
+        session["dir"] = tempfile.mkdtemp(prefix="latent-explorer-session-")
+    paths = [getattr(f, "name", f) for f in (files or [])]
+    try:
+        entry = load_upload(paths, Path(session["dir"]), REGISTRY.test, len(session["uploads"]) + 1)
+    except (ModelLoadError, CheckpointError, OSError) as e:
+        raise gr.Error(f"Upload refused: {e}") from None
+    session["uploads"][entry.key] = entry
+    keys = [*(keys or []), entry.key][-MAX_MODELS:]
+    return gr.update(choices=model_choices(session), value=keys), f"Loaded **{entry.label}**.", session
+
+
+def refresh(keys, session):
+    choices = model_choices(session)
+    return gr.update(choices=choices, value=[k for k in (keys or []) if k in choices])
+
+
+def cleanup(session):
+    """Remove a session's uploaded files when the browser tab closes."""
+    if session and session.get("dir"):
+        shutil.rmtree(session["dir"], ignore_errors=True)
+
+
+# -- layout and wiring -------------------------------------------------------------------
 def build() -> gr.Blocks:
     with gr.Blocks(title="Latent Explorer") as demo:
-        gr.Markdown("# Latent Explorer\nThe explorer is being built. Train models with `python -m trainer train`.")
+        session = gr.State(new_session(), delete_callback=cleanup)
+        gr.Markdown("### Latent Explorer — what do autoencoders learn? Compare an **AE**, a **VAE** and an **AAE** "
+                    "trained on MNIST, side by side.", elem_id="title")
+        with gr.Row(equal_height=True):
+            models = gr.CheckboxGroup(label="Models to compare (up to 6)", scale=5)
+            projection = gr.Radio(["umap", "pca"], value="umap", label="Projection (latents > 2-D)", scale=1,
+                                  min_width=150)
+            background = gr.Dropdown(list(actions.BACKGROUNDS), value="none", label="Plane background", scale=1,
+                                     min_width=150)
+            label = gr.Dropdown(["auto", *range(10)], value="auto", label="Label for CVAE/CAAE", scale=1,
+                                min_width=120)
+            points = gr.Checkbox(value=True, label="Test points", scale=0, min_width=110)
+        status = gr.Markdown(elem_id="status")
+        with gr.Tabs():
+            with gr.Tab("Click the latent plane"):
+                gr.Markdown(CAPTIONS["planes"], elem_classes=["caption"])
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        planes = []
+                        for _ in range(MAX_MODELS // 3):
+                            with gr.Row():
+                                for _ in range(3):
+                                    planes.append(gr.Image(type="numpy", format="png", interactive=False,
+                                                           visible=False, buttons=["download"],
+                                                           elem_classes=["plane"], min_width=220))
+                    with gr.Column(scale=1, min_width=330):
+                        decoded = gr.Image(type="numpy", format="png", interactive=False, label="Decoded at the click",
+                                           elem_id="decoded", buttons=["download"])
+                        with gr.Row():
+                            arrows = {name: gr.Button(name, scale=0, min_width=44, size="sm")
+                                      for name in ("←", "↑", "↓", "→")}
+                        with gr.Accordion("Decode exact coordinates", open=False):
+                            with gr.Row():
+                                clicked = gr.Number(value=0, label="Model #", precision=0, minimum=0, min_width=60)
+                                x = gr.Number(value=0.0, label="x", min_width=60)
+                                y = gr.Number(value=0.0, label="y", min_width=60)
+                            go = gr.Button("Decode at (x, y)", size="sm")
+            with gr.Tab("Scatter"):
+                gr.Markdown(CAPTIONS["scatter"])
+                scatter = gr.Plot(label="Test-set latents")
+            with gr.Tab("Manifold grids"):
+                gr.Markdown(CAPTIONS["manifold"])
+                with gr.Row():
+                    grid_n = gr.Slider(5, 25, value=15, step=1, label="Grid size")
+                    quantiles = gr.Checkbox(value=False, label="VAE: through Gaussian quantiles")
+                    grid_btn = gr.Button("Draw grids", variant="primary")
+                grids = gr.Gallery(label="Manifold grids", columns=3, height="auto", object_fit="contain")
+            with gr.Tab("Reconstructions"):
+                gr.Markdown(CAPTIONS["recon"])
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        mode = gr.Radio(["one per class", "random", "by index"], value="one per class",
+                                        label="Test digits")
+                        indices = gr.Textbox(label="Indices (for 'by index')", placeholder="3, 17, 256")
+                        seed = gr.Number(value=0, label="Seed (random / one per class)", precision=0)
+                        recon_btn = gr.Button("Reconstruct", variant="primary")
+                    sketch = gr.Sketchpad(label="Draw a digit (optional)", type="numpy", image_mode="RGBA",
+                                          canvas_size=(280, 280), scale=1)
+                recon_msg = gr.Markdown()
+                recon_img = gr.Image(type="numpy", format="png", interactive=False, label="Reconstructions",
+                                     buttons=["download"])
+                recon_table = gr.Dataframe(headers=["model", "mean error (nats)"], label="Reconstruction error",
+                                           interactive=False)
+            with gr.Tab("Samples & interpolation"):
+                gr.Markdown(CAPTIONS["samples"])
+                with gr.Row():
+                    sample_seed = gr.Number(value=0, label="Seed", precision=0)
+                    sample_btn = gr.Button("Sample from the priors", variant="primary")
+                sample_gallery = gr.Gallery(label="Prior samples", columns=3, height="auto", object_fit="contain")
+                with gr.Row():
+                    interp_a = gr.Number(value=3, label="From test digit #", precision=0)
+                    interp_b = gr.Number(value=2, label="To test digit #", precision=0)
+                    interp_btn = gr.Button("Interpolate")
+                interp_img = gr.Image(type="numpy", format="png", interactive=False, label="Interpolation",
+                                      buttons=["download"])
+            with gr.Tab("Conditional models"):
+                gr.Markdown(CAPTIONS["conditional"])
+                with gr.Row():
+                    style_idx = gr.Textbox(value="0, 1, 2, 3, 4", label="Styles from test digits #")
+                    style_btn = gr.Button("Draw style grids", variant="primary")
+                style_gallery = gr.Gallery(label="Style × label", columns=2, height="auto", object_fit="contain")
+            with gr.Tab("Add a model"):
+                gr.Markdown("Upload a run folder as a **.zip**, or its `config.json` + `model.safetensors` "
+                            "(+ optional `embedding.npz`). Pickles (`.pt`, `.pth`) are refused. Uploads are "
+                            "visible to you only and deleted when you close the page. Runs saved under `runs/` "
+                            "appear in the model list after *Refresh*.")
+                files = gr.File(file_count="multiple", file_types=[".zip", ".json", ".safetensors", ".npz"],
+                                label="Checkpoint files")
+                with gr.Row():
+                    upload_btn = gr.Button("Load upload", variant="primary")
+                    refresh_btn = gr.Button("Refresh model list")
+
+        view_inputs = [models, projection, background, points, session]
+        view_outputs = [*planes, scatter, status, session]
+        cross_inputs = [models, projection, background, points, label, session]
+
+        demo.load(lambda s: gr.update(choices=model_choices(s), value=default_models()), [session], [models],
+                  api_visibility="private").then(load_models, view_inputs, view_outputs, api_name="load_models")
+        for control in (projection, background, points):
+            control.change(load_models, view_inputs, view_outputs, api_visibility="private").then(
+                crosshairs, cross_inputs, planes, api_visibility="private")
+        models.input(load_models, view_inputs, view_outputs, api_visibility="private")
+        for slot, image in enumerate(planes):
+            image.select(make_click_handler(slot), [models, projection, label, session],
+                         [decoded, x, y, clicked, session], api_visibility="private", show_progress="hidden").then(
+                crosshairs, cross_inputs, planes, api_visibility="private", show_progress="hidden")
+        go.click(decode_at, [models, clicked, x, y, projection, label, session], [decoded, session],
+                 api_name="decode").then(crosshairs, cross_inputs, planes, api_visibility="private")
+        for name, (dx, dy) in {"←": (-1, 0), "→": (1, 0), "↑": (0, 1), "↓": (0, -1)}.items():
+            arrows[name].click(walk(dx, dy), [models, clicked, x, y, projection, label, session],
+                               [decoded, x, y, session], api_visibility="private", show_progress="hidden").then(
+                crosshairs, cross_inputs, planes, api_visibility="private", show_progress="hidden")
+        grid_btn.click(manifold, [models, projection, grid_n, quantiles, label, session], [grids], api_name="manifold")
+        recon_btn.click(reconstruct, [models, mode, indices, sketch, seed, projection, session],
+                        [recon_img, recon_table, recon_msg, scatter, session], api_name="reconstruct").then(
+            crosshairs, cross_inputs, planes, api_visibility="private")
+        sample_btn.click(sample, [models, sample_seed, session], [sample_gallery], api_name="sample")
+        interp_btn.click(interpolate, [models, interp_a, interp_b, session], [interp_img], api_name="interpolate")
+        style_btn.click(style_grids, [models, style_idx, session], [style_gallery], api_name="style_grid")
+        upload_btn.click(upload, [files, models, session], [models, status, session], api_name="upload").then(
+            load_models, view_inputs, view_outputs, api_visibility="private")
+        refresh_btn.click(refresh, [models, session], [models], api_visibility="private")
     return demo
 
 
-def launch() -> None:
-    build().launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-                   server_port=int(os.environ.get("PORT", "7860")))
+def launch(**kwargs) -> None:
+    build().queue(default_concurrency_limit=8).launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_port=int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860"))),
+        css=CSS, theme=gr.themes.Soft(), **kwargs)

@@ -50,7 +50,8 @@ def train(name: str, data: str) -> Path:
     if (out / checkpoint.CONFIG).exists() and checkpoint.read_config(out).get("epoch") == epochs:
         return out
     resume = ["--resume"] if (out / checkpoint.STATE).exists() else []
-    cmd = [sys.executable, "-m", "trainer", "train", *ZOO[name], "--data", data, "--out", str(out), *resume]
+    quiet = [] if sys.stdout.isatty() else ["--quiet"]
+    cmd = [sys.executable, "-m", "trainer", "train", *ZOO[name], "--data", data, "--out", str(out), *resume, *quiet]
     print("$", " ".join(cmd), flush=True)
     started = time.time()
     subprocess.run(cmd, check=True, cwd=ROOT)

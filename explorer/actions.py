@@ -1,0 +1,316 @@
+"""What the explorer does, as plain functions over registry entries (the UI handlers only call these)."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import render
+from .registry import Entry, View
+
+PLANE_SIZE = 400
+BACKGROUNDS = ("none", "manifold", "prior density", "classifier")
+AXIS_NAMES = {"latent": ("z1", "z2"), "pca": ("PCA 1", "PCA 2"), "umap": ("UMAP 1", "UMAP 2")}
+
+
+@dataclass
+class Target:
+    """Where one click lands in one model."""
+    entry: Entry
+    view: View
+    xy: np.ndarray  # point in this model's plane
+    z: np.ndarray  # the latent decoded (d,)
+    label: int | None  # class for conditional decoding (None for unconditional models)
+    how: str  # "same (z1, z2)", "latent behind the point" or "same test digit #i"
+
+
+class LRU:
+    """A small thread-safe LRU cache shared by all users (values are read-only)."""
+
+    def __init__(self, size: int = 64):
+        self.size, self._data, self._lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key, make):
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = make()
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+        return value
+
+
+PLANES = LRU(96)
+
+
+def geometry(view: View) -> render.Geometry:
+    return render.Geometry(view.extent, PLANE_SIZE, PLANE_SIZE)
+
+
+def nearest(points: np.ndarray, xy) -> int:
+    return int(np.argmin(((points - np.asarray(xy, dtype=np.float32)) ** 2).sum(1)))
+
+
+def conditional_label(entry: Entry, view: View, xy, label) -> int | None:
+    """Conditional models decode with the chosen digit, or ("auto") the digit of the nearest test point."""
+    if not entry.config.conditional:
+        return None
+    if label in (None, "auto"):
+        return int(entry.labels[nearest(view.xy, xy)])
+    return int(label)
+
+
+def click_targets(entries: list[Entry], clicked: int, xy, *, projection: str = "umap", label="auto") -> list[Target]:
+    """A click at plane point ``xy`` of model ``clicked``: the latent to decode in every model.
+
+    Models whose planes share the 2-D latent coordinates get the same (z1, z2); the clicked model gets the
+    latent behind the point; any other model gets the latent of the test digit nearest to the click."""
+    xy = np.asarray(xy, dtype=np.float32).reshape(2)
+    source = entries[clicked].view(projection)
+    near = nearest(source.xy, xy)
+    targets = []
+    for k, entry in enumerate(entries):
+        view = entry.view(projection)
+        if k == clicked or (view.shared and source.shared):
+            z, point, how = view.inverse.inverse_transform(xy[None])[0], xy, (
+                "latent behind the point" if not view.shared else "same (z1, z2)")
+        else:
+            z, point, how = entry.latents[near], view.xy[near], f"same test digit #{near}"
+        targets.append(Target(entry, view, np.asarray(point), np.asarray(z, np.float32),
+                              conditional_label(entry, view, point, label), how))
+    return targets
+
+
+def decode_targets(targets: list[Target]) -> np.ndarray:
+    """(M, 28, 28) decodings, one per target."""
+    return np.concatenate([t.entry.decode(t.z[None], t.label) for t in targets])
+
+
+def decoded_strip(targets: list[Target], test_images: np.ndarray, classifier=None, columns: int = 2) -> np.ndarray:
+    """The decoded digit of every model, large, with the nearest real test digit (in that model's latent space)."""
+    images = decode_targets(targets)
+    guesses = classify(classifier, images) if classifier is not None else None
+    tiles = []
+    for k, (t, img) in enumerate(zip(targets, images)):
+        near = nearest(t.entry.latents, t.z)
+        z = ", ".join(f"{v:.2f}" for v in t.z[:2]) + (", …" if len(t.z) > 2 else "")
+        caption = f"z = ({z})" + (f", label {t.label}" if t.label is not None else "")
+        if guesses is not None:
+            caption += f"\nclassifier: {guesses[0][k]} ({guesses[1][k]:.0%})"
+        tiles.append({"title": t.entry.label, "image": img, "caption": caption,
+                      "small": test_images[near], "small_caption": f"nearest test digit: #{near}"})
+    return render.labelled_tiles(tiles, size=128, cols=min(len(tiles), columns))
+
+
+@torch.no_grad()
+def classify(classifier, images: np.ndarray):
+    x = torch.as_tensor(np.asarray(images, np.float32)).reshape(-1, 1, 28, 28)
+    label, confidence = classifier.predict(x)
+    return label.numpy(), confidence.numpy()
+
+
+# -- planes ---------------------------------------------------------------------
+def plane_background(entry: Entry, view: View, background: str, classifier=None) -> np.ndarray | None:
+    geo = geometry(view)
+    if background == "manifold":
+        n = 20
+        z = view.inverse.inverse_transform(geo.grid_centers(n))
+        return render.manifold_background(entry.decode(z, _grid_labels(entry, view, geo, n)), n)
+    if background == "classifier" and classifier is not None:
+        n = 40
+        z = view.inverse.inverse_transform(geo.grid_centers(n))
+        labels, conf = classify(classifier, entry.decode(z, _grid_labels(entry, view, geo, n)))
+        return render.classifier_background(labels, conf, n)
+    if background == "prior density" and view.name != "umap":
+        z = entry.model.sample_latent(20_000, torch.arange(20_000) % entry.config.num_classes,
+                                      torch.Generator().manual_seed(0)).numpy()
+        xy = z[:, :2] if view.name == "latent" else view.inverse.transform(z)
+        if xy.shape[1] == 1:
+            xy = np.c_[xy, np.zeros(len(xy))]
+        return render.density_background(xy, geo)
+    return None
+
+
+def _grid_labels(entry: Entry, view: View, geo: render.Geometry, n: int):
+    if not entry.config.conditional:
+        return None
+    centers = geo.grid_centers(n)
+    d2 = ((centers[:, None, :] - view.xy[None, ::5, :]) ** 2).sum(-1)
+    return entry.labels[::5][d2.argmin(1)]
+
+
+def plane(entry: Entry, projection: str = "umap", background: str = "none", classifier=None,
+          points: bool = True) -> tuple[render.Geometry, np.ndarray]:
+    """The (cached) picture of a model's plane and its geometry."""
+    view = entry.view(projection)
+    key = (entry.key, id(entry), view.name, background, points, classifier is not None)
+
+    def make():
+        bg = plane_background(entry, view, background, classifier)
+        geo = geometry(view)
+        image = render.plane_image(geo, view.xy if points else view.xy[:0], entry.labels, background=bg,
+                                   axis_names=AXIS_NAMES[view.name])
+        return geo, image
+    return PLANES.get(key, make)
+
+
+def marked_plane(entry: Entry, projection: str, background: str, classifier, points: bool,
+                 cross=None, star=None) -> np.ndarray:
+    geo, image = plane(entry, projection, background, classifier, points)
+    if star is not None:
+        image = render.mark(image, geo, star, style="star")
+    if cross is not None:
+        image = render.mark(image, geo, cross)
+    return image
+
+
+def pixel_to_plane(entry: Entry, projection: str, px: int, py: int) -> tuple[float, float] | None:
+    """Plane coordinates of a clicked pixel, or None outside the data rectangle."""
+    geo = geometry(entry.view(projection))
+    return geo.to_data(px, py) if geo.inside(px, py) else None
+
+
+# -- grids, reconstructions, samples -------------------------------------------
+def manifold_grid(entry: Entry, projection: str = "umap", n: int = 15, quantiles: bool = False,
+                  label: int = 0) -> np.ndarray:
+    """An n x n grid of decodings over the model's plane (or, for 2-D VAEs, through Gaussian quantiles)."""
+    view = entry.view(projection)
+    if quantiles:
+        from scipy.stats import norm
+
+        q = norm.ppf(np.linspace(0.05, 0.95, n))
+        gx, gy = np.meshgrid(q, q[::-1])
+        centers = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32)
+        z = np.zeros((len(centers), entry.config.latent_dim), np.float32)
+        z[:, :min(2, z.shape[1])] = centers[:, :z.shape[1]]
+    else:
+        z = view.inverse.inverse_transform(geometry(view).grid_centers(n))
+    images = entry.decode(z, label if entry.config.conditional else None)
+    return render.tile(images, n, n, scale=2)
+
+
+def reconstructions(entries: list[Entry], images: np.ndarray, labels: np.ndarray | None = None) -> tuple[np.ndarray, list[list]]:
+    """Original row plus one reconstruction row per model, with each image's Bernoulli error in nats."""
+    from trainer.losses import bernoulli_nll
+
+    x = torch.as_tensor(np.asarray(images, np.float32)).reshape(-1, 1, 28, 28)
+    rows = [("original", np.asarray(images), [f"{int(l)}" for l in labels] if labels is not None else None)]
+    table = []
+    for entry in entries:
+        with torch.no_grad(), entry.lock:
+            y = torch.as_tensor(labels) if (entry.config.conditional and labels is not None) else (
+                torch.zeros(len(x), dtype=torch.long) if entry.config.conditional else None)
+            logits = entry.model.reconstruct(x.to(entry.model.device), y).cpu()
+        errors = bernoulli_nll(logits, x).numpy()
+        rows.append((entry.label, torch.sigmoid(logits)[:, 0].numpy(), [f"{e:.0f}" for e in errors]))
+        table.append([entry.label, round(float(errors.mean()), 1)])
+    return render.image_table(rows), table
+
+
+def pick_test_digits(test, mode: str, k: int = 10, indices: str = "", seed: int = 0):
+    """Test images and labels: "one per class", "random" (seeded) or "by index" ("3, 17, 256")."""
+    labels = test.labels.numpy()
+    if mode == "by index":
+        try:
+            idx = [int(v) for v in indices.replace(";", ",").split(",") if v.strip()]
+        except ValueError:
+            raise ValueError(f"indices must be whole numbers separated by commas, got {indices!r}") from None
+        bad = [i for i in idx if not 0 <= i < len(labels)]
+        if not idx or bad:
+            raise ValueError(f"indices must be between 0 and {len(labels) - 1}; got {bad or 'none'}")
+    elif mode == "random":
+        idx = np.random.default_rng(seed).choice(len(labels), size=k, replace=False).tolist()
+    else:
+        idx = [int(np.nonzero(labels == c)[0][seed % 50]) for c in range(10)]
+    images = test.images[idx].float().numpy() / 255
+    return images, labels[idx], idx
+
+
+def samples(entry: Entry, n: int = 64, seed: int = 0) -> np.ndarray:
+    """An 8x8 grid of prior samples (AE: from a Gaussian fitted to its codes)."""
+    g = torch.Generator().manual_seed(seed)
+    with entry.lock:
+        images = entry.model.sample(n, torch.arange(n) % entry.config.num_classes, generator=g).cpu()[:, 0].numpy()
+    side = int(np.ceil(np.sqrt(n)))
+    return render.tile(images, side, side, scale=2)
+
+
+def interpolation(entries: list[Entry], test, i: int, j: int, steps: int = 10) -> np.ndarray:
+    """Decode the straight line between the codes of test digits i and j, in every model."""
+    rows = []
+    ends = test.images[[i, j]].float().numpy() / 255
+    t = np.linspace(0, 1, steps, dtype=np.float32)[:, None]
+    for entry in entries:
+        z = (1 - t) * entry.latents[i] + t * entry.latents[j]
+        labels = None
+        if entry.config.conditional:
+            labels = np.where(t[:, 0] < 0.5, entry.labels[i], entry.labels[j])
+        rows.append((entry.label, entry.decode(z, labels) if labels is None else
+                     np.concatenate([entry.decode(z[k:k + 1], int(labels[k])) for k in range(steps)]), None))
+    blank = np.zeros((steps - 2, 28, 28), np.float32)
+    rows.insert(0, (f"#{i} to #{j}", np.concatenate([ends[:1], blank, ends[1:]]), None))
+    return render.image_table(rows)
+
+
+def style_grid(entry: Entry, test, styles: list[int]) -> np.ndarray:
+    """Conditional models: each row keeps the style z of one test digit, columns set the label 0-9."""
+    rows = []
+    for i in styles:
+        z = np.repeat(entry.latents[i][None], 10, 0)
+        images = np.concatenate([entry.decode(z[c:c + 1], c) for c in range(10)])
+        rows.append((f"style of #{i}", images, [f"label {c}" for c in range(10)]))
+    return render.image_table(rows)
+
+
+def sketch_to_digit(sketch) -> np.ndarray | None:
+    """A Gradio sketchpad value -> a 28x28 MNIST-like digit in [0, 1] (None when nothing is drawn).
+
+    Like MNIST's preprocessing: fit the strokes' bounding box into 20x20, then center by mass in 28x28."""
+    if sketch is None:
+        return None
+    layer = sketch.get("composite") if isinstance(sketch, dict) else sketch
+    if layer is None:
+        return None
+    arr = np.asarray(layer, dtype=np.float32)
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        ink = arr[..., 3] / 255 * (1 - arr[..., :3].mean(2) / 255)  # dark, opaque strokes
+        if ink.max() < 0.05:
+            ink = arr[..., 3] / 255
+    elif arr.ndim == 3:
+        ink = 1 - arr.mean(2) / 255
+    else:
+        ink = 1 - arr / 255
+    if ink.max() < 0.05:
+        return None
+    ys, xs = np.nonzero(ink > 0.05)
+    crop = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    h, w = crop.shape
+    scale = 20 / max(h, w)
+    small = Image.fromarray((crop * 255).astype(np.uint8)).resize(
+        (max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
+    small = np.asarray(small, np.float32) / 255
+    out = np.zeros((28, 28), np.float32)
+    sh, sw = small.shape
+    cy, cx = np.array(np.nonzero(small > 0)).mean(1) if small.max() > 0 else (sh / 2, sw / 2)
+    top, left = int(round(14 - cy)), int(round(14 - cx))
+    top, left = min(max(top, 0), 28 - sh), min(max(left, 0), 28 - sw)
+    out[top:top + sh, left:left + sw] = small
+    return np.clip(out / max(out.max(), 1e-6), 0, 1)
+
+
+def embed_point(entry: Entry, image: np.ndarray, projection: str, label: int | None = None) -> np.ndarray:
+    """Where an image lands in a model's plane (PCA: exact; UMAP: at the nearest test code's position)."""
+    z = entry.encode(image[None], label)
+    view = entry.view(projection)
+    if view.name == "latent":
+        return view.inverse.transform(z)[0]
+    if view.name == "pca":
+        return view.inverse.transform(z)[0]
+    return view.xy[nearest(entry.latents, z[0])]

@@ -1,0 +1,274 @@
+"""Which models can be shown: shipped ones in pretrained/, runs under runs/, and per-session uploads.
+
+Loaded models are shared read-only across users through a cache behind a lock; uploads live in the
+uploading session's state only.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trainer import checkpoint
+from trainer.data import Split, bundled_test_split
+
+from .projection import GridInverse, Identity2D, PCA2D
+
+ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED = ROOT / "pretrained"
+RUNS = ROOT / "runs"
+DEFAULT_MODELS = ("ae-2d", "vae-2d", "aae-mixture10-2d")
+MAX_UPLOAD_BYTES = 64 * 2**20  # a zip or file bigger than this is refused before reading
+MAX_UNPACKED_BYTES = 256 * 2**20
+ALLOWED_FILES = {checkpoint.CONFIG, checkpoint.WEIGHTS, checkpoint.METRICS, checkpoint.HISTORY, "embedding.npz"}
+
+
+class ModelLoadError(ValueError):
+    """A model could not be loaded or an upload was refused; the message says why."""
+
+
+@dataclass
+class View:
+    """One 2-D plane of a model: coordinates of the test points and the latent behind any point."""
+    name: str  # "latent", "pca" or "umap"
+    xy: np.ndarray  # (N, 2) test points in plane coordinates
+    inverse: object  # has inverse_transform(xy (M, 2)) -> latents (M, d)
+    extent: tuple[float, float, float, float]  # xmin, xmax, ymin, ymax shown
+
+    @property
+    def shared(self) -> bool:
+        """Identity planes of 2-D latents share one coordinate system (z1, z2) across models."""
+        return self.name == "latent"
+
+
+@dataclass
+class Entry:
+    key: str  # unique id, e.g. "pretrained/vae-2d"
+    label: str  # what the user reads
+    run: checkpoint.Run
+    latents: np.ndarray  # (N, d) test codes
+    labels: np.ndarray  # (N,)
+    views: dict[str, View] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def model(self):
+        return self.run.model
+
+    @property
+    def config(self):
+        return self.run.model_config
+
+    @property
+    def kind(self) -> str:
+        return self.config.model
+
+    def view(self, projection: str = "umap") -> View:
+        """The requested projection if this model has it, else the best available."""
+        for name in (projection, "latent", "umap", "pca"):
+            if name in self.views:
+                return self.views[name]
+        raise KeyError(self.key)
+
+    @torch.no_grad()
+    def decode(self, z: np.ndarray, y=None) -> np.ndarray:
+        """Images (M, 28, 28) in [0, 1] for latents (M, d); conditional models use label y (default 0)."""
+        zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=self.model.device)
+        labels = None
+        if self.config.conditional:
+            labels = torch.as_tensor(np.broadcast_to(0 if y is None else y, (len(zt),)).copy())
+        with self.lock:  # torch modules are not re-entrant across threads in eval of buffers; keep it simple
+            out = torch.sigmoid(self.model.decode(zt, labels))
+        return out[:, 0].cpu().numpy()
+
+    @torch.no_grad()
+    def encode(self, images: np.ndarray, y=None) -> np.ndarray:
+        x = torch.as_tensor(np.asarray(images, dtype=np.float32)).reshape(-1, 1, 28, 28).to(self.model.device)
+        labels = None
+        if self.config.conditional:
+            labels = torch.as_tensor(np.broadcast_to(0 if y is None else y, (len(x),)).copy())
+        with self.lock:
+            return self.model.embed(x, labels).cpu().numpy()
+
+
+def _extent(xy: np.ndarray, pad: float = 0.08, square: bool = True):
+    lo, hi = np.percentile(xy, 0.2, axis=0), np.percentile(xy, 99.8, axis=0)
+    center, span = (lo + hi) / 2, (hi - lo) * (1 + 2 * pad)
+    if square:
+        span = np.array([span.max(), span.max()])
+    return (float(center[0] - span[0] / 2), float(center[0] + span[0] / 2),
+            float(center[1] - span[1] / 2), float(center[1] + span[1] / 2))
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
+        raise ModelLoadError(f"{path}: not a valid embedding file ({e})") from None
+
+
+def make_entry(key: str, label: str, path: Path, test: Split) -> Entry:
+    """Load a run folder; use its embedding.npz when present, else encode the test split now."""
+    try:
+        run = checkpoint.load(path)
+    except checkpoint.CheckpointError as e:
+        raise ModelLoadError(str(e)) from None
+    d = run.model_config.latent_dim
+    emb = _read_npz(path / "embedding.npz") if (path / "embedding.npz").is_file() else {}
+    if emb.get("latents") is not None and emb["latents"].shape == (len(test), d):
+        latents, labels = emb["latents"].astype(np.float32), emb["labels"]
+    else:
+        latents = run.model.embed_split(test).numpy()  # conditional models get each image's own label
+        labels, emb = test.labels.numpy(), {}
+    entry = Entry(key, label, run, latents, labels)
+    if d <= 2:
+        identity = Identity2D().fit(latents)
+        xy = identity.transform(latents)
+        # the plane shows both where the codes are and where the prior expects them
+        prior = run.model.sample_latent(2000, torch.arange(2000) % run.model_config.num_classes,
+                                        torch.Generator().manual_seed(0)).numpy()
+        entry.views["latent"] = View("latent", xy, identity, _extent(np.r_[xy, identity.transform(prior)]))
+        return entry
+    if "pca_xy" in emb:
+        pca = PCA2D()
+        pca.mean_, pca.components_ = emb["pca_mean"].astype(np.float64), emb["pca_components"].astype(np.float64)
+        pca_xy = emb["pca_xy"]
+    else:
+        pca = PCA2D().fit(latents)
+        pca_xy = pca.transform(latents)
+    entry.views["pca"] = View("pca", pca_xy, pca, _extent(pca_xy))
+    if "umap_xy" in emb and "umap_grid" in emb:
+        grid = GridInverse(emb["umap_grid"], emb["umap_extent"])
+        entry.views["umap"] = View("umap", emb["umap_xy"], grid, tuple(grid.extent_))
+    return entry
+
+
+class Registry:
+    """Discovers model folders and caches loaded entries (shared, read-only) behind a lock."""
+
+    def __init__(self, pretrained: Path = PRETRAINED, runs: Path = RUNS):
+        self.pretrained, self.runs = Path(pretrained), Path(runs)
+        self._entries: dict[str, Entry] = {}
+        self._lock = threading.Lock()
+        self._test: Split | None = None
+
+    @property
+    def test(self) -> Split:
+        with self._lock:
+            if self._test is None:
+                self._test = bundled_test_split()
+            return self._test
+
+    def available(self) -> dict[str, Path]:
+        """key -> folder for every loadable-looking model (pretrained first, then runs, newest first)."""
+        found: dict[str, Path] = {}
+        for base, prefix in ((self.pretrained, "pretrained"), (self.runs, "runs")):
+            if not base.is_dir():
+                continue
+            folders = [p for p in base.iterdir() if (p / checkpoint.CONFIG).is_file() and (p / checkpoint.WEIGHTS).is_file()]
+            if prefix == "runs":
+                folders.sort(key=lambda p: -p.stat().st_mtime)
+            else:
+                folders.sort(key=lambda p: (DEFAULT_MODELS.index(p.name) if p.name in DEFAULT_MODELS else 99, p.name))
+            for p in folders:
+                try:
+                    if checkpoint.read_config(p).get("format"):
+                        found[f"{prefix}/{p.name}"] = p
+                except checkpoint.CheckpointError:
+                    continue
+        return found
+
+    def get(self, key: str) -> Entry:
+        with self._lock:
+            if key in self._entries:
+                return self._entries[key]
+        folders = self.available()
+        if key not in folders:
+            raise ModelLoadError(f"unknown model {key!r}; available: {', '.join(folders) or 'none'}")
+        entry = make_entry(key, key.split("/", 1)[1], folders[key], self.test)
+        with self._lock:
+            return self._entries.setdefault(key, entry)
+
+    def forget(self, key: str) -> None:
+        """Drop a cached entry (a run that was retrained)."""
+        with self._lock:
+            self._entries.pop(key, None)
+
+
+def unpack_upload(files: list[str | Path], dest: Path) -> Path:
+    """Copy an uploaded checkpoint (a .zip or loose files) into ``dest`` safely; return the run folder.
+
+    Only the checkpoint's own file names are accepted; paths inside zips are flattened after refusing any
+    absolute or ``..`` path; sizes are capped before anything is read.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    paths = [Path(f) for f in files or []]
+    if not paths:
+        raise ModelLoadError("no file uploaded: choose a .zip of a run folder, or its config.json and model.safetensors")
+    total = sum(p.stat().st_size for p in paths)
+    if total > MAX_UPLOAD_BYTES:
+        raise ModelLoadError(f"upload of {total / 2**20:.0f} MB is larger than the {MAX_UPLOAD_BYTES >> 20} MB allowed")
+    for p in paths:
+        if p.suffix.lower() == ".zip":
+            _unzip(p, dest)
+        elif p.name in ALLOWED_FILES or p.suffix in (".json", ".safetensors"):
+            name = p.name if p.name in ALLOWED_FILES else (checkpoint.CONFIG if p.suffix == ".json" else checkpoint.WEIGHTS)
+            shutil.copyfile(p, dest / name)
+        elif p.suffix.lower() in (".pt", ".pth", ".pkl", ".ckpt", ".bin"):
+            raise ModelLoadError(f"{p.name}: PyTorch pickles are never loaded (they can run code); "
+                                 "upload config.json + model.safetensors")
+        else:
+            raise ModelLoadError(f"{p.name}: unexpected file; upload a .zip, config.json or model.safetensors")
+    for required in (checkpoint.CONFIG, checkpoint.WEIGHTS):
+        if not (dest / required).is_file():
+            raise ModelLoadError(f"the upload has no {required}; a checkpoint needs config.json and model.safetensors")
+    return dest
+
+
+def _unzip(path: Path, dest: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            unpacked = sum(i.file_size for i in infos)
+            if unpacked > MAX_UNPACKED_BYTES:
+                raise ModelLoadError(f"{path.name}: unpacks to {unpacked / 2**20:.0f} MB, more than the "
+                                     f"{MAX_UNPACKED_BYTES >> 20} MB allowed")
+            for info in infos:
+                name = info.filename.replace("\\", "/")
+                if name.startswith("/") or ".." in name.split("/") or ":" in name:
+                    raise ModelLoadError(f"{path.name}: refused the unsafe path {info.filename!r} inside the zip")
+            for info in infos:
+                base = Path(info.filename).name
+                if info.is_dir() or base not in ALLOWED_FILES:
+                    continue
+                with zf.open(info) as src, open(dest / base, "wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+    except zipfile.BadZipFile:
+        raise ModelLoadError(f"{path.name}: not a valid zip file") from None
+
+
+def load_upload(files, session_dir: Path, test: Split, index: int) -> Entry:
+    """Unpack and load an upload into a fresh folder of this session; the folder is removed on failure."""
+    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=session_dir))
+    try:
+        unpack_upload(files, folder)
+        name = _upload_name(folder)
+        return make_entry(f"upload/{index}-{name}", f"upload: {name}", folder, test)
+    except Exception:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _upload_name(folder: Path) -> str:
+    try:
+        cfg = checkpoint.read_config(folder)["model"]
+        return f"{cfg.get('model', '?')}-{cfg.get('latent_dim', '?')}d"
+    except (checkpoint.CheckpointError, TypeError, KeyError):
+        return "model"

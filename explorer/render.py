@@ -1,0 +1,262 @@
+"""Server-side pictures as numpy/PIL: clickable latent planes (with an exact pixel <-> plane mapping),
+decoded-digit strips, manifold grids and labelled image tables."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+# tab10: one color per class, the same in every view
+PALETTE = np.array([[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
+                    [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]], np.uint8)
+WHITE, INK, GRID = (255, 255, 255), (40, 40, 40), (225, 225, 225)
+
+
+@lru_cache(maxsize=8)
+def font(size: int = 12):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # very old Pillow: bitmap font, one size
+        return ImageFont.load_default()
+
+
+def class_color(label: int) -> tuple[int, int, int]:
+    return tuple(int(c) for c in PALETTE[int(label) % len(PALETTE)])
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where a plane's data rectangle sits in its picture. Pixel (i, j) covers x in
+    [xmin + (i - left) * dx, xmin + (i - left + 1) * dx) and, top-down, y in the same way; ``to_data`` returns
+    a pixel's center, ``to_pixel`` the pixel a point falls in, so to_pixel(to_data(p)) == p exactly."""
+    extent: tuple[float, float, float, float]
+    width: int = 400
+    height: int = 400
+    left: int = 50
+    right: int = 10
+    top: int = 10
+    bottom: int = 38
+
+    @property
+    def plot_w(self) -> int:
+        return self.width - self.left - self.right
+
+    @property
+    def plot_h(self) -> int:
+        return self.height - self.top - self.bottom
+
+    def to_pixel_float(self, xy) -> np.ndarray:
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        xmin, xmax, ymin, ymax = self.extent
+        px = self.left + (xy[:, 0] - xmin) / (xmax - xmin) * self.plot_w
+        py = self.top + (ymax - xy[:, 1]) / (ymax - ymin) * self.plot_h
+        return np.stack([px, py], 1)
+
+    def to_pixel(self, xy) -> np.ndarray:
+        return np.floor(self.to_pixel_float(xy)).astype(int)
+
+    def to_data(self, px, py) -> tuple[float, float]:
+        xmin, xmax, ymin, ymax = self.extent
+        x = xmin + (px + 0.5 - self.left) / self.plot_w * (xmax - xmin)
+        y = ymax - (py + 0.5 - self.top) / self.plot_h * (ymax - ymin)
+        return float(x), float(y)
+
+    def inside(self, px, py) -> bool:
+        return self.left <= px < self.left + self.plot_w and self.top <= py < self.top + self.plot_h
+
+    def grid_centers(self, n: int) -> np.ndarray:
+        """Plane coordinates of the centers of an n x n grid of cells over the data rectangle, row-major from the top."""
+        xmin, xmax, ymin, ymax = self.extent
+        xs = xmin + (np.arange(n) + 0.5) / n * (xmax - xmin)
+        ys = ymax - (np.arange(n) + 0.5) / n * (ymax - ymin)
+        gx, gy = np.meshgrid(xs, ys)
+        return np.stack([gx.ravel(), gy.ravel()], 1)
+
+
+def _ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
+    raw = (hi - lo) / n
+    mag = 10 ** np.floor(np.log10(raw))
+    step = min((s * mag for s in (1, 2, 2.5, 5, 10) if s * mag >= raw), default=raw)
+    return np.arange(np.ceil(lo / step) * step, hi + 1e-9, step)
+
+
+def plane_image(geo: Geometry, xy: np.ndarray, labels: np.ndarray, *, background: np.ndarray | None = None,
+                axis_names=("z1", "z2"), point_alpha: float = 0.55, max_points: int | None = None) -> np.ndarray:
+    """RGB picture of a latent plane: optional background (H, W, 3/4 over the data rectangle), axes and
+    test points colored by class."""
+    img = np.full((geo.height, geo.width, 3), 255, np.float32)
+    t, l, h, w = geo.top, geo.left, geo.plot_h, geo.plot_w
+    img[t:t + h, l:l + w] = 250
+    if background is not None:
+        bg = np.asarray(Image.fromarray(background).resize((w, h), Image.BILINEAR), np.float32)
+        if bg.shape[2] == 4:
+            a = bg[..., 3:] / 255
+            img[t:t + h, l:l + w] = img[t:t + h, l:l + w] * (1 - a) + bg[..., :3] * a
+        else:
+            img[t:t + h, l:l + w] = bg
+    if max_points is not None and len(xy) > max_points:
+        keep = np.random.default_rng(0).permutation(len(xy))[:max_points]
+        xy, labels = xy[keep], labels[keep]
+    if len(xy):
+        p = geo.to_pixel(xy)
+        ok = (p[:, 0] >= l) & (p[:, 0] < l + w - 1) & (p[:, 1] >= t) & (p[:, 1] < t + h - 1)
+        p, colors = p[ok], PALETTE[np.asarray(labels)[ok] % 10].astype(np.float32)
+        for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):  # 2x2 px dots, the point's own pixel top-left
+            region = img[p[:, 1] + dy, p[:, 0] + dx]
+            img[p[:, 1] + dy, p[:, 0] + dx] = region * (1 - point_alpha) + colors * point_alpha
+    out = Image.fromarray(img.clip(0, 255).astype(np.uint8))
+    _axes(out, geo, axis_names)
+    return np.asarray(out)
+
+
+def _axes(im: Image.Image, geo: Geometry, names) -> None:
+    d = ImageDraw.Draw(im)
+    xmin, xmax, ymin, ymax = geo.extent
+    l, t, w, h = geo.left, geo.top, geo.plot_w, geo.plot_h
+    d.rectangle([l - 1, t - 1, l + w, t + h], outline=(150, 150, 150))
+    f = font(13)
+    for x in _ticks(xmin, xmax):
+        px = int(geo.to_pixel([[x, ymin]])[0, 0])
+        d.line([px, t + h, px, t + h + 4], fill=INK)
+        d.text((px, t + h + 6), f"{x:g}", fill=INK, font=f, anchor="ma")
+    for y in _ticks(ymin, ymax):
+        py = int(geo.to_pixel([[xmin, y]])[0, 1])
+        d.line([l - 4, py, l, py], fill=INK)
+        d.text((l - 6, py), f"{y:g}", fill=INK, font=f, anchor="rm")
+    d.text((l + w // 2, geo.height - 1), names[0], fill=INK, font=font(15), anchor="md")
+    label = Image.new("RGBA", (h, 18), (255, 255, 255, 0))
+    ImageDraw.Draw(label).text((h // 2, 9), names[1], fill=INK, font=font(15), anchor="mm")
+    label = label.rotate(90, expand=True)
+    im.paste(label, (0, t), label)
+
+
+def mark(image: np.ndarray, geo: Geometry, xy, *, color=(0, 0, 0), style: str = "cross") -> np.ndarray:
+    """A copy of a plane picture with a crosshair (or a star for a drawn digit) at plane point xy."""
+    im = Image.fromarray(image).copy()
+    d = ImageDraw.Draw(im)
+    px, py = geo.to_pixel_float([xy])[0] + 0.5
+    if style == "cross":
+        l, t = geo.left, geo.top
+        d.line([l, py, l + geo.plot_w - 1, py], fill=(120, 120, 120), width=1)
+        d.line([px, t, px, t + geo.plot_h - 1], fill=(120, 120, 120), width=1)
+        d.ellipse([px - 7, py - 7, px + 7, py + 7], outline=color, width=3)
+        d.ellipse([px - 8, py - 8, px + 8, py + 8], outline=WHITE, width=1)
+    else:
+        r = 9
+        pts = [(px + r * np.cos(a) * (1 if k % 2 == 0 else 0.45), py + r * np.sin(a) * (1 if k % 2 == 0 else 0.45))
+               for k, a in enumerate(np.linspace(-np.pi / 2, 1.5 * np.pi, 11)[:-1])]
+        d.polygon(pts, fill=(255, 215, 0), outline=(0, 0, 0))
+    return np.asarray(im)
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    return (np.clip(images, 0, 1) * 255).round().astype(np.uint8)
+
+
+def tile(images: np.ndarray, rows: int, cols: int, *, gap: int = 1, scale: int = 1, ink_on_white: bool = True,
+         gap_value: int = 200) -> np.ndarray:
+    """Grid of (rows * cols, 28, 28) images in [0, 1] as one uint8 picture (dark digits on white by default)."""
+    n, h, w = images.shape
+    canvas = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), gap_value, np.uint8)
+    pix = to_uint8(1 - images if ink_on_white else images)
+    for k in range(min(n, rows * cols)):
+        r, c = divmod(k, cols)
+        canvas[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = pix[k]
+    if scale > 1:
+        canvas = canvas.repeat(scale, 0).repeat(scale, 1)
+    return canvas
+
+
+def manifold_background(images: np.ndarray, n: int) -> np.ndarray:
+    """Faint decoded digits laid over the plane (RGBA), from an n x n grid of decodings."""
+    gray = tile(images, n, n, gap=0, ink_on_white=False, gap_value=0).astype(np.float32) / 255
+    rgba = np.zeros((*gray.shape, 4), np.uint8)
+    rgba[..., :3] = 30
+    rgba[..., 3] = (gray * 150).astype(np.uint8)
+    return rgba
+
+
+def density_background(xy: np.ndarray, geo: Geometry, *, bins: int = 100) -> np.ndarray:
+    """Where the prior puts codes: a smoothed 2-D histogram of prior samples as a blue RGBA layer."""
+    xmin, xmax, ymin, ymax = geo.extent
+    hist, _, _ = np.histogram2d(xy[:, 1], xy[:, 0], bins=bins, range=[[ymin, ymax], [xmin, xmax]])
+    hist = _blur(hist[::-1], 1.5)
+    level = hist / (hist.max() + 1e-12)
+    rgba = np.zeros((bins, bins, 4), np.uint8)
+    rgba[..., :3] = (60, 110, 200)
+    rgba[..., 3] = (np.sqrt(level) * 170).astype(np.uint8)
+    return rgba
+
+
+def _blur(a: np.ndarray, sigma: float) -> np.ndarray:
+    r = int(3 * sigma)
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k /= k.sum()
+    a = np.apply_along_axis(lambda v: np.convolve(v, k, mode="same"), 0, a)
+    return np.apply_along_axis(lambda v: np.convolve(v, k, mode="same"), 1, a)
+
+
+def classifier_background(labels: np.ndarray, confidence: np.ndarray, n: int) -> np.ndarray:
+    """The classifier's digit for the decoding at each grid cell; opacity = its confidence."""
+    rgba = np.zeros((n, n, 4), np.uint8)
+    rgba[..., :3] = PALETTE[labels.reshape(n, n) % 10]
+    rgba[..., 3] = (np.clip(confidence.reshape(n, n), 0, 1) * 110).astype(np.uint8)
+    return rgba
+
+
+def labelled_tiles(tiles: list[dict], *, size: int = 140, small: int = 56, cols: int | None = None) -> np.ndarray:
+    """Side-by-side tiles, each: a title, a large digit, a caption line, and optionally a small digit with a note.
+    tiles: [{"title", "image" (28, 28), "caption", "small" (28, 28) | None, "small_caption"}]."""
+    cols = cols or len(tiles)
+    rows = -(-len(tiles) // cols)
+    top = 34  # room for the component's own label
+    cell_w, cell_h = size + 40, size + 22 + 34 + (small + 20 if any(t.get("small") is not None for t in tiles) else 0)
+    im = Image.new("RGB", (cols * cell_w, rows * cell_h + top), WHITE)
+    d = ImageDraw.Draw(im)
+    for k, t in enumerate(tiles):
+        r, c = divmod(k, cols)
+        x0, y0 = c * cell_w + 20, r * cell_h + top
+        d.text((x0 + size // 2, y0), t["title"], fill=t.get("color", INK), font=font(15), anchor="ma")
+        digit = Image.fromarray(to_uint8(1 - t["image"])).resize((size, size), Image.NEAREST)
+        im.paste(digit, (x0, y0 + 20))
+        d.rectangle([x0 - 1, y0 + 19, x0 + size, y0 + 20 + size], outline=(170, 170, 170))
+        d.multiline_text((x0 + size // 2, y0 + 24 + size), t.get("caption", ""), fill=INK, font=font(11),
+                         anchor="ma", align="center", spacing=2)
+        if t.get("small") is not None:
+            sy = y0 + 56 + size
+            sm = Image.fromarray(to_uint8(1 - t["small"])).resize((small, small), Image.NEAREST)
+            im.paste(sm, (x0 + (size - small) // 2, sy))
+            d.text((x0 + size // 2, sy + small + 3), t.get("small_caption", ""), fill=(90, 90, 90), font=font(10),
+                   anchor="ma")
+    return np.asarray(im)
+
+
+def image_table(rows: list[tuple[str, np.ndarray, list[str] | None]], *, scale: int = 2, label_w: int = 130,
+                note_h: int = 14) -> np.ndarray:
+    """Rows of digits with a row label on the left and an optional note under each digit.
+    rows: [(label, images (K, 28, 28), notes or None)]."""
+    k = max(len(r[1]) for r in rows)
+    cell = 28 * scale + 4
+    row_h = cell + note_h
+    im = Image.new("RGB", (label_w + k * cell, len(rows) * row_h + 2), WHITE)
+    d = ImageDraw.Draw(im)
+    for r, (label, images, notes) in enumerate(rows):
+        y = r * row_h + 2
+        d.text((label_w - 8, y + cell // 2), label, fill=INK, font=font(12), anchor="rm")
+        for c, img in enumerate(images):
+            x = label_w + c * cell
+            im.paste(Image.fromarray(to_uint8(1 - img)).resize((28 * scale, 28 * scale), Image.NEAREST), (x, y))
+            if notes:
+                d.text((x + 14 * scale, y + 28 * scale + 2), notes[c], fill=(90, 90, 90), font=font(10), anchor="ma")
+    return np.asarray(im)
+
+
+def captioned(image: np.ndarray, title: str, *, pad: int = 22) -> np.ndarray:
+    """An image with a title strip on top."""
+    im = Image.fromarray(image if image.ndim == 3 else np.stack([image] * 3, -1))
+    out = Image.new("RGB", (im.width, im.height + pad), WHITE)
+    out.paste(im, (0, pad))
+    ImageDraw.Draw(out).text((im.width // 2, 4), title, fill=INK, font=font(14), anchor="ma")
+    return np.asarray(out)

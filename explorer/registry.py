@@ -5,6 +5,7 @@ uploading session's state only.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -21,8 +22,8 @@ from trainer.data import Split, bundled_test_split
 from .projection import GridInverse, Identity2D, PCA2D
 
 ROOT = Path(__file__).resolve().parents[1]
-PRETRAINED = ROOT / "pretrained"
-RUNS = ROOT / "runs"
+PRETRAINED = Path(os.environ.get("LATENT_EXPLORER_PRETRAINED", ROOT / "pretrained"))  # overridable for tests
+RUNS = Path(os.environ.get("LATENT_EXPLORER_RUNS", ROOT / "runs"))
 DEFAULT_MODELS = ("ae-2d", "vae-2d", "aae-mixture10-2d")
 MAX_UPLOAD_BYTES = 64 * 2**20  # a zip or file bigger than this is refused before reading
 MAX_UNPACKED_BYTES = 256 * 2**20

@@ -158,7 +158,7 @@ def make_click_handler(slot: int):
         if xy is None:
             raise gr.Error("Click inside the plotted square.")
         strip, session = decode_at(keys, slot, xy[0], xy[1], projection, label, session)
-        return strip, round(xy[0], 4), round(xy[1], 4), slot, session
+        return strip, xy[0], xy[1], slot, session
     return on_click
 
 
@@ -170,7 +170,7 @@ def walk(dx, dy):
         x = float(x or 0) + dx * 0.04 * (xmax - xmin)
         y = float(y or 0) + dy * 0.04 * (ymax - ymin)
         strip, session = decode_at(keys, clicked, x, y, projection, label, session)
-        return strip, round(x, 4), round(y, 4), session
+        return strip, x, y, session
     return step
 
 
@@ -286,7 +286,8 @@ def build() -> gr.Blocks:
         gr.Markdown("### Latent Explorer — what do autoencoders learn? Compare an **AE**, a **VAE** and an **AAE** "
                     "trained on MNIST, side by side.", elem_id="title")
         with gr.Row(equal_height=True):
-            models = gr.CheckboxGroup(label="Models to compare (up to 6)", scale=5)
+            models = gr.Dropdown(label="Models to compare (up to 6)", multiselect=True, allow_custom_value=True,
+                                 max_choices=MAX_MODELS, scale=5)
             projection = gr.Radio(["umap", "pca"], value="umap", label="Projection (latents > 2-D)", scale=1,
                                   min_width=150)
             background = gr.Dropdown(list(actions.BACKGROUNDS), value="none", label="Plane background", scale=1,

@@ -1,0 +1,89 @@
+"""The real app in a subprocess, driven through gradio_client's named endpoints."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from explorer import actions
+DEFAULT = ["pretrained/ae-2d", "pretrained/vae-2d", "pretrained/aae-mixture10-2d"]
+
+
+@pytest.fixture
+def client(app_server):
+    from gradio_client import Client
+
+    return Client(app_server[0], verbose=False)
+
+
+def read(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def test_named_endpoints_exist(client):
+    names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
+    assert {"/decode", "/reconstruct", "/sample", "/load_models", "/manifold", "/interpolate", "/upload"} <= names
+
+
+def test_load_models_returns_planes(client):
+    out = client.predict(DEFAULT, "umap", "none", True, api_name="/load_models")
+    planes = [p["value"] for p in out[:6] if p.get("visible")]
+    assert len(planes) == 3 and read(planes[0]).shape == (400, 400, 3)
+    assert out[0]["label"] == "ae-2d · latent plane"
+    assert "ae-2d" in out[7] and "vae-2d" in out[7]
+
+
+def test_decode_matches_local_decoding(client, app_server):
+    _, registry = app_server
+    path = client.predict(DEFAULT, 1, 0.4, -0.7, "umap", "auto", api_name="/decode")
+    entries = [registry.get(k) for k in DEFAULT]
+    expected = actions.decoded_strip(actions.click_targets(entries, 1, (0.4, -0.7)), registry.test.images.numpy() / 255)
+    got = read(path)
+    assert got.shape == expected.shape and np.array_equal(got, expected)
+    other = read(client.predict(DEFAULT, 1, -1.5, 1.2, "umap", "auto", api_name="/decode"))
+    assert not np.array_equal(other, got)
+
+
+def test_reconstruct_sample_manifold(client):
+    image, table, message, _ = client.predict(DEFAULT, "one per class", "", None, 0, "umap", api_name="/reconstruct")
+    assert read(image).shape[0] > 4 * 56 and [r[0] for r in table["data"]] == ["ae-2d", "vae-2d", "aae-mixture10-2d"]
+    assert "Test digits" in message
+    gallery = client.predict(DEFAULT, 0, api_name="/sample")
+    assert len(gallery) == 3 and "N(0, I) prior" in gallery[1]["caption"]
+    grids = client.predict(DEFAULT, "umap", 7, True, "auto", api_name="/manifold")
+    assert len(grids) == 3 and "Gaussian quantiles" in grids[1]["caption"]
+
+
+def test_user_errors_are_messages_and_the_server_keeps_serving(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="between 0 and 9999"):
+        client.predict(DEFAULT, "by index", "1, 123456", None, 0, "umap", api_name="/reconstruct")
+    with pytest.raises(AppError, match="unknown model"):
+        client.predict(["pretrained/nope"], 0, 0.0, 0.0, "umap", "auto", api_name="/decode")
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(b"\x80\x04K\x01.")
+    with pytest.raises(AppError, match="Invalid file type"):
+        client.predict([handle_file(str(bad))], DEFAULT, api_name="/upload")
+    renamed = tmp_path / "model.safetensors"
+    renamed.write_bytes(b"\x80\x04K\x01.")
+    config = tmp_path / "config.json"
+    config.write_text('{"format": "latent-explorer-checkpoint", "format_version": 1, "model": {"model": "vae"}}')
+    with pytest.raises(AppError, match="Upload refused.*pickle"):
+        client.predict([handle_file(str(config)), handle_file(str(renamed))], DEFAULT, api_name="/upload")
+    assert client.predict(DEFAULT, 0, 0.0, 0.0, "umap", "auto", api_name="/decode")
+
+
+def test_uploads_stay_in_their_session(app_server, tmp_path):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    url, registry = app_server
+    a, b = Client(url, verbose=False), Client(url, verbose=False)
+    run = registry.pretrained / "vae-8d"
+    choices, message = a.predict([handle_file(str(run / "config.json")), handle_file(str(run / "model.safetensors"))],
+                                 DEFAULT, api_name="/upload")
+    assert "upload: vae-8d" in message
+    key = "upload/1-vae-8d"
+    assert a.predict([key], 0, 0.0, 0.0, "umap", "auto", api_name="/decode")
+    with pytest.raises(AppError, match="unknown model"):
+        b.predict([key], 0, 0.0, 0.0, "umap", "auto", api_name="/decode")

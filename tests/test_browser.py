@@ -1,0 +1,73 @@
+"""A real headless Chromium (Debian's /usr/bin/chromium) clicks a latent plane."""
+import base64
+import io
+import shutil
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explorer import actions
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+DEFAULT = ["pretrained/ae-2d", "pretrained/vae-2d", "pretrained/aae-mixture10-2d"]
+
+
+@pytest.fixture(scope="module")
+def page(app_server):
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not shutil.which("chromium") and not __import__("os").path.exists(CHROMIUM):
+        pytest.fail("Debian chromium is not installed (apt-get install -y chromium)")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = browser.new_page(viewport={"width": 1366, "height": 768})
+        pg.goto(app_server[0])
+        pg.wait_for_selector(".plane img", timeout=60_000)
+        yield pg
+        browser.close()
+
+
+def image_of(page, selector) -> tuple[str, np.ndarray]:
+    src = page.locator(selector).first.get_attribute("src")
+    if src.startswith("data:"):
+        data = base64.b64decode(src.split(",", 1)[1])
+    else:
+        data = urllib.request.urlopen(src if src.startswith("http") else page.url.rstrip("/") + src).read()
+    return src, np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def test_click_on_plane_decodes_that_point_in_every_model(page, app_server):
+    _, registry = app_server
+    page.get_by_text("Decode exact coordinates").click()  # shows the clicked point's coordinates
+    planes = page.locator(".plane img")
+    assert planes.count() == 3
+    seen = []
+    for fx, fy in ((0.55, 0.45), (0.3, 0.7)):
+        old_src = page.locator("#decoded img").first.get_attribute("src") if page.locator("#decoded img").count() else None
+        old_plane = planes.nth(0).get_attribute("src")
+        box = planes.nth(1).bounding_box()
+        planes.nth(1).click(position={"x": box["width"] * fx, "y": box["height"] * fy})
+        page.wait_for_function(
+            "old => { const i = document.querySelector('#decoded img'); return i && i.src && i.src !== old; }",
+            arg=old_src, timeout=15_000)
+        x = float(page.get_by_label("x", exact=True).input_value())
+        y = float(page.get_by_label("y", exact=True).input_value())
+        assert int(float(page.get_by_label("Model #").input_value())) == 1
+        entries = [registry.get(k) for k in DEFAULT]
+        expected = actions.decoded_strip(actions.click_targets(entries, 1, (x, y)), registry.test.images.numpy() / 255)
+        _, got = image_of(page, "#decoded img")
+        assert np.array_equal(got, expected), "the decoded digits are not the decoding of the clicked point"
+        # the click landed where it was made: plane point -> pixel is inside the clicked image area
+        geo = actions.geometry(entries[1].view("umap"))
+        px, py = geo.to_pixel([[x, y]])[0]
+        assert abs(px - fx * 400) <= 3 and abs(py - fy * 400) <= 3
+        seen.append(got)
+        # every plane gets a crosshair at the click (a follow-up event redraws them)
+        page.wait_for_function("old => document.querySelector('.plane img').src !== old", arg=old_plane,
+                               timeout=15_000)
+    assert not np.array_equal(seen[0], seen[1])

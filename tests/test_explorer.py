@@ -1,0 +1,148 @@
+import io
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from explorer import actions
+from explorer.registry import ModelLoadError, Registry, load_upload, unpack_upload
+from trainer.data import bundled_test_split
+from zoo import make_zoo
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    zoo = make_zoo(tmp_path_factory.mktemp("zoo"))
+    return Registry(pretrained=zoo, runs=tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture(scope="module")
+def entries(registry):
+    return [registry.get(f"pretrained/{n}") for n in ("ae-2d", "vae-2d", "aae-mixture10-2d", "vae-8d")]
+
+
+def test_registry_lists_and_caches(registry):
+    keys = list(registry.available())
+    assert keys[:3] == ["pretrained/ae-2d", "pretrained/vae-2d", "pretrained/aae-mixture10-2d"]
+    assert registry.get("pretrained/vae-2d") is registry.get("pretrained/vae-2d")
+    with pytest.raises(ModelLoadError, match="unknown model"):
+        registry.get("pretrained/nope")
+
+
+def test_test_latents_match_the_model(entries, registry):
+    for e in entries:
+        x, y = registry.test.batch(torch.arange(5))
+        with torch.no_grad():
+            assert np.allclose(e.model.embed(x, y).numpy(), e.latents[:5], atol=1e-5)
+
+
+def test_clicking_a_test_points_pixel_decodes_that_points_latent(entries):
+    """The exact pixel -> latent mapping: the pixel where a test point is drawn decodes (to half a pixel) its code."""
+    for k, e in enumerate(entries):
+        for proj in ("umap", "pca"):
+            view = e.view(proj)
+            geo = actions.geometry(view)
+            i = int(np.argmin(np.abs(view.xy - np.median(view.xy, 0)).sum(1)))  # a point well inside the plane
+            px, py = geo.to_pixel(view.xy[i:i + 1])[0]
+            xy = actions.pixel_to_plane(e, proj, px, py)
+            half = np.array([(geo.extent[1] - geo.extent[0]), (geo.extent[3] - geo.extent[2])]) / (2 * geo.plot_w)
+            assert np.all(np.abs(np.array(xy) - view.xy[i]) <= half + 1e-6)
+            target = actions.click_targets(entries, k, xy, projection=proj)[k]
+            expected = view.inverse.inverse_transform(view.xy[i:i + 1])[0]
+            assert np.allclose(target.z, expected, atol=float(half.max()) * 3)
+            if view.name == "latent":
+                assert np.allclose(target.z, e.latents[i], atol=float(half.max()) + 1e-6)
+
+
+def test_click_semantics_shared_plane_and_nearest_digit(entries):
+    targets = actions.click_targets(entries, 1, (0.3, -0.2))
+    for t in targets[:3]:  # the 2-D models share (z1, z2)
+        assert np.allclose(t.z, [0.3, -0.2]) and t.how == "same (z1, z2)"
+    near = actions.nearest(entries[1].view("umap").xy, (0.3, -0.2))
+    assert targets[3].how == f"same test digit #{near}" and np.allclose(targets[3].z, entries[3].latents[near])
+    images = actions.decode_targets(targets)
+    assert images.shape == (4, 28, 28)
+    assert np.allclose(images[1], entries[1].decode(np.array([[0.3, -0.2]], np.float32))[0])
+    # clicking the projected model decodes the latent behind its point; the 2-D models get the nearest test digit
+    xy = entries[3].view("pca").xy[7]
+    t2 = actions.click_targets(entries, 3, xy, projection="pca")
+    assert t2[3].how == "latent behind the point"
+    assert np.allclose(t2[3].z, entries[3].view("pca").inverse.inverse_transform(xy[None])[0])
+    assert t2[0].how.startswith("same test digit")
+
+
+@pytest.mark.parametrize("background", actions.BACKGROUNDS)
+def test_planes_render_with_every_background(entries, background):
+    for e in entries:
+        geo, image = actions.plane(e, "pca", background)
+        assert image.shape == (400, 400, 3) and image.dtype == np.uint8
+        marked = actions.marked_plane(e, "pca", background, None, True, cross=e.view("pca").xy[0])
+        assert (marked != image).any()
+
+
+def test_views_produce_images(entries, registry):
+    strip = actions.decoded_strip(actions.click_targets(entries, 0, (0.0, 0.0)), registry.test.images.numpy() / 255)
+    assert strip.ndim == 3
+    images, labels, idx = actions.pick_test_digits(registry.test, "one per class")
+    assert list(labels) == list(range(10))
+    table, errors = actions.reconstructions(entries, images, labels)
+    assert [r[0] for r in errors] == [e.label for e in entries] and all(r[1] > 0 for r in errors)
+    assert actions.samples(entries[1], 16).shape == (28 * 4 * 2 + 6, 28 * 4 * 2 + 6)
+    assert actions.manifold_grid(entries[1], n=5, quantiles=True).shape[0] > 0
+    assert actions.interpolation(entries, registry.test, 3, 2).ndim == 3
+    cvae = registry.get("pretrained/cvae-2d")
+    assert actions.style_grid(cvae, registry.test, [0, 1]).ndim == 3
+    with pytest.raises(ValueError, match="between 0 and"):
+        actions.pick_test_digits(registry.test, "by index", indices="5, 99999")
+    with pytest.raises(ValueError, match="whole numbers"):
+        actions.pick_test_digits(registry.test, "by index", indices="five")
+
+
+# -- uploads ------------------------------------------------------------------------------
+def zip_of(files: dict[str, bytes], path):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return path
+
+
+def test_good_zip_upload_loads(tmp_path, registry):
+    run = registry.pretrained / "vae-2d"
+    z = zip_of({f"vae-2d/{n}": (run / n).read_bytes() for n in ("config.json", "model.safetensors")}, tmp_path / "r.zip")
+    entry = load_upload([z], tmp_path, registry.test, 1)
+    assert entry.key == "upload/1-vae-2d" and entry.latents.shape == (10000, 2)
+
+
+@pytest.mark.parametrize("files,match", [
+    ({"../evil/config.json": b"{}"}, "unsafe path"),
+    ({"/abs/config.json": b"{}"}, "unsafe path"),
+    ({"notes.txt": b"hi"}, "no config.json"),
+])
+def test_bad_zips_are_refused(tmp_path, files, match):
+    z = zip_of(files, tmp_path / "bad.zip")
+    with pytest.raises(ModelLoadError, match=match):
+        unpack_upload([z], tmp_path / "out")
+    assert not (tmp_path / "evil").exists()
+
+
+def test_zip_bomb_and_pickles_are_refused(tmp_path, registry):
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("model.safetensors", b"\0" * (300 * 2**20))
+    with pytest.raises(ModelLoadError, match="unpacks to 300 MB"):
+        unpack_upload([bomb], tmp_path / "out")
+    pt = tmp_path / "model.pt"
+    pt.write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(ModelLoadError, match="never loaded"):
+        unpack_upload([pt], tmp_path / "out2")
+    cfg = tmp_path / "config.json"
+    cfg.write_bytes((registry.pretrained / "vae-2d" / "config.json").read_bytes())
+    fake = tmp_path / "model.safetensors"
+    fake.write_bytes(pickle.dumps({"a": 1}))
+    session = tmp_path / "session"
+    session.mkdir()
+    with pytest.raises(ModelLoadError, match="pickle"):
+        load_upload([cfg, fake], session, registry.test, 1)
+    assert list(session.iterdir()) == []  # the failed upload's folder is removed

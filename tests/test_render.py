@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from explorer import actions, render
+from explorer.projection import GridInverse, Identity2D, PCA2D
+
+
+def test_pixel_mapping_round_trips_for_every_pixel():
+    geo = render.Geometry((-3.0, 2.0, -1.0, 4.0), 400, 400)
+    px, py = np.meshgrid(np.arange(geo.left, geo.left + geo.plot_w), np.arange(geo.top, geo.top + geo.plot_h))
+    xy = np.array([geo.to_data(a, b) for a, b in zip(px.ravel()[::97], py.ravel()[::97])])
+    back = geo.to_pixel(xy)
+    assert np.array_equal(back[:, 0], px.ravel()[::97]) and np.array_equal(back[:, 1], py.ravel()[::97])
+    assert geo.to_data(geo.left, geo.top)[0] == pytest.approx(-3 + 0.5 * 5 / geo.plot_w)
+    assert not geo.inside(geo.left - 1, geo.top) and geo.inside(geo.left, geo.top)
+
+
+def test_points_are_drawn_where_the_mapping_says():
+    geo = render.Geometry((0.0, 1.0, 0.0, 1.0), 200, 200)
+    xy, labels = np.array([[0.25, 0.75], [0.6, 0.1]]), np.array([3, 9])
+    img = render.plane_image(geo, xy, labels, point_alpha=1.0)
+    for (px, py), label in zip(geo.to_pixel(xy), labels):
+        assert tuple(img[py, px]) == render.class_color(label)
+    # clicking that pixel gives a plane point within half a pixel of the data point
+    for (px, py), point in zip(geo.to_pixel(xy), xy):
+        x, y = geo.to_data(px, py)
+        assert abs(x - point[0]) <= 0.5 / geo.plot_w and abs(y - point[1]) <= 0.5 / geo.plot_h
+
+
+def test_projections_invert():
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(500, 6)) @ rng.normal(size=(6, 6))
+    pca = PCA2D().fit(codes)
+    xy = pca.transform(codes)
+    assert np.allclose(pca.transform(pca.inverse_transform(xy)), xy, atol=1e-4)
+    ident = Identity2D().fit(codes[:, :2])
+    assert np.array_equal(ident.inverse_transform(codes[:5, :2].astype(np.float32)), codes[:5, :2].astype(np.float32))
+    grid = np.stack(np.meshgrid(np.linspace(0, 1, 5), np.linspace(10, 20, 5)), -1)  # latent = (x, y) itself
+    inv = GridInverse(grid, (0, 1, 10, 20))
+    assert np.allclose(inv.inverse_transform([[0.3, 12.5], [1.0, 20.0]]), [[0.3, 12.5], [1.0, 20.0]], atol=1e-5)
+
+
+def test_sketch_to_digit_centers_and_scales():
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    canvas[40:200, 150:170] = (0, 0, 0, 255)  # a vertical stroke, off-center
+    digit = actions.sketch_to_digit({"composite": canvas, "layers": [], "background": None})
+    assert digit.shape == (28, 28) and digit.max() == pytest.approx(1.0)
+    ys, xs = np.nonzero(digit > 0.1)
+    assert 3 <= ys.min() and ys.max() <= 24 and abs(xs.mean() - 13.5) < 1.5
+    assert actions.sketch_to_digit({"composite": np.zeros((280, 280, 4), np.uint8)}) is None
+    assert actions.sketch_to_digit(None) is None
+
+
+def test_tables_and_tiles_have_expected_sizes():
+    imgs = np.random.default_rng(0).random((6, 28, 28)).astype(np.float32)
+    assert render.tile(imgs, 2, 3, gap=1).shape == (57, 86)
+    table = render.image_table([("a", imgs, None), ("b", imgs, ["x"] * 6)])
+    assert table.ndim == 3 and table.shape[1] > 6 * 56

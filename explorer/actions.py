@@ -34,6 +34,10 @@ class LRU:
     def __init__(self, size: int = 64):
         self.size, self._data, self._lock = size, OrderedDict(), threading.Lock()
 
+    def clear(self):
+        with self._lock:
+            self._data.clear()
+
     def get(self, key, make):
         with self._lock:
             if key in self._data:

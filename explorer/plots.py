@@ -42,3 +42,59 @@ def latent_scatter(entries, projection: str = "umap", classes=None, max_points: 
     fig.update_layout(height=430, margin=dict(l=40, r=10, t=40, b=40), legend=dict(itemsizing="constant",
                       title="digit"), template="plotly_white")
     return fig
+
+
+def _ema(values, alpha: float = 0.1):
+    out, acc = [], None
+    for v in values:
+        acc = v if acc is None else (1 - alpha) * acc + alpha * v
+        out.append(acc)
+    return out
+
+
+EPOCH_TERMS = {"vae": ("neg_elbo", "recon", "kl"), "cvae": ("neg_elbo", "recon", "kl"), "ae": ("recon",),
+               "aae": ("recon", "disc", "gen"), "caae": ("recon", "disc", "gen")}
+TERM_NAMES = {"neg_elbo": "−ELBO", "recon": "reconstruction", "kl": "KL", "disc": "discriminator", "gen": "generator"}
+
+
+def training_curves(rows: list[dict], model: str = "vae") -> go.Figure:
+    """Left: training loss per logged step (raw and smoothed). Right: per-epoch train/test terms;
+    adversarial terms (on their own scale) on the right axis."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss per step (nats/image)", "per epoch"),
+                        specs=[[{}, {"secondary_y": True}]], horizontal_spacing=0.08)
+    steps = [r for r in rows if r.get("kind") == "step"]
+    epochs = [r for r in rows if r.get("kind") == "epoch"]
+    if steps:
+        x, y = [r["step"] for r in steps], [r["loss"] for r in steps]
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="loss (raw)", line=dict(color="#bbbbbb", width=1)), 1, 1)
+        fig.add_trace(go.Scatter(x=x, y=_ema(y), mode="lines", name="loss (smoothed)",
+                                 line=dict(color="#1f77b4", width=2)), 1, 1)
+    colors = {"neg_elbo": "#d62728", "recon": "#1f77b4", "kl": "#2ca02c", "disc": "#9467bd", "gen": "#ff7f0e"}
+    for term in EPOCH_TERMS.get(model, ("recon",)):
+        secondary = term in ("disc", "gen", "kl")
+        for split, dash in (("test", "solid"), ("train", "dot")):
+            key = f"{split}_{term}"
+            pts = [(r["epoch"], r[key]) for r in epochs if key in r]
+            if pts:
+                fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
+                                         name=f"{split} {TERM_NAMES[term]}", line=dict(color=colors[term], dash=dash)),
+                              1, 2, secondary_y=secondary)
+    fig.update_xaxes(title_text="step", row=1, col=1)
+    fig.update_xaxes(title_text="epoch", row=1, col=2)
+    fig.update_yaxes(title_text="KL / adversarial", row=1, col=2, secondary_y=True)
+    fig.update_layout(height=340, margin=dict(l=40, r=10, t=40, b=40), template="plotly_white",
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def snapshot_scatter(xy: np.ndarray | None, labels: np.ndarray | None, title: str = "") -> go.Figure:
+    fig = go.Figure()
+    if xy is not None:
+        for c in range(10):
+            sel = labels == c
+            fig.add_trace(go.Scattergl(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=str(c),
+                                       marker=dict(size=4, color=_hex(c), opacity=0.75)))
+    fig.update_layout(title=title, height=340, margin=dict(l=40, r=10, t=40, b=30), template="plotly_white",
+                      legend=dict(title="digit", itemsizing="constant"))
+    fig.update_yaxes(scaleanchor="x")
+    return fig

@@ -12,7 +12,7 @@ import numpy as np
 
 from trainer.checkpoint import CheckpointError
 
-from . import actions, plots
+from . import actions, plots, trainer_tab
 from .registry import DEFAULT_MODELS, PRETRAINED, ModelLoadError, Registry, load_upload
 
 MAX_MODELS = 6
@@ -64,7 +64,10 @@ def classifier():
 
 
 def new_session() -> dict:
-    return {"uploads": {}, "dir": None, "click": None, "drawn": None}
+    """Per-browser-tab state (gr.State calls this for every new session)."""
+    import uuid
+
+    return {"uploads": {}, "dir": None, "click": None, "drawn": None, "owner": uuid.uuid4().hex, "job": None}
 
 
 def entries_for(keys, session) -> list:
@@ -273,6 +276,20 @@ def refresh(keys, session):
     return gr.update(choices=choices, value=[k for k in (keys or []) if k in choices])
 
 
+def remember_owner(owner, session):
+    """One owner id per browser (kept in local storage), so a reload re-attaches to its training jobs."""
+    if owner:
+        session["owner"] = owner
+    return session["owner"], session
+
+
+def compare_run(job_id, keys, session):
+    key = trainer_tab.run_key_of(job_id, session)
+    REGISTRY.forget(key)  # the run may have more epochs than the cached copy
+    actions.PLANES.clear()
+    return gr.update(choices=model_choices(session), value=[*(k for k in (keys or []) if k != key), key][-MAX_MODELS:])
+
+
 def cleanup(session):
     """Remove a session's uploaded files when the browser tab closes."""
     if session and session.get("dir"):
@@ -282,7 +299,8 @@ def cleanup(session):
 # -- layout and wiring -------------------------------------------------------------------
 def build() -> gr.Blocks:
     with gr.Blocks(title="Latent Explorer") as demo:
-        session = gr.State(new_session(), delete_callback=cleanup)
+        session = gr.State(new_session, delete_callback=cleanup)
+        owner = gr.BrowserState(None, storage_key="latent-explorer-owner")
         gr.Markdown("### Latent Explorer — what do autoencoders learn? Compare an **AE**, a **VAE** and an **AAE** "
                     "trained on MNIST, side by side.", elem_id="title")
         with gr.Row(equal_height=True):
@@ -364,6 +382,8 @@ def build() -> gr.Blocks:
                     style_idx = gr.Textbox(value="0, 1, 2, 3, 4", label="Styles from test digits #")
                     style_btn = gr.Button("Draw style grids", variant="primary")
                 style_gallery = gr.Gallery(label="Style × label", columns=2, height="auto", object_fit="contain")
+            with gr.Tab("Train"):
+                train = trainer_tab.build_tab(session)
             with gr.Tab("Add a model"):
                 gr.Markdown("Upload a run folder as a **.zip**, or its `config.json` + `model.safetensors` "
                             "(+ optional `embedding.npz`). Pickles (`.pt`, `.pth`) are refused. Uploads are "
@@ -379,8 +399,13 @@ def build() -> gr.Blocks:
         view_outputs = [*planes, scatter, status, session]
         cross_inputs = [models, projection, background, points, label, session]
 
-        demo.load(lambda s: gr.update(choices=model_choices(s), value=default_models()), [session], [models],
-                  api_visibility="private").then(load_models, view_inputs, view_outputs, api_name="load_models")
+        demo.load(remember_owner, [owner, session], [owner, session], api_visibility="private").then(
+            trainer_tab.attach, [session], [train["job_id"], session, train["timer"]], api_visibility="private").then(
+            lambda s: gr.update(choices=model_choices(s), value=default_models()), [session], [models],
+            api_visibility="private").then(load_models, view_inputs, view_outputs, api_name="load_models")
+        train["compare"].click(compare_run, [train["job_id"], models, session], [models],
+                               api_visibility="private").then(load_models, view_inputs, view_outputs,
+                                                              api_visibility="private")
         for control in (projection, background, points):
             control.change(load_models, view_inputs, view_outputs, api_visibility="private").then(
                 crosshairs, cross_inputs, planes, api_visibility="private")

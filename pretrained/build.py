@@ -29,18 +29,20 @@ from trainer.evaluate import evaluate, knn_accuracy, sample_quality  # noqa: E40
 HERE = Path(__file__).resolve().parent
 RUNS = ROOT / "runs" / "pretrained"
 MLP2 = ["--arch", "mlp", "--hidden", "512,256", "--latent-dim", "2"]
-MLP16 = ["--arch", "mlp", "--hidden", "512,256", "--latent-dim", "16"]
+CONV2 = ["--arch", "conv", "--channels", "16,32", "--hidden", "256", "--latent-dim", "2", "--lr", "2e-3"]
+CONV16 = ["--arch", "conv", "--channels", "16,32", "--hidden", "256", "--latent-dim", "16", "--lr", "2e-3"]
+CONV16_WIDE = ["--arch", "conv", "--channels", "32,64", "--hidden", "256", "--latent-dim", "16", "--lr", "2e-3"]
 ZOO: dict[str, list[str]] = {
     "ae-2d": ["--model", "ae", *MLP2, "--epochs", "30"],
-    "vae-2d": ["--model", "vae", *MLP2, "--epochs", "30"],
+    "vae-2d": ["--model", "vae", *CONV2, "--epochs", "30"],
     "aae-2d": ["--model", "aae", "--prior", "gaussian", *MLP2, "--epochs", "30"],
     "aae-mixture10-2d": ["--model", "aae", "--prior", "mixture10", *MLP2, "--epochs", "30"],
     "aae-guided-2d": ["--model", "aae", "--prior", "mixture10", "--label-guided", *MLP2, "--epochs", "30"],
     "cvae-2d": ["--model", "cvae", *MLP2, "--epochs", "30"],
     "caae-2d": ["--model", "caae", *MLP2, "--epochs", "30"],
-    "ae-16d": ["--model", "ae", *MLP16, "--epochs", "30"],
-    "vae-16d": ["--model", "vae", *MLP16, "--epochs", "30"],
-    "aae-16d": ["--model", "aae", "--prior", "gaussian", *MLP16, "--epochs", "30"],
+    "ae-16d": ["--model", "ae", *CONV16, "--epochs", "20"],
+    "vae-16d": ["--model", "vae", *CONV16_WIDE, "--epochs", "30"],
+    "aae-16d": ["--model", "aae", "--prior", "gaussian", *CONV16, "--epochs", "20"],
 }
 
 
@@ -53,9 +55,7 @@ def train(name: str, data: str) -> Path:
     quiet = [] if sys.stdout.isatty() else ["--quiet"]
     cmd = [sys.executable, "-m", "trainer", "train", *ZOO[name], "--data", data, "--out", str(out), *resume, *quiet]
     print("$", " ".join(cmd), flush=True)
-    started = time.time()
     subprocess.run(cmd, check=True, cwd=ROOT)
-    (out / "train_seconds.txt").write_text(f"{time.time() - started:.0f}\n")
     return out
 
 
@@ -137,8 +137,8 @@ def measure(name: str, data) -> dict:
     results = evaluate(run.model, data.train, data.test)
     results.update(projection_knn(emb))
     results.update(sample_quality(run.model, classifier))
-    seconds = RUNS / name / "train_seconds.txt"
-    results["train_seconds"] = float(seconds.read_text()) if seconds.exists() else None
+    epochs = [r for r in checkpoint.read_history(dest) if r.get("kind") == "epoch"]
+    results["train_seconds"] = round(sum(r["seconds"] for r in epochs), 1)  # training loop time, all epochs
     checkpoint.write_json(dest / checkpoint.METRICS, {**run.metrics, "eval": results})
     preview_png(run.model, data, dest / "preview.png")
     return results

@@ -45,7 +45,7 @@ def accuracy(model: DigitClassifier, split: Split) -> float:
     return float((model.predict(x)[0] == y).float().mean())
 
 
-def train_classifier(data: Dataset, *, epochs: int = 4, batch_size: int = 128, lr: float = 1e-3,
+def train_classifier(data: Dataset, *, epochs: int = 8, batch_size: int = 128, lr: float = 1e-3,
                      seed: int = 0, log=print) -> DigitClassifier:
     torch.manual_seed(seed)
     model = DigitClassifier(num_classes=len(data.classes))

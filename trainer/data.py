@@ -184,15 +184,10 @@ def load_dataset(path: str | Path | None = None, *, limit: int | None = None, cl
         path = _download_mnist(path or "data")
     root = resolve_data_path(path)
     if root is None:
-        test = bundled_test_split()
-        order = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))
-        train_idx, val_idx = order[:BUNDLED_TRAIN], order[BUNDLED_TRAIN:BUNDLED_TRAIN + BUNDLED_VAL]
-        note = (f"NO FULL TRAINING SET FOUND: training on the bundled MNIST test split "
-                f"({BUNDLED_TRAIN} train / {BUNDLED_VAL} held out). Pass --data PATH, set ${DATA_ENV}, "
-                f"or use --download for the full 60,000-image set.")
-        return Dataset("mnist-bundled", read_classes(ASSETS, classes),
-                       Split(test.images[train_idx], test.labels[train_idx]).head(limit),
-                       Split(test.images[val_idx], test.labels[val_idx]), str(ASSETS), note)
+        return bundled_dataset(limit=limit, classes=classes, note=(
+            f"NO FULL TRAINING SET FOUND: training on the bundled MNIST test split "
+            f"({BUNDLED_TRAIN} train / {BUNDLED_VAL} held out). Pass --data PATH, set ${DATA_ENV}, "
+            f"or use --download for the full 60,000-image set."))
     folder = find_idx_folder(root)
     train, test = read_split(folder, "train"), read_split(folder, "test")
     if train.images.shape[1:] != test.images.shape[1:]:
@@ -200,6 +195,18 @@ def load_dataset(path: str | Path | None = None, *, limit: int | None = None, cl
                         f"are {tuple(test.images.shape[1:])}")
     return Dataset(_dataset_name(folder).lower(), read_classes(folder, classes), train.head(limit), test,
                    str(folder))
+
+
+def bundled_dataset(*, limit: int | None = None, classes=None, note: str = "") -> Dataset:
+    """The bundled 10k MNIST test split cut (seeded) into 8,000 training and 2,000 held-out images."""
+    test = bundled_test_split()
+    order = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))
+    train_idx, val_idx = order[:BUNDLED_TRAIN], order[BUNDLED_TRAIN:BUNDLED_TRAIN + BUNDLED_VAL]
+    note = note or (f"Training on the bundled MNIST test split ({BUNDLED_TRAIN} train / {BUNDLED_VAL} held out), "
+                    "not the full 60,000-image training set.")
+    return Dataset("mnist-bundled", read_classes(ASSETS, classes),
+                   Split(test.images[train_idx], test.labels[train_idx]).head(limit),
+                   Split(test.images[val_idx], test.labels[val_idx]), str(ASSETS), note)
 
 
 def load_test_split(path: str | Path | None = None) -> Split:

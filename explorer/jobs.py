@@ -1,0 +1,246 @@
+"""Background training jobs for the trainer tab: the CLI's ``fit`` in a worker thread, streamed through callbacks.
+
+Jobs belong to an owner id (one per browser, kept in the browser's local storage); only the owner can see
+and stop a job. The run folder under runs/ is the shared checkpoint format, visible to everyone once saved.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trainer import checkpoint
+from trainer.config import ConfigError, ModelConfig, TrainConfig
+from trainer.data import DataError, Dataset, Split, bundled_dataset, load_dataset
+from trainer.train import Callback, FitResult, fit, new_model
+
+LIMITS = {"epochs": 50, "latent_dim": 64, "batch_size": 1024, "train_images": 60_000}
+SNAPSHOT_POINTS = 2000
+
+
+class JobError(ValueError):
+    """A job request was refused (limits, caps, ownership); the message says why."""
+
+
+@dataclass
+class Job:
+    id: str
+    owner: str
+    name: str
+    run_dir: Path
+    model_config: ModelConfig
+    train_config: TrainConfig
+    data_note: str = ""
+    status: str = "starting"  # starting, running, finished, stopped, diverged, failed
+    message: str = ""
+    epoch: int = 0
+    step: int = 0
+    total_steps: int = 1
+    images_per_s: float = 0.0
+    started: float = field(default_factory=time.time)
+    rows: list = field(default_factory=list)  # history rows, steps and epochs, in order
+    snapshots: list = field(default_factory=list)  # per epoch: (epoch, xy (n, 2), labels (n,))
+    stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("finished", "stopped", "diverged", "failed")
+
+    def progress(self) -> dict:
+        with self.lock:
+            elapsed = time.time() - self.started
+            frac = min(1.0, self.step / max(1, self.total_steps))
+            eta = elapsed * (1 - frac) / frac if 0 < frac < 1 and not self.done else 0.0
+            return {"job_id": self.id, "name": self.name, "status": self.status, "message": self.message,
+                    "epoch": self.epoch, "epochs": self.train_config.epochs, "step": self.step,
+                    "total_steps": self.total_steps, "fraction": frac, "images_per_s": self.images_per_s,
+                    "eta_s": eta, "elapsed_s": elapsed, "data_note": self.data_note, "run": str(self.run_dir)}
+
+    def rows_since(self, cursor: int = 0) -> tuple[list[dict], int]:
+        """History rows after the first ``cursor`` rows, and the new cursor."""
+        with self.lock:
+            return list(self.rows[max(0, int(cursor)):]), len(self.rows)
+
+
+class _Stream(Callback):
+    """Copies every logged step and epoch into the job, snapshots the latent space, honours Stop."""
+
+    def __init__(self, job: Job, probe: Split):
+        self.job, self.probe = job, probe
+        self.last_time, self.last_step = time.time(), job.step
+
+    def on_step(self, row):
+        now = time.time()
+        with self.job.lock:
+            self.job.rows.append(row)
+            if now - self.last_time > 0.5:
+                batch = self.job.train_config.batch_size
+                self.job.images_per_s = (row["step"] - self.last_step) * batch / (now - self.last_time)
+                self.last_time, self.last_step = now, row["step"]
+            self.job.step, self.job.epoch = row["step"], int(row["epoch"])
+            self.job.status = "running"
+
+    def on_epoch(self, row, model):
+        xy = snapshot(model, self.probe)
+        with self.job.lock:
+            self.job.rows.append(row)
+            self.job.epoch = row["epoch"]
+            self.job.snapshots.append((row["epoch"], xy, self.probe.labels.numpy()))
+
+    def should_stop(self):
+        return self.job.stop_event.is_set()
+
+
+@torch.no_grad()
+def snapshot(model, probe: Split) -> np.ndarray:
+    """2-D picture of the latent space: the codes themselves (2-D) or their PCA projection."""
+    codes = model.embed_split(probe).numpy()
+    if codes.shape[1] == 1:
+        return np.c_[codes, np.zeros(len(codes))]
+    if codes.shape[1] == 2:
+        return codes
+    centered = codes - codes.mean(0)
+    _, _, vt = np.linalg.svd(centered, full_matrices=False)
+    return centered @ vt[:2].T
+
+
+def safe_name(name: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", (name or "").strip()).strip(".-")[:60]
+    return name or "run"
+
+
+class JobManager:
+    """Starts, tracks and stops jobs; caps concurrent jobs per owner and for the whole server."""
+
+    def __init__(self, runs: Path, *, per_owner: int = 1, total: int = 2, threads: int = 1):
+        self.runs, self.per_owner, self.total, self.threads = Path(runs), per_owner, total, threads
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def running(self, owner: str | None = None) -> list[Job]:
+        with self._lock:
+            return [j for j in self._jobs.values() if not j.done and (owner is None or j.owner == owner)]
+
+    def jobs_of(self, owner: str) -> list[Job]:
+        with self._lock:
+            return [j for j in self._jobs.values() if j.owner == owner]
+
+    def get(self, job_id: str, owner: str) -> Job:
+        with self._lock:
+            job = self._jobs.get(job_id or "")
+        if job is None or job.owner != owner:
+            raise JobError(f"no training job {job_id!r} of yours on this server")
+        return job
+
+    def start(self, owner: str, model_config: ModelConfig, train_config: TrainConfig, data: Dataset, *,
+              name: str = "", resume: bool = False) -> Job:
+        model_config.validate()
+        train_config.validate()
+        check_limits(model_config, train_config)
+        run_dir = self.runs / safe_name(name or f"{model_config.model}-{model_config.arch}-{model_config.latent_dim}d")
+        with self._lock:
+            active = [j for j in self._jobs.values() if not j.done]
+            if sum(j.owner == owner for j in active) >= self.per_owner:
+                raise JobError(f"you already have {self.per_owner} training job running; stop it or wait for it")
+            if len(active) >= self.total:
+                raise JobError(f"the server is already training {self.total} models for other users; "
+                               "try again when one finishes")
+            if any(j.run_dir == run_dir for j in active):
+                raise JobError(f"a job is already writing {run_dir.name}; choose another name")
+            if not resume:
+                run_dir = _unique(run_dir)
+            job = Job(uuid.uuid4().hex[:12], owner, run_dir.name, run_dir, model_config, train_config, data.note)
+            self._jobs[job.id] = job
+        train = data.train.head(train_config.limit)
+        steps_per_epoch = -(-len(train) // train_config.batch_size)
+        job.total_steps = steps_per_epoch * train_config.epochs
+        if resume:
+            job.rows = checkpoint.read_history(run_dir)
+            job.epoch = checkpoint.read_config(run_dir).get("epoch", 0)
+            job.step = job.epoch * steps_per_epoch
+        job.thread = threading.Thread(target=self._work, args=(job, data, resume), daemon=True,
+                                      name=f"train-{job.id}")
+        job.thread.start()
+        return job
+
+    def stop(self, job_id: str, owner: str) -> Job:
+        job = self.get(job_id, owner)
+        job.stop_event.set()
+        return job
+
+    def _work(self, job: Job, data: Dataset, resume: bool) -> None:
+        try:
+            torch.set_num_threads(self.threads)  # leave the other core for the UI
+            model = checkpoint.load(job.run_dir).model if resume else new_model(job.model_config, job.train_config.seed)
+            probe = data.test.head(SNAPSHOT_POINTS)
+            result: FitResult = fit(model, data, job.train_config, [_Stream(job, probe)], run_dir=job.run_dir,
+                                    resume=resume)
+            with job.lock:
+                job.status, job.message = result.status, result.message
+                if result.status == "stopped" and result.epoch == 0:
+                    job.message += " (no epoch finished, so nothing was saved)"
+        except Exception as e:  # a worker must report, never die silently
+            with job.lock:
+                job.status, job.message = "failed", f"training failed: {type(e).__name__}: {e}"
+
+
+def _unique(run_dir: Path) -> Path:
+    if not run_dir.exists():
+        return run_dir
+    for k in range(2, 1000):
+        candidate = run_dir.with_name(f"{run_dir.name}-{k}")
+        if not candidate.exists():
+            return candidate
+    raise JobError(f"too many runs named {run_dir.name}")
+
+
+def check_limits(model_config: ModelConfig, train_config: TrainConfig) -> None:
+    if train_config.epochs > LIMITS["epochs"]:
+        raise JobError(f"epochs must be at most {LIMITS['epochs']} here (got {train_config.epochs}); "
+                       "use the command line for longer runs")
+    if model_config.latent_dim > LIMITS["latent_dim"]:
+        raise JobError(f"latent dim must be at most {LIMITS['latent_dim']} here (got {model_config.latent_dim})")
+    if train_config.batch_size > LIMITS["batch_size"]:
+        raise JobError(f"batch size must be at most {LIMITS['batch_size']} here (got {train_config.batch_size})")
+
+
+def load_training_data(choice: str, upload_dir: Path | None = None, limit: int | None = None) -> Dataset:
+    """'bundled' (the shipped 10k test split cut 8k/2k), 'full' (a full MNIST-format folder found on disk),
+    or 'uploaded' (four IDX files the user uploaded)."""
+    if choice == "uploaded":
+        if upload_dir is None:
+            raise JobError("upload the four MNIST-format IDX files first")
+        return load_dataset(upload_dir, limit=limit)
+    if choice == "full":
+        path = find_full_mnist()
+        if path is None:
+            raise JobError("no full MNIST-format folder found on this machine (set $LATENT_EXPLORER_DATA); "
+                           "use the bundled set or upload IDX files")
+        return load_dataset(path, limit=limit)
+    return bundled_dataset(limit=limit)
+
+
+def find_full_mnist() -> Path | None:
+    import os
+
+    from trainer.data import DATA_ENV, find_idx_folder
+
+    root = Path(__file__).resolve().parents[1]
+    for candidate in (os.environ.get(DATA_ENV), root / "data", root.parent / "shared" / "data"):
+        if candidate:
+            try:
+                return find_idx_folder(candidate)
+            except DataError:
+                continue
+    return None
+
+
+__all__ = ["Job", "JobError", "JobManager", "ConfigError", "DataError", "load_training_data", "LIMITS"]

@@ -1,0 +1,254 @@
+"""The trainer tab: start / watch / stop / resume background jobs and send finished runs to the explorer."""
+from __future__ import annotations
+
+import html
+import shutil
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from trainer import checkpoint
+from trainer.config import ConfigError, ModelConfig, TrainConfig
+from trainer.data import DataError
+
+from . import plots
+from .jobs import LIMITS, JobError, JobManager, load_training_data
+from .registry import RUNS
+
+JOBS = JobManager(RUNS)
+IDX_UPLOAD_LIMIT = 120 * 2**20
+
+
+def _owner(session) -> str:
+    return session["owner"]
+
+
+def _idx_folder(files, session) -> Path | None:
+    if not files:
+        return None
+    paths = [Path(getattr(f, "name", f)) for f in files]
+    if sum(p.stat().st_size for p in paths) > IDX_UPLOAD_LIMIT:
+        raise JobError(f"uploaded data is larger than {IDX_UPLOAD_LIMIT >> 20} MB")
+    folder = Path(tempfile.mkdtemp(prefix="idx-", dir=session_dir(session)))
+    for p in paths:
+        shutil.copyfile(p, folder / Path(p.name).name)
+    return folder
+
+
+def session_dir(session) -> str:
+    if session.get("dir") is None:
+        session["dir"] = tempfile.mkdtemp(prefix="latent-explorer-session-")
+    return session["dir"]
+
+
+def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs, batch_size, lr, seed, data_choice,
+                idx_files, name, limit, session):
+    """Start a background job; returns its id."""
+    try:
+        model_config = ModelConfig(model=model, arch=arch, latent_dim=int(latent_dim), kl_weight=float(kl_weight),
+                                   prior=prior, label_guided=bool(label_guided) and model == "aae",
+                                   hidden=(512, 256) if arch == "mlp" else (256,),
+                                   channels=(16, 32))
+        train_config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), seed=int(seed),
+                                   limit=int(limit) if limit else None)
+        data = load_training_data(data_choice, _idx_folder(idx_files, session) if data_choice == "uploaded" else None)
+        job = JOBS.start(_owner(session), model_config, train_config, data, name=name)
+    except (JobError, ConfigError, DataError, ValueError, TypeError) as e:
+        raise gr.Error(str(e)) from None
+    session["job"], session["cursor"] = job.id, 0
+    note = f"\n\n⚠ {job.data_note}" if job.data_note else ""
+    return job.id, f"Started **{job.name}** (job `{job.id}`).{note}", session, gr.Timer(active=True)
+
+
+def train_status(job_id, since, session):
+    """Progress of one of your jobs and its history rows after the first ``since`` rows."""
+    try:
+        job = JOBS.get(job_id, _owner(session))
+    except JobError as e:
+        raise gr.Error(str(e)) from None
+    rows, cursor = job.rows_since(int(since or 0))
+    return {**job.progress(), "rows": rows, "cursor": cursor}
+
+
+def train_stop(job_id, session):
+    try:
+        job = JOBS.stop(job_id or session.get("job"), _owner(session))
+    except JobError as e:
+        raise gr.Error(str(e)) from None
+    return f"Stopping **{job.name}** after the current step; the last finished epoch is kept."
+
+
+def resume(run_name, epochs, session):
+    run_dir = RUNS / (run_name or "")
+    try:
+        if not run_name or not (run_dir / checkpoint.STATE).is_file():
+            raise JobError("choose a saved run that has a resumable checkpoint (trainer_state.json)")
+        run = checkpoint.load(run_dir)
+        source = run.dataset.get("source")
+        choice = "bundled" if run.dataset.get("name") == "mnist-bundled" else "full"
+        train_config = TrainConfig(**{**run.train_config.__dict__, "epochs": max(int(epochs), run.epoch + 1)})
+        data = load_training_data(choice)
+        if choice == "full" and source and Path(source).resolve() != Path(data.source).resolve():
+            data = load_training_data("full")
+        job = JOBS.start(_owner(session), run.model_config, train_config, data, name=run_name, resume=True)
+    except (JobError, ConfigError, DataError, checkpoint.CheckpointError) as e:
+        raise gr.Error(str(e)) from None
+    session["job"], session["cursor"] = job.id, 0
+    return job.id, f"Resuming **{job.name}** from epoch {run.epoch} to {train_config.epochs}.", session, \
+        gr.Timer(active=True)
+
+
+def progress_html(p: dict) -> str:
+    pct = round(100 * p["fraction"])
+    eta = f"ETA {int(p['eta_s']) // 60}:{int(p['eta_s']) % 60:02d}" if p["eta_s"] else ""
+    color = {"failed": "#d62728", "diverged": "#d62728", "stopped": "#ff7f0e"}.get(p["status"], "#2ca02c")
+    text = (f"{html.escape(p['name'])}: {p['status']} · epoch {p['epoch']}/{p['epochs']} · "
+            f"{p['images_per_s']:,.0f} img/s {eta}")
+    msg = f"<div style='margin-top:4px'>{html.escape(p['message'])}</div>" if p["message"] else ""
+    return (f"<div style='border:1px solid #ccc;border-radius:6px;height:22px;position:relative;background:#f4f4f4'>"
+            f"<div style='width:{pct}%;height:100%;background:{color};opacity:.55;border-radius:6px'></div>"
+            f"<div style='position:absolute;top:2px;left:8px;font-size:13px'>{text}</div></div>{msg}")
+
+
+def poll(session):
+    """Timer tick: refresh this session's job view; stop the timer when the job is over."""
+    job_id = session.get("job")
+    if not job_id:
+        return gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
+    try:
+        job = JOBS.get(job_id, _owner(session))
+    except JobError:
+        return gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
+    p = job.progress()
+    rows, _ = job.rows_since(0)
+    curves = plots.training_curves(rows, job.model_config.model)
+    with job.lock:
+        snaps = list(job.snapshots)
+    snap = plots.snapshot_scatter(*(snaps[-1][1:] if snaps else (None, None)),
+                                  title=f"latent space after epoch {snaps[-1][0]}" if snaps else "waiting for epoch 1")
+    slider = gr.Slider(minimum=1, maximum=max(2, len(snaps)), value=max(1, len(snaps)), step=1,
+                       interactive=job.done and len(snaps) > 1)
+    return progress_html(p), curves, snap, slider, gr.Timer(active=not job.done)
+
+
+def replay(epoch, session):
+    job_id = session.get("job")
+    try:
+        job = JOBS.get(job_id, _owner(session))
+    except JobError:
+        return gr.update()
+    with job.lock:
+        snaps = list(job.snapshots)
+    if not snaps:
+        return gr.update()
+    e, xy, labels = snaps[min(len(snaps), max(1, int(epoch))) - 1]
+    return plots.snapshot_scatter(xy, labels, title=f"latent space after epoch {e}")
+
+
+def saved_runs() -> list[str]:
+    if not RUNS.is_dir():
+        return []
+    runs = [p for p in RUNS.iterdir() if (p / checkpoint.CONFIG).is_file()]
+    return [p.name for p in sorted(runs, key=lambda p: -p.stat().st_mtime)]
+
+
+def show_run(run_name):
+    run_dir = RUNS / (run_name or "")
+    try:
+        cfg = checkpoint.read_config(run_dir)
+    except checkpoint.CheckpointError as e:
+        raise gr.Error(str(e)) from None
+    rows = checkpoint.read_history(run_dir)
+    return plots.training_curves(rows, cfg.get("model", {}).get("model", "vae"))
+
+
+def attach(session):
+    """After a reload: re-attach to this browser's running or last job."""
+    jobs = JOBS.jobs_of(_owner(session))
+    if not jobs:
+        return "", session, gr.Timer(active=False)
+    job = jobs[-1]
+    session["job"] = job.id
+    return job.id, session, gr.Timer(active=True)
+
+
+def build_tab(session):
+    """Layout and wiring of the Train tab (inside the app's Blocks)."""
+    gr.Markdown("Train your own model in the background and watch it learn: the curves update every second and "
+                "the latent space is redrawn after every epoch. **Compare** adds it to the other tabs. "
+                f"Limits here: up to {LIMITS['epochs']} epochs, latent dim {LIMITS['latent_dim']}, batch "
+                f"{LIMITS['batch_size']}; one job per browser, two per server.", elem_classes=["caption"])
+    with gr.Row():
+        with gr.Column(scale=1, min_width=300):
+            with gr.Row():
+                model = gr.Dropdown(["ae", "vae", "aae", "cvae", "caae"], value="vae", label="Model")
+                arch = gr.Dropdown(["mlp", "conv"], value="mlp", label="Architecture")
+            with gr.Row():
+                latent_dim = gr.Number(value=2, precision=0, minimum=1, maximum=LIMITS["latent_dim"],
+                                       label="Latent dim")
+                kl_weight = gr.Number(value=1.0, minimum=0, label="β (KL weight, VAE)")
+            with gr.Row():
+                prior = gr.Dropdown(["gaussian", "mixture10", "swissroll"], value="gaussian", label="AAE prior")
+                label_guided = gr.Checkbox(value=False, label="Label-guided AAE")
+            with gr.Row():
+                epochs = gr.Number(value=5, precision=0, minimum=1, maximum=LIMITS["epochs"], label="Epochs")
+                batch_size = gr.Number(value=128, precision=0, minimum=1, maximum=LIMITS["batch_size"],
+                                       label="Batch size")
+            with gr.Row():
+                lr = gr.Number(value=1e-3, minimum=1e-6, maximum=1.0, label="Learning rate")
+                seed = gr.Number(value=0, precision=0, label="Seed")
+            data_choice = gr.Radio(["bundled", "full", "uploaded"], value="bundled", label="Data",
+                                   info="bundled: 8k/2k of the shipped test split; full: an MNIST folder on disk; "
+                                        "uploaded: your four IDX files")
+            idx_files = gr.File(file_count="multiple", label="IDX files (for 'uploaded')", height=90)
+            with gr.Row():
+                name = gr.Textbox(label="Run name (folder under runs/)", placeholder="my-vae")
+                limit = gr.Number(value=0, precision=0, minimum=0, label="Use first N images (0 = all)")
+            with gr.Row():
+                start = gr.Button("Start", variant="primary")
+                stop = gr.Button("Stop", variant="stop")
+                compare = gr.Button("Compare")
+        with gr.Column(scale=3):
+            job_id = gr.Textbox(label="Job id", interactive=False, max_lines=1)
+            bar = gr.HTML()
+            message = gr.Markdown()
+            curves = gr.Plot(label="Training curves")
+            with gr.Row():
+                snap = gr.Plot(label="Latent space (test digits; PCA when > 2-D)")
+                with gr.Column():
+                    snap_epoch = gr.Slider(1, 2, value=1, step=1, label="Replay epoch", interactive=False)
+                    with gr.Accordion("Saved runs", open=False):
+                        runs = gr.Dropdown(saved_runs(), label="Runs under runs/", allow_custom_value=True)
+                        with gr.Row():
+                            show = gr.Button("Show curves", size="sm")
+                            more = gr.Number(value=10, precision=0, label="Resume to epoch", min_width=80)
+                            resume_btn = gr.Button("Resume", size="sm")
+                            reload_runs = gr.Button("↻", size="sm", min_width=40)
+    timer = gr.Timer(1.0, active=False)
+    since = gr.Number(value=0, visible=False)
+    status_json = gr.JSON(visible=False)
+    inputs = [model, arch, latent_dim, kl_weight, prior, label_guided, epochs, batch_size, lr, seed, data_choice,
+              idx_files, name, limit, session]
+    start.click(train_start, inputs, [job_id, message, session, timer], api_name="train_start")
+    stop.click(train_stop, [job_id, session], [message], api_name="train_stop")
+    gr.Button(visible=False).click(train_status, [job_id, since, session], [status_json], api_name="train_status")
+    timer.tick(poll, [session], [bar, curves, snap, snap_epoch, timer], api_visibility="private",
+               show_progress="hidden")
+    snap_epoch.change(replay, [snap_epoch, session], [snap], api_visibility="private", show_progress="hidden")
+    show.click(show_run, [runs], [curves], api_visibility="private")
+    resume_btn.click(resume, [runs, more, session], [job_id, message, session, timer], api_visibility="private")
+    reload_runs.click(lambda: gr.update(choices=saved_runs()), None, [runs], api_visibility="private")
+
+    return {"compare": compare, "job_id": job_id, "timer": timer}
+
+
+def run_key_of(job_id, session) -> str:
+    """The explorer key of a job's run folder, once it holds a finished epoch."""
+    try:
+        name = JOBS.get(job_id, _owner(session)).name if job_id else None
+    except JobError:
+        name = None
+    if name is None or not (RUNS / name / checkpoint.WEIGHTS).is_file():
+        raise gr.Error("No finished epoch to compare yet: wait for the first epoch to end.")
+    return f"runs/{name}"

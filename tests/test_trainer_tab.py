@@ -1,0 +1,85 @@
+"""Background training through the app's named endpoints /train_start, /train_status, /train_stop."""
+import math
+import time
+
+import pytest
+
+from trainer import checkpoint
+
+TINY = dict(model="vae", arch="mlp", latent_dim=2, kl_weight=1.0, prior="gaussian", label_guided=False,
+            batch_size=64, lr=1e-3, seed=0, data_choice="bundled", idx_files=None)
+
+
+def start(client, name, epochs, limit):
+    args = dict(TINY, epochs=epochs, name=name, limit=limit)
+    order = ["model", "arch", "latent_dim", "kl_weight", "prior", "label_guided", "epochs", "batch_size", "lr", "seed",
+             "data_choice", "idx_files", "name", "limit"]
+    job_id, message = client.predict(*[args[k] for k in order], api_name="/train_start")[:2]
+    assert job_id and "Started" in message
+    return job_id
+
+
+def wait(client, job_id, until, timeout=180):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = client.predict(job_id, 0, api_name="/train_status")
+        if until(status):
+            return status
+        time.sleep(0.5)
+    pytest.fail(f"job {job_id} did not reach the expected state: {status}")
+
+
+@pytest.fixture
+def clients(app_server):
+    from gradio_client import Client
+
+    return Client(app_server[0], verbose=False), Client(app_server[0], verbose=False)
+
+
+def test_job_streams_history_and_saves_a_loadable_run(clients, app_server):
+    a, _ = clients
+    job_id = start(a, "tab-tiny", epochs=2, limit=640)
+    status = wait(a, job_id, lambda s: s["status"] in ("finished", "failed", "diverged"))
+    assert status["status"] == "finished", status["message"]
+    rows = status["rows"]
+    epochs = [r["epoch"] for r in rows if r["kind"] == "epoch"]
+    assert epochs == [1, 2]
+    steps = [r["step"] for r in rows if r["kind"] == "step"]
+    assert steps == sorted(steps) and steps[-1] == 2 * 10
+    assert all(math.isfinite(r["loss"]) for r in rows if r["kind"] == "step")
+    assert {"test_neg_elbo", "test_kl", "test_recon"} <= set(rows[-1])
+    later = a.predict(job_id, status["cursor"], api_name="/train_status")
+    assert later["rows"] == [] and later["cursor"] == status["cursor"]
+    runs = app_server[1].runs
+    run = checkpoint.load(runs / "tab-tiny")
+    assert run.epoch == 2 and len(checkpoint.read_history(runs / "tab-tiny")) == len(rows)
+
+
+def test_stop_keeps_a_loadable_checkpoint_and_others_cannot_stop(clients, app_server):
+    from gradio_client.exceptions import AppError
+
+    a, b = clients
+    job_id = start(a, "tab-stop", epochs=40, limit=2000)
+    wait(a, job_id, lambda s: s["epoch"] >= 1 and any(r["kind"] == "epoch" for r in s["rows"]))
+    with pytest.raises(AppError, match="no training job"):
+        b.predict(job_id, api_name="/train_stop")  # another session cannot stop it
+    with pytest.raises(AppError, match="no training job"):
+        b.predict(job_id, 0, api_name="/train_status")  # nor see it
+    with pytest.raises(AppError, match="already have 1 training job"):
+        start(a, "tab-second", epochs=1, limit=64)
+    assert "Stopping" in a.predict(job_id, api_name="/train_stop")
+    status = wait(a, job_id, lambda s: s["status"] != "running" and s["status"] != "starting")
+    assert status["status"] == "stopped"
+    run = checkpoint.load(app_server[1].runs / "tab-stop")
+    assert 1 <= run.epoch < 40
+
+
+def test_bad_parameters_are_refused(clients):
+    from gradio_client.exceptions import AppError
+
+    a, _ = clients
+    with pytest.raises(AppError, match="greater than maximum value 50|epochs must be at most 50"):
+        start(a, "too-long", epochs=500, limit=64)
+    with pytest.raises(AppError, match="less than minimum value|lr must be"):
+        a.predict("vae", "mlp", 2, 1.0, "gaussian", False, 1, 64, -1.0, 0, "bundled", None, "x", 64,
+                  api_name="/train_start")

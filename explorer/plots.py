@@ -44,7 +44,7 @@ def latent_scatter(entries, projection: str = "umap", classes=None, max_points: 
     return fig
 
 
-def _ema(values, alpha: float = 0.1):
+def _ema(values, alpha: float = 0.3):
     out, acc = [], None
     for v in values:
         acc = v if acc is None else (1 - alpha) * acc + alpha * v

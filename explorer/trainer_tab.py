@@ -180,7 +180,11 @@ def build_tab(session):
                 f"Limits here: up to {LIMITS['epochs']} epochs, latent dim {LIMITS['latent_dim']}, batch "
                 f"{LIMITS['batch_size']}; one job per browser, two per server.", elem_classes=["caption"])
     with gr.Row():
-        with gr.Column(scale=1, min_width=300):
+        with gr.Column(scale=2, min_width=420):
+            with gr.Row():
+                start = gr.Button("Start", variant="primary")
+                stop = gr.Button("Stop", variant="stop")
+                compare = gr.Button("Compare in the explorer")
             with gr.Row():
                 model = gr.Dropdown(["ae", "vae", "aae", "cvae", "caae"], value="vae", label="Model")
                 arch = gr.Dropdown(["mlp", "conv"], value="mlp", label="Architecture")
@@ -205,17 +209,13 @@ def build_tab(session):
             with gr.Row():
                 name = gr.Textbox(label="Run name (folder under runs/)", placeholder="my-vae")
                 limit = gr.Number(value=0, precision=0, minimum=0, label="Use first N images (0 = all)")
-            with gr.Row():
-                start = gr.Button("Start", variant="primary")
-                stop = gr.Button("Stop", variant="stop")
-                compare = gr.Button("Compare")
-        with gr.Column(scale=3):
+        with gr.Column(scale=5):
             job_id = gr.Textbox(label="Job id", interactive=False, max_lines=1)
             bar = gr.HTML()
             message = gr.Markdown()
-            curves = gr.Plot(label="Training curves")
+            curves = gr.Plot(label="Training curves", show_label=False)
             with gr.Row():
-                snap = gr.Plot(label="Latent space (test digits; PCA when > 2-D)")
+                snap = gr.Plot(label="Latent space (test digits; PCA when > 2-D)", show_label=False)
                 with gr.Column():
                     snap_epoch = gr.Slider(1, 2, value=1, step=1, label="Replay epoch", interactive=False)
                     with gr.Accordion("Saved runs", open=False):

@@ -123,11 +123,14 @@ def load_models(keys, projection, background, points, session):
     """Show the chosen models: planes and scatter."""
     entries = entries_for(keys, session)
     session = session or new_session()
-    session["click"] = None
     marks = _drawn_marks(entries, projection, session)
     status = "Showing " + ", ".join(f"**{e.label}** ({e.kind}, {e.config.latent_dim}-D)" for e in entries)
-    return [*plane_updates(entries, projection, background, points, session),
-            plots.latent_scatter(entries, projection, marks=marks), status, session]
+    # start with the origin of the first plane decoded, so the page never opens empty
+    xy = (0.0, 0.0) if entries[0].view(projection).shared else tuple(np.median(entries[0].view(projection).xy, 0))
+    strip, session = decode_at(keys, 0, xy[0], xy[1], projection, "auto", session)
+    targets = actions.click_targets(entries, 0, xy, projection=projection)
+    return [*plane_updates(entries, projection, background, points, session, targets),
+            plots.latent_scatter(entries, projection, marks=marks), status, strip, xy[0], xy[1], 0, session]
 
 
 def _drawn_marks(entries, projection, session):
@@ -396,7 +399,7 @@ def build() -> gr.Blocks:
                     refresh_btn = gr.Button("Refresh model list")
 
         view_inputs = [models, projection, background, points, session]
-        view_outputs = [*planes, scatter, status, session]
+        view_outputs = [*planes, scatter, status, decoded, x, y, clicked, session]
         cross_inputs = [models, projection, background, points, label, session]
 
         demo.load(remember_owner, [owner, session], [owner, session], api_visibility="private").then(

@@ -437,7 +437,7 @@ def build() -> gr.Blocks:
 
 
 def launch(**kwargs) -> None:
-    build().queue(default_concurrency_limit=8).launch(
+    build().queue(default_concurrency_limit=8).launch(max_file_size="150mb",
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860"))),
         css=CSS, theme=gr.themes.Soft(), **kwargs)

@@ -34,15 +34,15 @@ CONV16 = ["--arch", "conv", "--channels", "16,32", "--hidden", "256", "--latent-
 CONV16_WIDE = ["--arch", "conv", "--channels", "32,64", "--hidden", "256", "--latent-dim", "16", "--lr", "2e-3"]
 ZOO: dict[str, list[str]] = {
     "ae-2d": ["--model", "ae", *MLP2, "--epochs", "30"],
-    "vae-2d": ["--model", "vae", *CONV2, "--epochs", "30"],
-    "aae-2d": ["--model", "aae", "--prior", "gaussian", *MLP2, "--epochs", "30"],
-    "aae-mixture10-2d": ["--model", "aae", "--prior", "mixture10", *MLP2, "--epochs", "30"],
-    "aae-guided-2d": ["--model", "aae", "--prior", "mixture10", "--label-guided", *MLP2, "--epochs", "30"],
-    "cvae-2d": ["--model", "cvae", *MLP2, "--epochs", "30"],
-    "caae-2d": ["--model", "caae", *MLP2, "--epochs", "30"],
-    "ae-16d": ["--model", "ae", *CONV16, "--epochs", "20"],
-    "vae-16d": ["--model", "vae", *CONV16_WIDE, "--epochs", "30"],
-    "aae-16d": ["--model", "aae", "--prior", "gaussian", *CONV16, "--epochs", "20"],
+    "vae-2d": ["--model", "vae", *CONV2, "--epochs", "20"],
+    "aae-2d": ["--model", "aae", "--prior", "gaussian", *MLP2, "--epochs", "20"],
+    "aae-mixture10-2d": ["--model", "aae", "--prior", "mixture10", *MLP2, "--epochs", "20"],
+    "aae-guided-2d": ["--model", "aae", "--prior", "mixture10", "--label-guided", *MLP2, "--epochs", "20"],
+    "cvae-2d": ["--model", "cvae", *MLP2, "--epochs", "20"],
+    "caae-2d": ["--model", "caae", *MLP2, "--epochs", "20"],
+    "ae-16d": ["--model", "ae", *CONV16, "--epochs", "15"],
+    "vae-16d": ["--model", "vae", *CONV16_WIDE, "--epochs", "20"],
+    "aae-16d": ["--model", "aae", "--prior", "gaussian", *CONV16, "--epochs", "15"],
 }
 
 

@@ -77,3 +77,13 @@ def test_nan_stops_with_message_and_keeps_last_good_checkpoint(small_data, tmp_p
     assert "diverged" in result.message and "epoch 1" in result.message
     loaded = C.load(out)  # the last good checkpoint still loads, with finite weights
     assert loaded.epoch == 1
+
+
+def test_cosine_schedule_resumes_exactly(small_data, tmp_path):
+    full, _ = run(small_data, tmp_path, "a", epochs=3, lr_schedule="cosine")
+    stopped, _ = run(small_data, tmp_path, "b", epochs=3, lr_schedule="cosine", callbacks=[Recorder(stop_at_step=17)])
+    assert stopped.status == "stopped" and stopped.epoch == 2
+    resumed, _ = run(small_data, tmp_path, "b", epochs=3, lr_schedule="cosine", resume=True)
+    assert resumed.metrics["test_neg_elbo"] == pytest.approx(full.metrics["test_neg_elbo"], rel=1e-6)
+    constant, _ = run(small_data, tmp_path, "c", epochs=3)
+    assert constant.metrics["test_neg_elbo"] != pytest.approx(full.metrics["test_neg_elbo"], rel=1e-6)

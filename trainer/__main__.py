@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"epochs to train, default {t.epochs} (with --resume: the new total, default as saved)")
     tr.add_argument("--batch-size", type=int, default=t.batch_size, help="images per step")
     tr.add_argument("--lr", type=float, default=t.lr, help="Adam learning rate")
+    tr.add_argument("--lr-schedule", choices=("constant", "cosine"), default=t.lr_schedule,
+                    help="cosine decays the learning rates to 0 over all steps")
     tr.add_argument("--adv-lr", type=float, default=t.adv_lr, help="AAE discriminator/generator learning rate")
     tr.add_argument("--seed", type=int, default=t.seed, help="random seed (same seed, same numbers on CPU)")
     tr.add_argument("--device", default=t.device, help="auto, cpu, cuda or mps")
@@ -105,7 +107,8 @@ def cmd_train(args) -> int:
                                    activation=args.activation, latent_dim=args.latent_dim,
                                    kl_weight=args.kl_weight, prior=args.prior, label_guided=args.label_guided,
                                    recon_loss=args.recon_loss).validate()
-        train_config = TrainConfig(epochs=args.epochs or TrainConfig.epochs, batch_size=args.batch_size, lr=args.lr, adv_lr=args.adv_lr,
+        train_config = TrainConfig(epochs=args.epochs or TrainConfig.epochs, batch_size=args.batch_size, lr=args.lr,
+                                   lr_schedule=args.lr_schedule, adv_lr=args.adv_lr,
                                    seed=args.seed, device=args.device, log_every=args.log_every,
                                    limit=args.limit).validate()
         model = new_model(model_config, train_config.seed)

@@ -9,6 +9,7 @@ ARCHS = ("mlp", "conv")
 PRIORS = ("gaussian", "mixture10", "swissroll")
 RECON_LOSSES = ("bce", "mse")
 ACTIVATIONS = ("elu", "relu", "leaky_relu")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 class ConfigError(ValueError):
@@ -65,7 +66,8 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 128
     lr: float = 1e-3
-    adv_lr: float = 2e-4  # AAE discriminator and generator (encoder) steps
+    lr_schedule: str = "constant"  # constant, or cosine: decay every learning rate to 0 over all steps
+    adv_lr: float = 1e-3  # AAE discriminator and generator steps (2e-4 let the codes drift off the prior)
     seed: int = 0
     device: str = "auto"  # auto = cuda, then mps, then cpu
     log_every: int = 20  # steps between history rows
@@ -79,6 +81,7 @@ class TrainConfig:
         for name in ("lr", "adv_lr"):
             if not (0 < getattr(self, name) <= 1):
                 raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if self.log_every < 1:
             raise ConfigError(f"log_every must be >= 1, got {self.log_every}")
         return self

@@ -85,6 +85,7 @@ def fit(model: Autoencoder, data: Dataset, config: TrainConfig, callbacks=(), *,
     device = pick_device(config.device)
     model.to(device)
     optimizers = model.configure_optimizers(config.lr, config.adv_lr)
+    base_lrs = {name: [g["lr"] for g in opt.param_groups] for name, opt in optimizers.items()}
     history: list[dict] = []
     start_epoch, step = 0, 0
     if resume:
@@ -99,6 +100,14 @@ def fit(model: Autoencoder, data: Dataset, config: TrainConfig, callbacks=(), *,
     info = dataset_info(data, config.limit)
     last: dict = next((r for r in reversed(history) if r.get("kind") == "epoch"), {})
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+
+    def set_lr(done_steps: int) -> None:
+        """Stateless schedule (a function of the step), so --resume continues it exactly."""
+        factor = 0.5 * (1 + math.cos(math.pi * done_steps / total_steps)) if config.lr_schedule == "cosine" else 1.0
+        for name, opt in optimizers.items():
+            for group, base in zip(opt.param_groups, base_lrs[name]):
+                group["lr"] = base * factor
 
     for epoch in range(start_epoch + 1, config.epochs + 1):
         model.train()
@@ -107,6 +116,7 @@ def fit(model: Autoencoder, data: Dataset, config: TrainConfig, callbacks=(), *,
         rows: list[dict] = []
         started = time.perf_counter()
         for i, (x, y) in enumerate(train.batches(config.batch_size, generator=shuffle, device=device)):
+            set_lr(step)
             terms = model.training_step(x, y, optimizers)
             if not _finite({"loss": terms["loss"]}):
                 message = (f"training diverged: the loss became {float(terms['loss'])} in epoch {epoch}, "

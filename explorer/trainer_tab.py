@@ -51,7 +51,7 @@ def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs,
                                    hidden=(512, 256) if arch == "mlp" else (256,),
                                    channels=(16, 32))
         train_config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), seed=int(seed),
-                                   limit=int(limit) if limit else None)
+                                   limit=int(limit) if limit else None, log_every=5)  # dense live curves
         data = load_training_data(data_choice, _idx_folder(idx_files, session) if data_choice == "uploaded" else None)
         job = JOBS.start(_owner(session), model_config, train_config, data, name=name)
     except (JobError, ConfigError, DataError, ValueError, TypeError) as e:

@@ -71,3 +71,21 @@ def test_click_on_plane_decodes_that_point_in_every_model(page, app_server):
         page.wait_for_function("old => document.querySelector('.plane img').src !== old", arg=old_plane,
                                timeout=15_000)
     assert not np.array_equal(seen[0], seen[1])
+
+
+def test_trainer_tab_streams_curve_points(page, app_server):
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_label("Epochs").fill("2")
+    page.get_by_label("Use first N images (0 = all)").fill("1280")
+    page.get_by_label("Run name (folder under runs/)").fill("browser-run")
+    page.get_by_role("button", name="Start").click()
+    # the curve plot receives step points while the job runs, then per-epoch points
+    count_points = """() => {
+        for (const el of document.querySelectorAll('.js-plotly-plot')) {
+            for (const t of (el.data || [])) { if (t.name === 'loss (raw)' && t.x && t.x.length >= ARG) return true; }
+        }
+        return false; }"""
+    page.wait_for_function(count_points.replace("ARG", "1"), timeout=60_000)
+    page.wait_for_function(count_points.replace("ARG", "4"), timeout=120_000)
+    page.wait_for_function("() => document.body.innerText.includes('finished 2 epochs')", timeout=120_000)
+    assert (app_server[1].runs / "browser-run" / "model.safetensors").is_file()

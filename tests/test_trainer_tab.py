@@ -45,7 +45,7 @@ def test_job_streams_history_and_saves_a_loadable_run(clients, app_server):
     epochs = [r["epoch"] for r in rows if r["kind"] == "epoch"]
     assert epochs == [1, 2]
     steps = [r["step"] for r in rows if r["kind"] == "step"]
-    assert steps == sorted(steps) and steps[-1] == 2 * 10
+    assert steps == sorted(steps) and steps[-1] == 2 * 10 and len(steps) == 4  # logged every 5 steps
     assert all(math.isfinite(r["loss"]) for r in rows if r["kind"] == "step")
     assert {"test_neg_elbo", "test_kl", "test_recon"} <= set(rows[-1])
     later = a.predict(job_id, status["cursor"], api_name="/train_status")

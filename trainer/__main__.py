@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--adv-lr", type=float, default=t.adv_lr, help="AAE discriminator/generator learning rate")
     tr.add_argument("--seed", type=int, default=t.seed, help="random seed (same seed, same numbers on CPU)")
     tr.add_argument("--device", default=t.device, help="auto, cpu, cuda or mps")
+    tr.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     tr.add_argument("--log-every", type=int, default=t.log_every, help="steps between history rows")
     tr.add_argument("--data", default=None,
                     help=f"MNIST-format folder (default: ${DATA_ENV}, ./data, else the bundled test split)")
@@ -90,6 +91,10 @@ class ProgressBar(Callback):
 
 
 def cmd_train(args) -> int:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(max(1, args.threads))
     out = Path(args.out or f"runs/{args.model}-{args.arch}-{args.latent_dim}d")
     exists = (out / checkpoint.CONFIG).exists()
     if args.resume:

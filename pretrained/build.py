@@ -31,7 +31,8 @@ RUNS = ROOT / "runs" / "pretrained"
 MLP2 = ["--arch", "mlp", "--hidden", "512,256", "--latent-dim", "2"]
 CONV2 = ["--arch", "conv", "--channels", "16,32", "--hidden", "256", "--latent-dim", "2", "--lr", "2e-3"]
 CONV16 = ["--arch", "conv", "--channels", "16,32", "--hidden", "256", "--latent-dim", "16", "--lr", "2e-3"]
-CONV16_WIDE = ["--arch", "conv", "--channels", "32,64", "--hidden", "256", "--latent-dim", "16", "--lr", "2e-3"]
+CONV16_WIDE = ["--arch", "conv", "--channels", "32,64", "--hidden", "256", "--latent-dim", "16", "--lr", "2e-3",
+               "--lr-schedule", "cosine"]
 ZOO: dict[str, list[str]] = {
     "ae-2d": ["--model", "ae", *MLP2, "--epochs", "30"],
     "vae-2d": ["--model", "vae", *CONV2, "--epochs", "20"],

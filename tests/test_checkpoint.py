@@ -141,3 +141,20 @@ def test_atomic_write_keeps_old_file_when_interrupted(run_dir, monkeypatch):
     assert (run_dir / "model.safetensors").read_bytes() == before
     assert C.load(run_dir).epoch == 1
     assert not [p for p in run_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("first_bytes", [b"\x80", b"PK"])
+def test_real_safetensors_whose_length_looks_like_a_pickle_or_zip_load(tmp_path, first_bytes):
+    """The header length is little-endian: a real file may start with 0x80 or 'PK' and must still load."""
+    from safetensors.torch import save
+
+    target = int.from_bytes(first_bytes + b"\0" * (8 - len(first_bytes)), "little")
+    for pad in range(0, 20000):
+        raw = save({"w": torch.ones(3)}, metadata={"pad": "x" * pad})
+        if raw[:len(first_bytes)] == first_bytes and int.from_bytes(raw[:8], "little") == target:
+            break
+    else:
+        pytest.fail("could not build such a file")
+    (tmp_path / "m.safetensors").write_bytes(raw)
+    tensors, meta = C.read_safetensors(tmp_path / "m.safetensors")
+    assert torch.equal(tensors["w"], torch.ones(3)) and len(meta["pad"]) == pad

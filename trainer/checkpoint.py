@@ -69,21 +69,16 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
     if size > MAX_FILE_BYTES:
         raise CheckpointError(f"{path}: {size / 2**20:.0f} MB is larger than the {MAX_FILE_BYTES >> 20} MB allowed")
     raw = path.read_bytes()
-    if raw[:2] == b"PK" or raw[:1] == b"\x80":
-        raise CheckpointError(f"{path}: this is a PyTorch pickle (.pt/.pth), not safetensors; pickles are never "
-                              "loaded because they can run code. Convert it with safetensors.torch.save_file.")
-    if len(raw) < 8:
-        raise CheckpointError(f"{path}: {len(raw)} bytes is too short for a safetensors file")
-    (header_len,) = struct.unpack("<Q", raw[:8])
-    if header_len > len(raw) - 8:
-        raise CheckpointError(f"{path}: not a safetensors file, or truncated (header says {header_len} bytes, "
-                              f"file has {len(raw) - 8})")
-    try:
-        header = json.loads(raw[8:8 + header_len])
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CheckpointError(f"{path}: not a safetensors file (its header is not JSON)") from None
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{path}: not a safetensors file (its header is not a JSON object)")
+    header = _safetensors_header(raw)
+    if header is None:
+        if raw[:4] == b"PK\x03\x04" or (raw[:1] == b"\x80" and raw[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")):
+            raise CheckpointError(f"{path}: this is a PyTorch pickle (.pt/.pth), not safetensors; pickles are never "
+                                  "loaded because they can run code. Convert it with safetensors.torch.save_file.")
+        if len(raw) >= 8 and struct.unpack("<Q", raw[:8])[0] > len(raw) - 8:
+            raise CheckpointError(f"{path}: not a safetensors file, or truncated (its header length "
+                                  f"{struct.unpack('<Q', raw[:8])[0]} exceeds the file's {len(raw) - 8} bytes)")
+        raise CheckpointError(f"{path}: not a safetensors file (its header is not JSON)")
+    header_len = struct.unpack("<Q", raw[:8])[0]
     ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)
             and isinstance(v.get("data_offsets"), list) and len(v["data_offsets"]) == 2]
     if ends and max(ends) > len(raw) - 8 - header_len:
@@ -94,6 +89,20 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
     except (SafetensorError, ValueError, TypeError, KeyError) as e:
         raise CheckpointError(f"{path}: damaged safetensors file ({e})") from None
     return tensors, dict(header.get("__metadata__") or {})
+
+
+def _safetensors_header(raw: bytes) -> dict | None:
+    """The JSON header of safetensors bytes, or None when they are not safetensors."""
+    if len(raw) < 8:
+        return None
+    (header_len,) = struct.unpack("<Q", raw[:8])
+    if header_len > len(raw) - 8 or raw[8:9] != b"{":
+        return None
+    try:
+        header = json.loads(raw[8:8 + header_len])
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return header if isinstance(header, dict) else None
 
 
 def read_json(path: str | Path):

@@ -309,8 +309,8 @@ def build() -> gr.Blocks:
         with gr.Row(equal_height=True):
             models = gr.Dropdown(label="Models to compare (up to 6)", multiselect=True, allow_custom_value=True,
                                  max_choices=MAX_MODELS, scale=5)
-            projection = gr.Radio(["umap", "pca"], value="umap", label="Projection (latents > 2-D)", scale=1,
-                                  min_width=150)
+            projection = gr.Dropdown(["umap", "pca"], value="umap", label="Projection (latents > 2-D)", scale=1,
+                                     min_width=150)
             background = gr.Dropdown(list(actions.BACKGROUNDS), value="none", label="Plane background", scale=1,
                                      min_width=150)
             label = gr.Dropdown(["auto", *range(10)], value="auto", label="Label for CVAE/CAAE", scale=1,

@@ -76,7 +76,7 @@ def server_handler(n: int = 300):
     reg = Registry()
     keys = list(reg.available())[:6]
     entries = [reg.get(k) for k in keys]
-    test = reg.test.images.numpy() / 255.0
+    test = reg.test
     from explorer.ui import classifier
 
     clf = classifier()

@@ -97,7 +97,7 @@ def decode_targets(targets: list[Target]) -> np.ndarray:
     return np.concatenate([t.entry.decode(t.z[None], t.label) for t in targets])
 
 
-def decoded_strip(targets: list[Target], test_images: np.ndarray, classifier=None, columns: int = 2) -> np.ndarray:
+def decoded_strip(targets: list[Target], test, classifier=None, columns: int = 2) -> np.ndarray:
     """The decoded digit of every model, large, with the nearest real test digit (in that model's latent space)."""
     images = decode_targets(targets)
     guesses = classify(classifier, images) if classifier is not None else None
@@ -109,7 +109,7 @@ def decoded_strip(targets: list[Target], test_images: np.ndarray, classifier=Non
         if guesses is not None:
             caption += f"\nclassifier: {guesses[0][k]} ({guesses[1][k]:.0%})"
         tiles.append({"title": t.entry.label, "image": img, "caption": caption,
-                      "small": test_images[near], "small_caption": f"nearest test digit: #{near}"})
+                      "small": test.images[near].float().numpy() / 255, "small_caption": f"nearest test digit: #{near}"})
     return render.labelled_tiles(tiles, size=128, cols=min(len(tiles), columns))
 
 
@@ -200,12 +200,15 @@ def manifold_grid(entry: Entry, projection: str = "umap", n: int = 15, quantiles
     return render.tile(images, n, n, scale=2)
 
 
-def reconstructions(entries: list[Entry], images: np.ndarray, labels: np.ndarray | None = None) -> tuple[np.ndarray, list[list]]:
+def reconstructions(entries: list[Entry], images: np.ndarray, labels: np.ndarray | None = None,
+                    notes: list[str] | None = None) -> tuple[np.ndarray, list[list]]:
     """Original row plus one reconstruction row per model, with each image's Bernoulli error in nats."""
     from trainer.losses import bernoulli_nll
 
     x = torch.as_tensor(np.asarray(images, np.float32)).reshape(-1, 1, 28, 28)
-    rows = [("original", np.asarray(images), [f"{int(l)}" for l in labels] if labels is not None else None)]
+    if notes is None and labels is not None:
+        notes = [f"{int(v)}" for v in labels]
+    rows = [("original", np.asarray(images), notes)]
     table = []
     for entry in entries:
         with torch.no_grad(), entry.lock:

@@ -148,7 +148,7 @@ def decode_at(keys, clicked, x, y, projection, label, session):
         raise gr.Error(f"model number {clicked} is not shown (0..{len(entries) - 1})")
     targets = actions.click_targets(entries, clicked, (float(x), float(y)), projection=projection,
                                     label=_label_value(label))
-    strip = actions.decoded_strip(targets, REGISTRY.test.images.numpy() / 255.0, classifier())
+    strip = actions.decoded_strip(targets, REGISTRY.test, classifier())
     session = session or new_session()
     session["click"] = (clicked, float(x), float(y))
     return strip, session
@@ -211,12 +211,15 @@ def reconstruct(keys, mode, indices, sketch, seed, projection, session):
         images, labels, idx = actions.pick_test_digits(REGISTRY.test, mode, 10, indices or "", int(seed or 0))
     except ValueError as e:
         raise gr.Error(str(e)) from None
+    notes = [str(int(v)) for v in labels]
     if digit is not None:
+        clf = classifier()
+        guess = int(actions.classify(clf, digit[None])[0][0]) if clf is not None else 0
         images = np.concatenate([digit[None], images])
-        labels = np.concatenate([[-1], labels])
+        labels = np.concatenate([[guess], labels])  # conditional models read the drawing as the classifier's digit
+        notes = [f"yours ({guess})" if clf is not None else "yours", *notes]
     session["drawn"] = digit
-    shown_labels = np.where(labels < 0, 0, labels)
-    image, table = actions.reconstructions(entries, images, shown_labels)
+    image, table = actions.reconstructions(entries, images, labels, notes)
     message = f"Test digits {', '.join(map(str, idx))}" + (" (first column: your drawing)" if digit is not None else
                                                             "" if sketch is None else " — the sketchpad is empty")
     marks = _drawn_marks(entries, projection, session)

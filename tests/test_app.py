@@ -35,7 +35,7 @@ def test_decode_matches_local_decoding(client, app_server):
     _, registry = app_server
     path = client.predict(DEFAULT, 1, 0.4, -0.7, "umap", "auto", api_name="/decode")
     entries = [registry.get(k) for k in DEFAULT]
-    expected = actions.decoded_strip(actions.click_targets(entries, 1, (0.4, -0.7)), registry.test.images.numpy() / 255)
+    expected = actions.decoded_strip(actions.click_targets(entries, 1, (0.4, -0.7)), registry.test)
     got = read(path)
     assert got.shape == expected.shape and np.array_equal(got, expected)
     other = read(client.predict(DEFAULT, 1, -1.5, 1.2, "umap", "auto", api_name="/decode"))

@@ -59,7 +59,7 @@ def test_click_on_plane_decodes_that_point_in_every_model(page, app_server):
         y = float(page.get_by_label("y", exact=True).input_value())
         assert int(float(page.get_by_label("Model #").input_value())) == 1
         entries = [registry.get(k) for k in DEFAULT]
-        expected = actions.decoded_strip(actions.click_targets(entries, 1, (x, y)), registry.test.images.numpy() / 255)
+        expected = actions.decoded_strip(actions.click_targets(entries, 1, (x, y)), registry.test)
         _, got = image_of(page, "#decoded img")
         assert np.array_equal(got, expected), "the decoded digits are not the decoding of the clicked point"
         # the click landed where it was made: plane point -> pixel is inside the clicked image area

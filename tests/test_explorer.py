@@ -83,7 +83,7 @@ def test_planes_render_with_every_background(entries, background):
 
 
 def test_views_produce_images(entries, registry):
-    strip = actions.decoded_strip(actions.click_targets(entries, 0, (0.0, 0.0)), registry.test.images.numpy() / 255)
+    strip = actions.decoded_strip(actions.click_targets(entries, 0, (0.0, 0.0)), registry.test)
     assert strip.ndim == 3
     images, labels, idx = actions.pick_test_digits(registry.test, "one per class")
     assert list(labels) == list(range(10))
@@ -146,3 +146,26 @@ def test_zip_bomb_and_pickles_are_refused(tmp_path, registry):
     with pytest.raises(ModelLoadError, match="pickle"):
         load_upload([cfg, fake], session, registry.test, 1)
     assert list(session.iterdir()) == []  # the failed upload's folder is removed
+
+
+def test_drawn_digit_is_reconstructed_and_starred_in_every_plane(registry, monkeypatch):
+    from explorer import ui
+
+    monkeypatch.setattr(ui, "REGISTRY", registry)
+    keys = ["pretrained/ae-2d", "pretrained/vae-2d", "pretrained/vae-8d"]
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    canvas[60:220, 130:150] = (0, 0, 0, 255)  # a "1"
+    session = ui.new_session()
+    image, table, message, scatter, session = ui.reconstruct(keys, "one per class", "", {"composite": canvas}, 0,
+                                                             "pca", session)
+    assert "your drawing" in message and session["drawn"] is not None and len(table) == 3
+    stars = [t for t in scatter.data if t.name == "your drawing"]
+    assert len(stars) == 3
+    with_star = ui.crosshairs(keys, "pca", "none", True, "auto", session)
+    session["drawn"] = None
+    without = ui.crosshairs(keys, "pca", "none", True, "auto", session)
+    for a, b in zip(with_star[:3], without[:3]):
+        assert (a["value"] != b["value"]).any()
+    _, _, message, _, _ = ui.reconstruct(keys, "random", "", {"composite": np.zeros((280, 280, 4), np.uint8)}, 0,
+                                         "pca", ui.new_session())
+    assert "sketchpad is empty" in message

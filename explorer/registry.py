@@ -57,6 +57,7 @@ class Entry:
     labels: np.ndarray  # (N,)
     views: dict[str, View] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    umap_status: str = ""  # "", "computing", "ready" or an error message, for latents > 2-D without a shipped UMAP
 
     @property
     def model(self):
@@ -148,7 +149,25 @@ def make_entry(key: str, label: str, path: Path, test: Split) -> Entry:
     if "umap_xy" in emb and "umap_grid" in emb:
         grid = GridInverse(emb["umap_grid"], emb["umap_extent"])
         entry.views["umap"] = View("umap", emb["umap_xy"], grid, tuple(grid.extent_))
+        entry.umap_status = "ready"
     return entry
+
+
+def compute_umap(entry: Entry) -> None:
+    """Fit UMAP on a fresh model's test codes and add the view (slow: run it in a background thread)."""
+    from .projection import fit_umap, umap_grid
+
+    try:
+        reducer = fit_umap(entry.latents)
+        xy = reducer.embedding_.astype(np.float32)
+        if len(xy) < len(entry.latents):  # fitted on a subset: place the rest too
+            xy = np.concatenate([xy, reducer.transform(entry.latents[len(xy):]).astype(np.float32)])
+        grid, extent = umap_grid(reducer, xy)
+        inverse = GridInverse(grid, extent)
+        entry.views["umap"] = View("umap", xy, inverse, tuple(inverse.extent_))
+        entry.umap_status = "ready"
+    except Exception as e:  # report, never kill the app
+        entry.umap_status = f"UMAP failed ({type(e).__name__}: {e}); PCA is shown"
 
 
 class Registry:
@@ -195,7 +214,9 @@ class Registry:
             raise ModelLoadError(f"unknown model {key!r}; available: {', '.join(folders) or 'none'}")
         entry = make_entry(key, key.split("/", 1)[1], folders[key], self.test)
         with self._lock:
-            return self._entries.setdefault(key, entry)
+            entry = self._entries.setdefault(key, entry)
+        start_umap(entry)
+        return entry
 
     def forget(self, key: str) -> None:
         """Drop a cached entry (a run that was retrained)."""
@@ -255,13 +276,24 @@ def _unzip(path: Path, dest: Path) -> None:
         raise ModelLoadError(f"{path.name}: not a valid zip file") from None
 
 
+def start_umap(entry: Entry) -> None:
+    """Compute a missing UMAP view in the background (once per entry); the page shows PCA meanwhile."""
+    with entry.lock:
+        if entry.config.latent_dim <= 2 or entry.umap_status:
+            return
+        entry.umap_status = "computing"
+    threading.Thread(target=compute_umap, args=(entry,), daemon=True, name=f"umap-{entry.key}").start()
+
+
 def load_upload(files, session_dir: Path, test: Split, index: int) -> Entry:
     """Unpack and load an upload into a fresh folder of this session; the folder is removed on failure."""
     folder = Path(tempfile.mkdtemp(prefix="upload-", dir=session_dir))
     try:
         unpack_upload(files, folder)
         name = _upload_name(folder)
-        return make_entry(f"upload/{index}-{name}", f"upload: {name}", folder, test)
+        entry = make_entry(f"upload/{index}-{name}", f"upload: {name}", folder, test)
+        start_umap(entry)
+        return entry
     except Exception:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -125,6 +125,11 @@ def load_models(keys, projection, background, points, session):
     session = session or new_session()
     marks = _drawn_marks(entries, projection, session)
     status = "Showing " + ", ".join(f"**{e.label}** ({e.kind}, {e.config.latent_dim}-D)" for e in entries)
+    waiting = [e.label for e in entries if e.umap_status == "computing"]
+    if waiting and projection == "umap":
+        status += (f". UMAP for {', '.join(waiting)} is being computed in the background (about half a minute the "
+                   "first time); PCA is shown until then — pick the projection again to refresh.")
+    status += "".join(f". {e.label}: {e.umap_status}" for e in entries if e.umap_status.startswith("UMAP failed"))
     # start with the origin of the first plane decoded, so the page never opens empty
     xy = (0.0, 0.0) if entries[0].view(projection).shared else tuple(np.median(entries[0].view(projection).xy, 0))
     strip, session = decode_at(keys, 0, xy[0], xy[1], projection, "auto", session)

@@ -29,6 +29,7 @@ from trainer.evaluate import evaluate, knn_accuracy, sample_quality  # noqa: E40
 HERE = Path(__file__).resolve().parent
 RUNS = ROOT / "runs" / "pretrained"
 MLP2 = ["--arch", "mlp", "--hidden", "512,256", "--latent-dim", "2"]
+COSINE = ["--lr-schedule", "cosine"]  # the adversarial game oscillates; a decaying lr lands it calmly
 CONV2 = ["--arch", "conv", "--channels", "16,32", "--hidden", "256", "--latent-dim", "2", "--lr", "2e-3"]
 CONV16 = ["--arch", "conv", "--channels", "16,32", "--hidden", "256", "--latent-dim", "16", "--lr", "2e-3"]
 CONV16_WIDE = ["--arch", "conv", "--channels", "32,64", "--hidden", "256", "--latent-dim", "16", "--lr", "2e-3",
@@ -36,14 +37,14 @@ CONV16_WIDE = ["--arch", "conv", "--channels", "32,64", "--hidden", "256", "--la
 ZOO: dict[str, list[str]] = {
     "ae-2d": ["--model", "ae", *MLP2, "--epochs", "30"],
     "vae-2d": ["--model", "vae", *CONV2, "--epochs", "20"],
-    "aae-2d": ["--model", "aae", "--prior", "gaussian", *MLP2, "--epochs", "20"],
-    "aae-mixture10-2d": ["--model", "aae", "--prior", "mixture10", *MLP2, "--epochs", "20"],
-    "aae-guided-2d": ["--model", "aae", "--prior", "mixture10", "--label-guided", *MLP2, "--epochs", "20"],
+    "aae-2d": ["--model", "aae", "--prior", "gaussian", *MLP2, *COSINE, "--epochs", "20"],
+    "aae-mixture10-2d": ["--model", "aae", "--prior", "mixture10", *MLP2, *COSINE, "--epochs", "20"],
+    "aae-guided-2d": ["--model", "aae", "--prior", "mixture10", "--label-guided", *MLP2, *COSINE, "--epochs", "20"],
     "cvae-2d": ["--model", "cvae", *MLP2, "--epochs", "20"],
-    "caae-2d": ["--model", "caae", *MLP2, "--epochs", "20"],
+    "caae-2d": ["--model", "caae", *MLP2, *COSINE, "--epochs", "20"],
     "ae-16d": ["--model", "ae", *CONV16, "--epochs", "15"],
     "vae-16d": ["--model", "vae", *CONV16_WIDE, "--epochs", "20"],
-    "aae-16d": ["--model", "aae", "--prior", "gaussian", *CONV16, "--epochs", "15"],
+    "aae-16d": ["--model", "aae", "--prior", "gaussian", *CONV16, *COSINE, "--epochs", "15"],
 }
 
 

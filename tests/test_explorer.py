@@ -169,3 +169,18 @@ def test_drawn_digit_is_reconstructed_and_starred_in_every_plane(registry, monke
     _, _, message, _, _ = ui.reconstruct(keys, "random", "", {"composite": np.zeros((280, 280, 4), np.uint8)}, 0,
                                          "pca", ui.new_session())
     assert "sketchpad is empty" in message
+
+
+def test_fresh_high_dim_model_gets_umap_in_the_background(registry):
+    from explorer.registry import compute_umap, make_entry
+
+    entry = make_entry("runs/x", "x", registry.pretrained / "vae-8d", registry.test)  # folder has no embedding.npz
+    assert entry.umap_status == "" and entry.view("umap").name == "pca"  # PCA until UMAP is there
+    entry.latents = entry.latents[:600]  # keep the fit quick in the test
+    entry.labels = entry.labels[:600]
+    compute_umap(entry)
+    assert entry.umap_status == "ready"
+    view = entry.view("umap")
+    assert view.name == "umap" and view.xy.shape == (600, 2)
+    z = view.inverse.inverse_transform(view.xy[:3])
+    assert z.shape == (3, 8) and np.isfinite(z).all()

@@ -260,3 +260,20 @@ def captioned(image: np.ndarray, title: str, *, pad: int = 22) -> np.ndarray:
     out.paste(im, (0, pad))
     ImageDraw.Draw(out).text((im.width // 2, 4), title, fill=INK, font=font(14), anchor="ma")
     return np.asarray(out)
+
+
+def side_by_side(panels: list[tuple[np.ndarray, str]], *, per_row: int = 3, gap: int = 16) -> np.ndarray:
+    """Captioned pictures in rows of ``per_row``, as one RGB image (one PNG to export)."""
+    shown = [captioned(img, title) for img, title in panels]
+    rows = [shown[i:i + per_row] for i in range(0, len(shown), per_row)]
+    width = max(sum(p.shape[1] for p in row) + gap * (len(row) - 1) for row in rows)
+    height = sum(max(p.shape[0] for p in row) for row in rows) + gap * (len(rows) - 1)
+    out = np.full((height, width, 3), 255, np.uint8)
+    y = 0
+    for row in rows:
+        x = 0
+        for p in row:
+            out[y:y + p.shape[0], x:x + p.shape[1]] = p
+            x += p.shape[1] + gap
+        y += max(p.shape[0] for p in row) + gap
+    return out

@@ -12,7 +12,7 @@ import numpy as np
 
 from trainer.checkpoint import CheckpointError
 
-from . import actions, plots, trainer_tab
+from . import actions, plots, render, trainer_tab
 from .registry import DEFAULT_MODELS, PRETRAINED, ModelLoadError, Registry, load_upload
 
 MAX_MODELS = 6
@@ -205,7 +205,11 @@ def manifold(keys, projection, n, quantiles, label, session):
         if e.config.conditional:
             title += f" · label {lab}"
         out.append((actions.manifold_grid(e, projection, int(n), q, lab), title))
-    return out
+    return render.side_by_side(out), _caption_list(out)
+
+
+def _caption_list(panels) -> str:
+    return "\n".join(f"- {title}" for _, title in panels)
 
 
 def reconstruct(keys, mode, indices, sketch, seed, projection, session):
@@ -243,9 +247,9 @@ def sample(keys, seed, session):
             from trainer.evaluate import sample_quality
 
             q = sample_quality(e.model, clf, n=500, seed=int(seed or 0))
-            title += f" · {q['confident_share']:.0%} confidently a digit"
+            title += f" · {q['confident_share']:.0%} look like a digit"
         out.append((grid, title))
-    return out
+    return render.side_by_side(out), _caption_list(out)
 
 
 def interpolate(keys, i, j, session):
@@ -265,7 +269,8 @@ def style_grids(keys, indices, session):
         _, _, idx = actions.pick_test_digits(REGISTRY.test, "by index", indices=indices or "0, 1, 2, 3, 4")
     except ValueError as e:
         raise gr.Error(str(e)) from None
-    return [(actions.style_grid(e, REGISTRY.test, idx), e.label) for e in entries]
+    panels = [(actions.style_grid(e, REGISTRY.test, idx), e.label) for e in entries]
+    return render.side_by_side(panels, per_row=2), _caption_list(panels)
 
 
 def upload(files, keys, session):
@@ -358,8 +363,10 @@ def build() -> gr.Blocks:
                     grid_n = gr.Slider(5, 25, value=15, step=1, label="Grid size")
                     quantiles = gr.Checkbox(value=False, label="VAE: through Gaussian quantiles")
                     grid_btn = gr.Button("Draw grids", variant="primary")
-                grids = gr.Gallery(label="Manifold grids", columns=3, height="auto", object_fit="contain")
-            with gr.Tab("Reconstructions"):
+                grids = gr.Image(type="numpy", format="png", interactive=False, label="Manifold grids",
+                                 buttons=["download"])
+                grids_text = gr.Markdown()
+            with gr.Tab("Reconstructions") as recon_tab:
                 gr.Markdown(CAPTIONS["recon"])
                 with gr.Row():
                     with gr.Column(scale=1):
@@ -369,7 +376,8 @@ def build() -> gr.Blocks:
                         seed = gr.Number(value=0, label="Seed (random / one per class)", precision=0)
                         recon_btn = gr.Button("Reconstruct", variant="primary")
                     sketch = gr.Sketchpad(label="Draw a digit (optional)", type="numpy", image_mode="RGBA",
-                                          canvas_size=(280, 280), scale=1)
+                                          canvas_size=(280, 280), scale=1, layers=False, transforms=(), elem_id="sketch",
+                                          brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"))
                 recon_msg = gr.Markdown()
                 recon_img = gr.Image(type="numpy", format="png", interactive=False, label="Reconstructions",
                                      buttons=["download"])
@@ -380,7 +388,9 @@ def build() -> gr.Blocks:
                 with gr.Row():
                     sample_seed = gr.Number(value=0, label="Seed", precision=0)
                     sample_btn = gr.Button("Sample from the priors", variant="primary")
-                sample_gallery = gr.Gallery(label="Prior samples", columns=3, height="auto", object_fit="contain")
+                sample_gallery = gr.Image(type="numpy", format="png", interactive=False, label="Prior samples",
+                                          buttons=["download"])
+                sample_text = gr.Markdown()
                 with gr.Row():
                     interp_a = gr.Number(value=3, label="From test digit #", precision=0)
                     interp_b = gr.Number(value=2, label="To test digit #", precision=0)
@@ -392,7 +402,9 @@ def build() -> gr.Blocks:
                 with gr.Row():
                     style_idx = gr.Textbox(value="0, 1, 2, 3, 4", label="Styles from test digits #")
                     style_btn = gr.Button("Draw style grids", variant="primary")
-                style_gallery = gr.Gallery(label="Style × label", columns=2, height="auto", object_fit="contain")
+                style_gallery = gr.Image(type="numpy", format="png", interactive=False, label="Style × label",
+                                         buttons=["download"])
+                style_text = gr.Markdown()
             with gr.Tab("Train"):
                 train = trainer_tab.build_tab(session)
             with gr.Tab("Add a model"):
@@ -431,13 +443,17 @@ def build() -> gr.Blocks:
             arrows[name].click(walk(dx, dy), [models, clicked, x, y, projection, label, session],
                                [decoded, x, y, session], api_visibility="private", show_progress="hidden").then(
                 crosshairs, cross_inputs, planes, api_visibility="private", show_progress="hidden")
-        grid_btn.click(manifold, [models, projection, grid_n, quantiles, label, session], [grids], api_name="manifold")
+        grid_btn.click(manifold, [models, projection, grid_n, quantiles, label, session], [grids, grids_text],
+                       api_name="manifold")
         recon_btn.click(reconstruct, [models, mode, indices, sketch, seed, projection, session],
                         [recon_img, recon_table, recon_msg, scatter, session], api_name="reconstruct").then(
             crosshairs, cross_inputs, planes, api_visibility="private")
-        sample_btn.click(sample, [models, sample_seed, session], [sample_gallery], api_name="sample")
+        # open the sketchpad with the brush already picked (Gradio starts with no tool)
+        recon_tab.select(None, None, None, js="() => { setTimeout(() => { const b = document.querySelector("
+                                                 "'#sketch button[aria-label=\"Brush\"]'); if (b) b.click(); }, 300); }")
+        sample_btn.click(sample, [models, sample_seed, session], [sample_gallery, sample_text], api_name="sample")
         interp_btn.click(interpolate, [models, interp_a, interp_b, session], [interp_img], api_name="interpolate")
-        style_btn.click(style_grids, [models, style_idx, session], [style_gallery], api_name="style_grid")
+        style_btn.click(style_grids, [models, style_idx, session], [style_gallery, style_text], api_name="style_grid")
         upload_btn.click(upload, [files, models, session], [models, status, session], api_name="upload").then(
             load_models, view_inputs, view_outputs, api_visibility="private")
         refresh_btn.click(refresh, [models, session], [models], api_visibility="private")

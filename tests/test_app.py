@@ -46,10 +46,11 @@ def test_reconstruct_sample_manifold(client):
     image, table, message, _ = client.predict(DEFAULT, "one per class", "", None, 0, "umap", api_name="/reconstruct")
     assert read(image).shape[0] > 4 * 56 and [r[0] for r in table["data"]] == ["ae-2d", "vae-2d", "aae-mixture10-2d"]
     assert "Test digits" in message
-    gallery = client.predict(DEFAULT, 0, api_name="/sample")
-    assert len(gallery) == 3 and "N(0, I) prior" in gallery[1]["caption"]
-    grids = client.predict(DEFAULT, "umap", 7, True, "auto", api_name="/manifold")
-    assert len(grids) == 3 and "Gaussian quantiles" in grids[1]["caption"]
+    image, captions = client.predict(DEFAULT, 0, api_name="/sample")
+    assert read(image).shape[1] > 3 * 8 * 56 and len(captions.splitlines()) == 3
+    assert "vae-2d · N(0, I) prior" in captions and "ae-2d · Gaussian fitted to codes" in captions
+    image, captions = client.predict(DEFAULT, "umap", 7, True, "auto", api_name="/manifold")
+    assert read(image).shape[1] > 3 * 7 * 56 and "vae-2d · Gaussian quantiles" in captions
 
 
 def test_user_errors_are_messages_and_the_server_keeps_serving(client, tmp_path):

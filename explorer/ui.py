@@ -131,7 +131,8 @@ def load_models(keys, projection, background, points, session):
                    "first time); PCA is shown until then — pick the projection again to refresh.")
     status += "".join(f". {e.label}: {e.umap_status}" for e in entries if e.umap_status.startswith("UMAP failed"))
     # start with the origin of the first plane decoded, so the page never opens empty
-    xy = (0.0, 0.0) if entries[0].view(projection).shared else tuple(np.median(entries[0].view(projection).xy, 0))
+    view = entries[0].view(projection)
+    xy = (0.0, 0.0) if view.shared else tuple(float(v) for v in np.median(view.xy, 0))
     strip, session = decode_at(keys, 0, xy[0], xy[1], projection, "auto", session)
     targets = actions.click_targets(entries, 0, xy, projection=projection)
     return [*plane_updates(entries, projection, background, points, session, targets),

@@ -97,7 +97,7 @@ def decode_targets(targets: list[Target]) -> np.ndarray:
     return np.concatenate([t.entry.decode(t.z[None], t.label) for t in targets])
 
 
-def decoded_strip(targets: list[Target], test, classifier=None, columns: int = 2) -> np.ndarray:
+def decoded_strip(targets: list[Target], test, classifier=None, columns: int | None = None) -> np.ndarray:
     """The decoded digit of every model, large, with the nearest real test digit (in that model's latent space)."""
     images = decode_targets(targets)
     guesses = classify(classifier, images) if classifier is not None else None
@@ -110,7 +110,7 @@ def decoded_strip(targets: list[Target], test, classifier=None, columns: int = 2
             caption += f"\nclassifier: {guesses[0][k]} ({guesses[1][k]:.0%})"
         tiles.append({"title": t.entry.label, "image": img, "caption": caption,
                       "small": test.images[near].float().numpy() / 255, "small_caption": f"nearest test digit: #{near}"})
-    return render.labelled_tiles(tiles, size=128, cols=min(len(tiles), columns))
+    return render.labelled_tiles(tiles, size=128, cols=min(len(tiles), columns or (2 if len(tiles) in (2, 4) else 3)))
 
 
 @torch.no_grad()

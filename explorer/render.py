@@ -211,7 +211,7 @@ def labelled_tiles(tiles: list[dict], *, size: int = 140, small: int = 56, cols:
     tiles: [{"title", "image" (28, 28), "caption", "small" (28, 28) | None, "small_caption"}]."""
     cols = cols or len(tiles)
     rows = -(-len(tiles) // cols)
-    top = 34  # room for the component's own label
+    top = 56  # room for the component's own label (drawn over the image when scaled down)
     cell_w, cell_h = size + 40, size + 22 + 34 + (small + 20 if any(t.get("small") is not None for t in tiles) else 0)
     im = Image.new("RGB", (cols * cell_w, rows * cell_h + top), WHITE)
     d = ImageDraw.Draw(im)

@@ -86,8 +86,10 @@ def entries_for(keys, session) -> list:
     return out
 
 
-def model_choices(session=None) -> list[str]:
-    return list(REGISTRY.available()) + list((session or {}).get("uploads", {}))
+def model_choices(session=None) -> list[tuple[str, str]]:
+    """(shown name, key) pairs: shipped models by name, runs and uploads with their source."""
+    keys = list(REGISTRY.available()) + list((session or {}).get("uploads", {}))
+    return [(k.split("/", 1)[1] if k.startswith("pretrained/") else k.replace("/", ": ", 1), k) for k in keys]
 
 
 def default_models() -> list[str]:
@@ -290,7 +292,8 @@ def upload(files, keys, session):
 
 def refresh(keys, session):
     choices = model_choices(session)
-    return gr.update(choices=choices, value=[k for k in (keys or []) if k in choices])
+    known = {key for _, key in choices}
+    return gr.update(choices=choices, value=[k for k in (keys or []) if k in known])
 
 
 def remember_owner(owner, session):

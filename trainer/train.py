@@ -116,17 +116,19 @@ def fit(model: Autoencoder, data: Dataset, config: TrainConfig, callbacks=(), *,
         rows: list[dict] = []
         started = time.perf_counter()
         for i, (x, y) in enumerate(train.batches(config.batch_size, generator=shuffle, device=device)):
-            set_lr(step)
+            if config.lr_schedule != "constant":
+                set_lr(step)
             terms = model.training_step(x, y, optimizers)
-            if not _finite({"loss": terms["loss"]}):
-                message = (f"training diverged: the loss became {float(terms['loss'])} in epoch {epoch}, "
-                           f"step {step + 1}; kept the checkpoint of epoch {epoch - 1}. "
-                           "Try a smaller learning rate.")
-                return FitResult("diverged", epoch - 1, last, message)
             step += 1
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0.0) + value.detach() * len(x)
-            if step % config.log_every == 0 or i == steps_per_epoch - 1:
+            logged = step % config.log_every == 0 or i == steps_per_epoch - 1
+            # NaN/inf propagates into the running sums, so checking them when logging catches it cheaply
+            if logged and not math.isfinite(float(sums["loss"])):
+                message = (f"training diverged: the loss became {float(terms['loss'])} in epoch {epoch} "
+                           f"(by step {step}); kept the checkpoint of epoch {epoch - 1}. Try a smaller learning rate.")
+                return FitResult("diverged", epoch - 1, last, message)
+            if logged:
                 row = {"kind": "step", "epoch": epoch - 1 + (i + 1) / steps_per_epoch, "step": step,
                        **{k: float(v) for k, v in terms.items()}}
                 rows.append(row)

@@ -12,7 +12,7 @@ from .. import losses
 from ..config import ModelConfig
 from ..layers import mlp
 from ..priors import sample_prior
-from .base import Autoencoder
+from .base import Autoencoder, adam
 
 
 class AAE(Autoencoder):
@@ -49,9 +49,9 @@ class AAE(Autoencoder):
 
     def configure_optimizers(self, lr, adv_lr):
         autoencoder = list(self.encoder.parameters()) + list(self.decoder.parameters())
-        return {"reconstruction": torch.optim.Adam(autoencoder, lr=lr),
-                "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=adv_lr, betas=(0.5, 0.999)),
-                "generator": torch.optim.Adam(self.encoder.parameters(), lr=adv_lr, betas=(0.5, 0.999))}
+        return {"reconstruction": adam(autoencoder, lr=lr),
+                "discriminator": adam(self.discriminator.parameters(), lr=adv_lr, betas=(0.5, 0.999)),
+                "generator": adam(self.encoder.parameters(), lr=adv_lr, betas=(0.5, 0.999))}
 
     def training_step(self, x, y, optimizers):
         def step(name, value):

@@ -9,6 +9,13 @@ from ..config import ModelConfig
 from ..layers import Decoder, Encoder
 
 
+def adam(params, **kwargs) -> torch.optim.Adam:
+    """Adam with the fused kernel where PyTorch has one (CPU, CUDA): far less per-step overhead for small models."""
+    params = list(params)
+    fused = params[0].device.type in ("cpu", "cuda")
+    return torch.optim.Adam(params, fused=fused, **kwargs)
+
+
 class Autoencoder(nn.Module):
     """Shared body of every model: an encoder and a decoder built from ``ModelConfig``.
 
@@ -82,7 +89,7 @@ class Autoencoder(nn.Module):
 
     # -- training hooks the model-agnostic loop calls ------------------------
     def configure_optimizers(self, lr: float, adv_lr: float) -> dict[str, torch.optim.Optimizer]:
-        return {"model": torch.optim.Adam(self.parameters(), lr=lr)}
+        return {"model": adam(self.parameters(), lr=lr)}
 
     def training_step(self, x, y, optimizers) -> dict[str, torch.Tensor]:
         terms = self.loss(x, y)

@@ -133,13 +133,13 @@ def main():
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(BARE_APP)
     bare_times, app_times = [], []
-    for _ in range(3):
+    for i in range(3):
         proc, _, seconds = start([sys.executable, f.name])
         bare_times.append(seconds)
         proc.terminate(), proc.wait()
         proc, url, seconds = start([sys.executable, "app.py"])
         app_times.append(seconds)
-        if _ < 2:
+        if i < 2:
             proc.terminate(), proc.wait()
     bare, app = float(np.median(bare_times)), float(np.median(app_times))
     rows.append(("cold start to HTTP 200 (median of 3)", f"app {app:.2f} s", f"bare Gradio+torch {bare:.2f} s",

@@ -212,9 +212,7 @@ def reconstructions(entries: list[Entry], images: np.ndarray, labels: np.ndarray
     table = []
     for entry in entries:
         with torch.no_grad(), entry.lock:
-            y = torch.as_tensor(labels) if (entry.config.conditional and labels is not None) else (
-                torch.zeros(len(x), dtype=torch.long) if entry.config.conditional else None)
-            logits = entry.model.reconstruct(x.to(entry.model.device), y).cpu()
+            logits = entry.model.reconstruct(x.to(entry.model.device), entry.labels_for(len(x), labels)).cpu()
         errors = bernoulli_nll(logits, x).numpy()
         rows.append((entry.label, torch.sigmoid(logits)[:, 0].numpy(), [f"{e:.0f}" for e in errors]))
         table.append([entry.label, round(float(errors.mean()), 1)])
@@ -256,11 +254,8 @@ def interpolation(entries: list[Entry], test, i: int, j: int, steps: int = 10) -
     t = np.linspace(0, 1, steps, dtype=np.float32)[:, None]
     for entry in entries:
         z = (1 - t) * entry.latents[i] + t * entry.latents[j]
-        labels = None
-        if entry.config.conditional:
-            labels = np.where(t[:, 0] < 0.5, entry.labels[i], entry.labels[j])
-        rows.append((entry.label, entry.decode(z, labels) if labels is None else
-                     np.concatenate([entry.decode(z[k:k + 1], int(labels[k])) for k in range(steps)]), None))
+        labels = np.where(t[:, 0] < 0.5, entry.labels[i], entry.labels[j])  # conditional models switch halfway
+        rows.append((entry.label, entry.decode(z, labels), None))
     blank = np.zeros((steps - 2, 28, 28), np.float32)
     rows.insert(0, (f"#{i} to #{j}", np.concatenate([ends[:1], blank, ends[1:]]), None))
     return render.image_table(rows)
@@ -270,8 +265,7 @@ def style_grid(entry: Entry, test, styles: list[int]) -> np.ndarray:
     """Conditional models: each row keeps the style z of one test digit, columns set the label 0-9."""
     rows = []
     for i in styles:
-        z = np.repeat(entry.latents[i][None], 10, 0)
-        images = np.concatenate([entry.decode(z[c:c + 1], c) for c in range(10)])
+        images = entry.decode(np.repeat(entry.latents[i][None], 10, 0), np.arange(10))
         rows.append((f"style of #{i}", images, [f"label {c}" for c in range(10)]))
     return render.image_table(rows)
 
@@ -316,8 +310,6 @@ def embed_point(entry: Entry, image: np.ndarray, projection: str, label: int | N
     """Where an image lands in a model's plane (PCA: exact; UMAP: at the nearest test code's position)."""
     z = entry.encode(image[None], label)
     view = entry.view(projection)
-    if view.name == "latent":
-        return view.inverse.transform(z)[0]
-    if view.name == "pca":
+    if view.name in ("latent", "pca"):
         return view.inverse.transform(z)[0]
     return view.xy[nearest(entry.latents, z[0])]

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from trainer import checkpoint
-from trainer.config import ConfigError, ModelConfig, TrainConfig
+from trainer.config import ModelConfig, TrainConfig
 from trainer.data import DataError, Dataset, Split, bundled_dataset, load_dataset
 from trainer.train import Callback, FitResult, fit, new_model
 
@@ -242,5 +242,3 @@ def find_full_mnist() -> Path | None:
                 continue
     return None
 
-
-__all__ = ["Job", "JobError", "JobManager", "ConfigError", "DataError", "load_training_data", "LIMITS"]

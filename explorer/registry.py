@@ -78,25 +78,25 @@ class Entry:
                 return self.views[name]
         raise KeyError(self.key)
 
+    def labels_for(self, n: int, y=None) -> torch.Tensor | None:
+        """Labels for n inputs of a conditional model: one label, one per input, or 0 when none is given."""
+        if not self.config.conditional:
+            return None
+        return torch.as_tensor(np.broadcast_to(0 if y is None else np.asarray(y), (n,)).copy()).long()
+
     @torch.no_grad()
     def decode(self, z: np.ndarray, y=None) -> np.ndarray:
-        """Images (M, 28, 28) in [0, 1] for latents (M, d); conditional models use label y (default 0)."""
+        """Images (M, 28, 28) in [0, 1] for latents (M, d); conditional models use label(s) y (default 0)."""
         zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=self.model.device)
-        labels = None
-        if self.config.conditional:
-            labels = torch.as_tensor(np.broadcast_to(0 if y is None else y, (len(zt),)).copy())
-        with self.lock:  # torch modules are not re-entrant across threads in eval of buffers; keep it simple
-            out = torch.sigmoid(self.model.decode(zt, labels))
+        with self.lock:  # one forward at a time per model: handlers of many users share it
+            out = torch.sigmoid(self.model.decode(zt, self.labels_for(len(zt), y)))
         return out[:, 0].cpu().numpy()
 
     @torch.no_grad()
     def encode(self, images: np.ndarray, y=None) -> np.ndarray:
         x = torch.as_tensor(np.asarray(images, dtype=np.float32)).reshape(-1, 1, 28, 28).to(self.model.device)
-        labels = None
-        if self.config.conditional:
-            labels = torch.as_tensor(np.broadcast_to(0 if y is None else y, (len(x),)).copy())
         with self.lock:
-            return self.model.embed(x, labels).cpu().numpy()
+            return self.model.embed(x, self.labels_for(len(x), y)).cpu().numpy()
 
 
 def _extent(xy: np.ndarray, pad: float = 0.08, square: bool = True):

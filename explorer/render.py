@@ -83,7 +83,7 @@ def _ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
 
 
 def plane_image(geo: Geometry, xy: np.ndarray, labels: np.ndarray, *, background: np.ndarray | None = None,
-                axis_names=("z1", "z2"), point_alpha: float = 0.55, max_points: int | None = None) -> np.ndarray:
+                axis_names=("z1", "z2"), point_alpha: float = 0.55) -> np.ndarray:
     """RGB picture of a latent plane: optional background (H, W, 3/4 over the data rectangle), axes and
     test points colored by class."""
     img = np.full((geo.height, geo.width, 3), 255, np.float32)
@@ -96,9 +96,6 @@ def plane_image(geo: Geometry, xy: np.ndarray, labels: np.ndarray, *, background
             img[t:t + h, l:l + w] = img[t:t + h, l:l + w] * (1 - a) + bg[..., :3] * a
         else:
             img[t:t + h, l:l + w] = bg
-    if max_points is not None and len(xy) > max_points:
-        keep = np.random.default_rng(0).permutation(len(xy))[:max_points]
-        xy, labels = xy[keep], labels[keep]
     if len(xy):
         p = geo.to_pixel(xy)
         ok = (p[:, 0] >= l) & (p[:, 0] < l + w - 1) & (p[:, 1] >= t) & (p[:, 1] < t + h - 1)
@@ -218,7 +215,7 @@ def labelled_tiles(tiles: list[dict], *, size: int = 140, small: int = 56, cols:
     for k, t in enumerate(tiles):
         r, c = divmod(k, cols)
         x0, y0 = c * cell_w + 20, r * cell_h + top
-        d.text((x0 + size // 2, y0), t["title"], fill=t.get("color", INK), font=font(15), anchor="ma")
+        d.text((x0 + size // 2, y0), t["title"], fill=INK, font=font(15), anchor="ma")
         digit = Image.fromarray(to_uint8(1 - t["image"])).resize((size, size), Image.NEAREST)
         im.paste(digit, (x0, y0 + 20))
         d.rectangle([x0 - 1, y0 + 19, x0 + size, y0 + 20 + size], outline=(170, 170, 170))

@@ -10,7 +10,7 @@ import gradio as gr
 
 from trainer import checkpoint
 from trainer.config import ConfigError, ModelConfig, TrainConfig
-from trainer.data import DataError
+from trainer.data import DataError, load_run_dataset
 
 from . import plots
 from .jobs import LIMITS, JobError, JobManager, load_training_data
@@ -85,12 +85,8 @@ def resume(run_name, epochs, session):
         if not run_name or not (run_dir / checkpoint.STATE).is_file():
             raise JobError("choose a saved run that has a resumable checkpoint (trainer_state.json)")
         run = checkpoint.load(run_dir)
-        source = run.dataset.get("source")
-        choice = "bundled" if run.dataset.get("name") == "mnist-bundled" else "full"
         train_config = TrainConfig(**{**run.train_config.__dict__, "epochs": max(int(epochs), run.epoch + 1)})
-        data = load_training_data(choice)
-        if choice == "full" and source and Path(source).resolve() != Path(data.source).resolve():
-            data = load_training_data("full")
+        data = load_run_dataset(run.dataset)  # the same data it was trained on
         job = JOBS.start(_owner(session), run.model_config, train_config, data, name=run_name, resume=True)
     except (JobError, ConfigError, DataError, checkpoint.CheckpointError) as e:
         raise gr.Error(str(e)) from None

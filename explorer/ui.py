@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 
@@ -135,8 +134,7 @@ def load_models(keys, projection, background, points, session):
     # start with the origin of the first plane decoded, so the page never opens empty
     view = entries[0].view(projection)
     xy = (0.0, 0.0) if view.shared else tuple(float(v) for v in np.median(view.xy, 0))
-    strip, session = decode_at(keys, 0, xy[0], xy[1], projection, "auto", session)
-    targets = actions.click_targets(entries, 0, xy, projection=projection)
+    strip, targets, session = _decode(entries, 0, xy, projection, "auto", session)
     return [*plane_updates(entries, projection, background, points, session, targets),
             plots.latent_scatter(entries, projection, marks=marks), status, strip, xy[0], xy[1], 0, session]
 
@@ -154,12 +152,16 @@ def decode_at(keys, clicked, x, y, projection, label, session):
     clicked = int(clicked) if clicked is not None else 0
     if not 0 <= clicked < len(entries):
         raise gr.Error(f"model number {clicked} is not shown (0..{len(entries) - 1})")
-    targets = actions.click_targets(entries, clicked, (float(x), float(y)), projection=projection,
-                                    label=_label_value(label))
-    strip = actions.decoded_strip(targets, REGISTRY.test, classifier())
-    session = session or new_session()
-    session["click"] = (clicked, float(x), float(y))
+    strip, _, session = _decode(entries, clicked, (float(x), float(y)), projection, label, session)
     return strip, session
+
+
+def _decode(entries, clicked, xy, projection, label, session):
+    """The decoded strip and the click's targets; the click is remembered for the crosshairs."""
+    targets = actions.click_targets(entries, clicked, xy, projection=projection, label=_label_value(label))
+    session = session or new_session()
+    session["click"] = (clicked, float(xy[0]), float(xy[1]))
+    return actions.decoded_strip(targets, REGISTRY.test, classifier()), targets, session
 
 
 def make_click_handler(slot: int):
@@ -278,11 +280,10 @@ def style_grids(keys, indices, session):
 
 def upload(files, keys, session):
     session = session or new_session()
-    if session.get("dir") is None:
-        session["dir"] = tempfile.mkdtemp(prefix="latent-explorer-session-")
+    folder = trainer_tab.session_dir(session)
     paths = [getattr(f, "name", f) for f in (files or [])]
     try:
-        entry = load_upload(paths, Path(session["dir"]), REGISTRY.test, len(session["uploads"]) + 1)
+        entry = load_upload(paths, Path(folder), REGISTRY.test, len(session["uploads"]) + 1)
     except (ModelLoadError, CheckpointError, OSError) as e:
         raise gr.Error(f"Upload refused: {e}") from None
     session["uploads"][entry.key] = entry

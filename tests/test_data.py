@@ -114,3 +114,14 @@ def test_full_mnist(mnist_dir):
     assert (len(ds.train), len(ds.test)) == (60000, 10000)
     assert torch.equal(ds.test.images, D.bundled_test_split().images)  # the bundled copy is the real test split
     assert torch.bincount(ds.train.labels).tolist()[:2] == [5923, 6742]
+
+
+def test_run_dataset_is_the_one_it_was_trained_on(monkeypatch, tmp_path):
+    make_set(tmp_path / "other")
+    monkeypatch.setenv(D.DATA_ENV, str(tmp_path / "other"))  # must not replace a bundled run's data
+    assert len(D.load_run_dataset({"name": "mnist-bundled"}).train) == 8000
+    make_set(tmp_path / "fashion", n_train=17)
+    assert len(D.load_run_dataset({"name": "fashion", "source": str(tmp_path / "fashion")}).train) == 17
+    assert len(D.load_run_dataset({"name": "x", "source": "/gone"}, tmp_path / "fashion").train) == 17
+    with pytest.raises(D.DataError, match="/gone: the data this run was trained on is not here"):
+        D.load_run_dataset({"name": "x", "source": "/gone"})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import checkpoint
 from .config import ARCHS, ACTIVATIONS, MODEL_TYPES, PRIORS, RECON_LOSSES, ConfigError, ModelConfig, TrainConfig
-from .data import DATA_ENV, DataError, load_dataset
+from .data import DATA_ENV, DataError, load_dataset, load_run_dataset
 from .train import Callback, FitResult, fit, new_model
 
 
@@ -102,8 +102,7 @@ def cmd_train(args) -> int:
         model_config, saved = run.model_config, run.train_config
         train_config = TrainConfig(**{**saved.__dict__, "epochs": args.epochs or saved.epochs})
         model = run.model
-        bundled = run.dataset.get("name") == "mnist-bundled"
-        data_path = args.data or (None if bundled else run.dataset.get("source"))
+        data = load_run_dataset(run.dataset, args.data)
     else:
         if exists and not args.overwrite:
             raise ConfigError(f"{out} already holds a run; pass --resume to continue it, --overwrite to replace it, "
@@ -115,11 +114,10 @@ def cmd_train(args) -> int:
         train_config = TrainConfig(epochs=args.epochs or TrainConfig.epochs, batch_size=args.batch_size, lr=args.lr,
                                    lr_schedule=args.lr_schedule, adv_lr=args.adv_lr,
                                    seed=args.seed, device=args.device, log_every=args.log_every,
-                                   limit=args.limit).validate()
+                                   limit=args.limit)
         model = new_model(model_config, train_config.seed)
-        data_path = args.data
+        data = load_dataset(args.data, download=args.download)
     train_config.validate()
-    data = load_dataset(data_path, limit=None, download=args.download)
     if data.note:
         print(f"\n*** {data.note} ***\n", file=sys.stderr)
     print(f"{model_config.model} ({model_config.arch}, latent {model_config.latent_dim}) on {data.name}: "
@@ -145,11 +143,7 @@ def cmd_eval(args) -> int:
     from .evaluate import evaluate
 
     run = checkpoint.load(args.path)
-    bundled = run.dataset.get("name") == "mnist-bundled"
-    source = args.data or (None if bundled else run.dataset.get("source"))
-    if source and not Path(source).exists():
-        raise DataError(f"{source}: the data this run was trained on is not here; pass --data PATH")
-    data = load_dataset(source)
+    data = load_run_dataset(run.dataset, args.data)
     results = {"model": run.model_config.model, "latent_dim": run.model_config.latent_dim, "epoch": run.epoch,
                **evaluate(run.model, data.train, data.test)}
     if args.json:

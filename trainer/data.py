@@ -209,6 +209,18 @@ def bundled_dataset(*, limit: int | None = None, classes=None, note: str = "") -
                    Split(test.images[val_idx], test.labels[val_idx]), str(ASSETS), note)
 
 
+def load_run_dataset(info: dict, path: str | Path | None = None) -> Dataset:
+    """The data a saved run was trained on (its config.json "dataset" entry), or the folder ``path`` instead."""
+    if path:
+        return load_dataset(path)
+    if info.get("name") == "mnist-bundled":
+        return bundled_dataset(classes=info.get("classes"))
+    source = info.get("source")
+    if not source or not Path(source).exists():
+        raise DataError(f"{source}: the data this run was trained on is not here; pass --data PATH")
+    return load_dataset(source, classes=info.get("classes"))
+
+
 def load_test_split(path: str | Path | None = None) -> Split:
     """The held-out split of a folder, or the bundled MNIST test split."""
     if path is None:

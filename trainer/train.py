@@ -104,7 +104,7 @@ def fit(model: Autoencoder, data: Dataset, config: TrainConfig, callbacks=(), *,
 
     def set_lr(done_steps: int) -> None:
         """Stateless schedule (a function of the step), so --resume continues it exactly."""
-        factor = 0.5 * (1 + math.cos(math.pi * done_steps / total_steps)) if config.lr_schedule == "cosine" else 1.0
+        factor = 0.5 * (1 + math.cos(math.pi * done_steps / total_steps))  # cosine, the one non-constant schedule
         for name, opt in optimizers.items():
             for group, base in zip(opt.param_groups, base_lrs[name]):
                 group["lr"] = base * factor
@@ -125,7 +125,7 @@ def fit(model: Autoencoder, data: Dataset, config: TrainConfig, callbacks=(), *,
             logged = step % config.log_every == 0 or i == steps_per_epoch - 1
             # NaN/inf propagates into the running sums, so checking them when logging catches it cheaply
             if logged and not math.isfinite(float(sums["loss"])):
-                message = (f"training diverged: the loss became {float(terms['loss'])} in epoch {epoch} "
+                message = (f"training diverged: the loss became {float(sums['loss'])} in epoch {epoch} "
                            f"(by step {step}); kept the checkpoint of epoch {epoch - 1}. Try a smaller learning rate.")
                 return FitResult("diverged", epoch - 1, last, message)
             if logged:

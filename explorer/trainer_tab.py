@@ -45,6 +45,7 @@ def session_dir(session) -> str:
 def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs, batch_size, lr, seed, data_choice,
                 idx_files, name, limit, session):
     """Start a background job; returns its id."""
+    folder = None
     try:
         model_config = ModelConfig(model=model, arch=arch, latent_dim=int(latent_dim), kl_weight=float(kl_weight),
                                    prior=prior, label_guided=bool(label_guided) and model == "aae",
@@ -52,9 +53,12 @@ def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs,
                                    channels=(16, 32))
         train_config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), seed=int(seed),
                                    limit=int(limit) if limit else None, log_every=5)  # dense live curves
-        data = load_training_data(data_choice, _idx_folder(idx_files, session) if data_choice == "uploaded" else None)
+        folder = _idx_folder(idx_files, session) if data_choice == "uploaded" else None
+        data = load_training_data(data_choice, folder)
         job = JOBS.start(_owner(session), model_config, train_config, data, name=name)
-    except (JobError, ConfigError, DataError, ValueError, TypeError) as e:
+    except (JobError, ConfigError, DataError, ValueError, TypeError, OSError) as e:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)  # nothing of a refused upload stays on disk
         raise gr.Error(str(e)) from None
     session["job"], session["cursor"] = job.id, 0
     note = f"\n\n⚠ {job.data_note}" if job.data_note else ""

@@ -15,7 +15,10 @@ from . import actions, plots, render, trainer_tab
 from .registry import DEFAULT_MODELS, PRETRAINED, ModelLoadError, Registry, load_upload
 
 MAX_MODELS = 6
+SESSION_TTL = 4 * 3600  # seconds: a session idle this long is dropped with its uploads (API clients never "close")
+CACHE_CLEANUP = (1800, 3600)  # every 30 min, delete Gradio's cached uploads/outputs older than 1 h
 REGISTRY = Registry()  # shared, read-only model cache (internally locked)
+OPEN_SESSIONS: dict[str, dict] = {}  # browser session hash -> its state, so closing the tab can clean it up
 _classifier_lock = threading.Lock()
 _classifier: list = []
 
@@ -297,10 +300,12 @@ def refresh(keys, session):
     return gr.update(choices=choices, value=[k for k in (keys or []) if k in known])
 
 
-def remember_owner(owner, session):
+def remember_owner(owner, session, request: gr.Request):
     """One owner id per browser (kept in local storage), so a reload re-attaches to its training jobs."""
     if owner:
         session["owner"] = owner
+    if request is not None and request.session_hash:
+        OPEN_SESSIONS[request.session_hash] = session
     return session["owner"], session
 
 
@@ -312,15 +317,28 @@ def compare_run(job_id, keys, session):
 
 
 def cleanup(session):
-    """Remove a session's uploaded files when the browser tab closes."""
-    if session and session.get("dir"):
+    """Remove a session's uploaded files and loaded uploads (tab closed, or the state expired)."""
+    if not session:
+        return
+    if session.get("dir"):
         shutil.rmtree(session["dir"], ignore_errors=True)
+        session["dir"] = None
+    session.get("uploads", {}).clear()
+    for key in [k for k, v in OPEN_SESSIONS.items() if v is session]:
+        OPEN_SESSIONS.pop(key, None)
+
+
+def end_session(request: gr.Request):
+    """The browser tab closed (Gradio's unload event): delete its files now rather than when the state expires.
+    Its training job keeps running; reopening the page re-attaches to it."""
+    if request is not None:
+        cleanup(OPEN_SESSIONS.pop(request.session_hash, None))
 
 
 # -- layout and wiring -------------------------------------------------------------------
 def build() -> gr.Blocks:
-    with gr.Blocks(title="Latent Explorer") as demo:
-        session = gr.State(new_session, delete_callback=cleanup)
+    with gr.Blocks(title="Latent Explorer", delete_cache=CACHE_CLEANUP) as demo:
+        session = gr.State(new_session, delete_callback=cleanup, time_to_live=SESSION_TTL)
         owner = gr.BrowserState(None, storage_key="latent-explorer-owner")
         gr.Markdown("### Latent Explorer — what do autoencoders learn? Compare an **AE**, a **VAE** and an **AAE** "
                     "trained on MNIST, side by side.", elem_id="title")
@@ -462,6 +480,7 @@ def build() -> gr.Blocks:
         upload_btn.click(upload, [files, models, session], [models, status, session], api_name="upload").then(
             load_models, view_inputs, view_outputs, api_visibility="private")
         refresh_btn.click(refresh, [models, session], [models], api_visibility="private")
+        demo.unload(end_session)
     return demo
 
 

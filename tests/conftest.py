@@ -5,6 +5,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,18 +42,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
-    """`python app.py` serving tiny real checkpoints from a temp zoo; yields (url, registry of the same zoo)."""
-    from explorer.registry import Registry
-    from zoo import make_zoo
+class AppServer(NamedTuple):
+    url: str
+    registry: object  # a Registry over the same zoo and runs folders
+    proc: subprocess.Popen
+    tmp: Path  # the server's TMPDIR: session folders with uploads live here
+    cache: Path  # GRADIO_TEMP_DIR: Gradio's own cache of uploaded and returned files
+    log: Path
 
-    zoo = make_zoo(tmp_path_factory.mktemp("appzoo"))
-    runs = tmp_path_factory.mktemp("appruns")
+
+def start_app(root: Path, zoo: Path, runs: Path, extra_env: dict | None = None) -> AppServer:
+    """`python app.py` on a free port, serving checkpoints from ``zoo`` and ``runs``, every temp file under ``root``."""
+    from explorer.registry import Registry
+
+    tmp, cache = root / "tmp", root / "gradio-cache"
+    tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = {**os.environ, "PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False",
-           "LATENT_EXPLORER_PRETRAINED": str(zoo), "LATENT_EXPLORER_RUNS": str(runs)}
-    log = open(tmp_path_factory.mktemp("log") / "app.log", "w+")
+    env = {**os.environ, "PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False", "TMPDIR": str(tmp),
+           "GRADIO_TEMP_DIR": str(cache), "LATENT_EXPLORER_PRETRAINED": str(zoo), "LATENT_EXPLORER_RUNS": str(runs),
+           **(extra_env or {})}
+    log_path = root / "app.log"
+    log = open(log_path, "a")
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120
@@ -63,13 +73,32 @@ def app_server(tmp_path_factory):
         except OSError:
             time.sleep(0.5)
         if proc.poll() is not None:
-            log.seek(0)
-            pytest.fail(f"app exited: {log.read()[-3000:]}")
+            pytest.fail(f"app exited: {log_path.read_text()[-3000:]}")
     else:
         proc.kill()
         pytest.fail("app did not answer within 120 s")
-    yield url, Registry(pretrained=zoo, runs=runs)
-    proc.terminate()
-    proc.wait(10)
+    return AppServer(url, Registry(pretrained=zoo, runs=runs), proc, tmp, cache, log_path)
 
 
+def stop_app(server: AppServer) -> None:
+    if server.proc.poll() is None:
+        server.proc.terminate()
+        try:
+            server.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def tiny_zoo(tmp_path_factory) -> Path:
+    from zoo import make_zoo
+
+    return make_zoo(tmp_path_factory.mktemp("appzoo"))
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory, tiny_zoo):
+    """The app serving tiny real checkpoints from a temp zoo (one server for the whole test session)."""
+    server = start_app(tmp_path_factory.mktemp("app"), tiny_zoo, tmp_path_factory.mktemp("appruns"))
+    yield server
+    stop_app(server)

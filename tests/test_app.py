@@ -32,7 +32,7 @@ def test_load_models_returns_planes(client):
 
 
 def test_decode_matches_local_decoding(client, app_server):
-    _, registry = app_server
+    registry = app_server.registry
     path = client.predict(DEFAULT, 1, 0.4, -0.7, "umap", "auto", api_name="/decode")
     entries = [registry.get(k) for k in DEFAULT]
     expected = actions.decoded_strip(actions.click_targets(entries, 1, (0.4, -0.7)), registry.test)
@@ -78,7 +78,7 @@ def test_uploads_stay_in_their_session(app_server, tmp_path):
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
 
-    url, registry = app_server
+    url, registry = app_server.url, app_server.registry
     a, b = Client(url, verbose=False), Client(url, verbose=False)
     run = registry.pretrained / "vae-8d"
     choices, message = a.predict([handle_file(str(run / "config.json")), handle_file(str(run / "model.safetensors"))],

@@ -42,7 +42,7 @@ def image_of(page, selector) -> tuple[str, np.ndarray]:
 
 
 def test_click_on_plane_decodes_that_point_in_every_model(page, app_server):
-    _, registry = app_server
+    registry = app_server.registry
     page.get_by_text("Decode exact coordinates").click()  # shows the clicked point's coordinates
     planes = page.locator(".plane img")
     assert planes.count() == 3

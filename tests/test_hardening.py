@@ -1,0 +1,285 @@
+"""Hardening against the real server: a matrix of bad inputs, concurrent clients, kill -9 during training,
+and the clean-up of a closed browser tab's uploads."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from conftest import ROOT, start_app, stop_app
+from explorer import actions
+from trainer import checkpoint
+
+DEFAULT = ["pretrained/ae-2d", "pretrained/vae-2d", "pretrained/aae-mixture10-2d"]
+TRAIN_ORDER = ["model", "arch", "latent_dim", "kl_weight", "prior", "label_guided", "epochs", "batch_size", "lr",
+               "seed", "data_choice", "idx_files", "name", "limit"]
+TRAIN = dict(model="vae", arch="mlp", latent_dim=2, kl_weight=1.0, prior="gaussian", label_guided=False, epochs=2,
+             batch_size=64, lr=1e-3, seed=0, data_choice="bundled", idx_files=None, name="hardening", limit=256)
+SKIP_DIRS = {".git", "__pycache__", ".pytest_cache", "runs", "pretrained"}  # runs/, pretrained/: not the server's
+
+
+def train_args(**change):
+    args = {**TRAIN, **change}
+    return [args[k] for k in TRAIN_ORDER]
+
+
+def snapshot(*roots: Path) -> dict[str, tuple[int, int]]:
+    """Every file under the roots with its size and mtime (empty folders do not count)."""
+    files = {}
+    for root in roots:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS]
+            for name in filenames:
+                path = Path(dirpath) / name
+                try:
+                    st = path.stat()
+                except FileNotFoundError:
+                    continue
+                files[str(path)] = (st.st_size, st.st_mtime_ns)
+    return files
+
+
+@pytest.fixture(scope="module")
+def client(app_server):
+    from gradio_client import Client
+
+    return Client(app_server.url, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory, tiny_zoo) -> dict[str, list[Path]]:
+    """The bad files, each a list of paths to upload."""
+    d = tmp_path_factory.mktemp("bad")
+    good = tiny_zoo / "vae-2d"
+    out: dict[str, list[Path]] = {}
+
+    def folder(name: str, config: dict | None = None, weights: bytes | None = None) -> list[Path]:
+        f = d / name
+        f.mkdir()
+        (f / "config.json").write_text(json.dumps(config) if config else (good / "config.json").read_text())
+        (f / "model.safetensors").write_bytes((good / "model.safetensors").read_bytes() if weights is None else weights)
+        return [f / "config.json", f / "model.safetensors"]
+
+    out["pickle renamed .safetensors"] = folder("pickled", weights=b"\x80\x04\x95" + b"cos\nsystem\n" + b"\0" * 64)
+    (d / "model.pt").write_bytes(b"\x80\x04K\x01.")
+    out[".pt pickle"] = [d / "model.pt"]
+    out["truncated safetensors"] = folder("truncated", weights=(good / "model.safetensors").read_bytes()[:-100])
+    out["wrong tensor shapes"] = folder("shapes", weights=(tiny_zoo / "vae-8d" / "model.safetensors").read_bytes())
+    tensors, _ = checkpoint.read_safetensors(good / "model.safetensors")
+    tensors = {k: v.clone() for k, v in tensors.items()}
+    next(v for k, v in sorted(tensors.items()) if v.is_floating_point())[..., 0] = float("nan")
+    save_file(tensors, d / "nan.safetensors")
+    out["NaN weights"] = folder("nan", weights=(d / "nan.safetensors").read_bytes())
+    config = json.loads((good / "config.json").read_text())
+    config["model"]["secret_hook"] = "os.system"
+    out["config with unknown keys"] = folder("unknown", config=config)
+    with zipfile.ZipFile(d / "slip.zip", "w") as zf:
+        zf.writestr("../../escaped.json", "{}")
+        zf.writestr("model.safetensors", (good / "model.safetensors").read_bytes())
+    out["zip with ../ paths"] = [d / "slip.zip"]
+    with zipfile.ZipFile(d / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as zf, zf.open("model.safetensors", "w",
+                                                                                    force_zip64=True) as f:
+        zero = bytes(1 << 20)
+        for _ in range(1024):  # 1 GiB unpacked, about 1 MB packed
+            f.write(zero)
+    out["zip of 1 GB unpacked"] = [d / "bomb.zip"]
+    for name, fix in {"IDX wrong magic": "magic", "IDX mismatched counts": "count"}.items():
+        f = d / fix
+        f.mkdir()
+        rng = np.random.default_rng(0)
+        for fname, array, magic in [("train-images-idx3-ubyte", rng.integers(0, 256, (100, 28, 28)), 2051),
+                                    ("train-labels-idx1-ubyte", rng.integers(0, 10, 100 if fix == "magic" else 99),
+                                     2049),
+                                    ("t10k-images-idx3-ubyte", rng.integers(0, 256, (20, 28, 28)), 2051),
+                                    ("t10k-labels-idx1-ubyte", rng.integers(0, 10, 20), 2049)]:
+            if fix == "magic" and fname.startswith("t10k-images"):
+                magic = 2049
+            array = np.asarray(array, np.uint8)
+            (f / fname).write_bytes(struct.pack(">i", magic) + struct.pack(f">{array.ndim}i", *array.shape)
+                                    + array.tobytes())
+        out[name] = sorted(f.iterdir())
+    blank = d / "blank.png"
+    Image.new("RGBA", (280, 280), (0, 0, 0, 0)).save(blank)
+    out["empty sketch"] = [blank]
+    return out
+
+
+def _upload(client, paths):
+    from gradio_client import handle_file
+
+    return client.predict([handle_file(str(p)) for p in paths], DEFAULT, api_name="/upload")
+
+
+def _train_uploaded(client, paths):
+    from gradio_client import handle_file
+
+    return client.predict(*train_args(data_choice="uploaded", idx_files=[handle_file(str(p)) for p in paths]),
+                          api_name="/train_start")
+
+
+CASES = {
+    "pickle renamed .safetensors": (_upload, r"Upload refused: .*pickle"),
+    ".pt pickle": (_upload, r"Invalid file type"),  # Gradio refuses the extension before our code sees it
+    "truncated safetensors": (_upload, r"Upload refused: .*truncated"),
+    "wrong tensor shapes": (_upload, r"Upload refused: .*has shape"),
+    "NaN weights": (_upload, r"Upload refused: .*NaN"),
+    "config with unknown keys": (_upload, r"Upload refused: .*unknown keys \['secret_hook'\]"),
+    "zip with ../ paths": (_upload, r"Upload refused: .*unsafe path '\.\./\.\./escaped\.json'"),
+    "zip of 1 GB unpacked": (_upload, r"Upload refused: .*unpacks to 1024 MB"),
+    "IDX wrong magic": (_train_uploaded, r"t10k-images-idx3-ubyte: magic number 2049, expected 2051"),
+    "IDX mismatched counts": (_train_uploaded, r"100 train images but 99 train labels"),
+}
+ABSURD_TRAINING = {
+    "epochs 10^9": (dict(epochs=10**9), r"maximum value|epochs must be"),
+    "latent dim 0": (dict(latent_dim=0), r"minimum value|latent_dim must be"),
+    "latent dim 10^6": (dict(latent_dim=10**6), r"maximum value|latent dim must be"),
+    "batch 0": (dict(batch_size=0), r"minimum value|batch_size must be"),
+    "lr 0": (dict(lr=0.0), r"minimum value|lr must be"),
+    "lr 1e9": (dict(lr=1e9), r"maximum value|lr must be"),
+    "negative limit": (dict(limit=-5), r"minimum value|limit"),
+    "unknown model": (dict(model="gan"), r"not in the list of choices|unknown model"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES) + [f"training: {k}" for k in ABSURD_TRAINING])
+def test_bad_input_gets_a_message_the_server_keeps_serving_and_nothing_is_written(case, client, bad, app_server,
+                                                                                  tiny_zoo):
+    from gradio_client.exceptions import AppError
+
+    roots = (ROOT, tiny_zoo, app_server.registry.runs, app_server.tmp)
+    before = snapshot(*roots)
+    if case.startswith("training: "):
+        change, pattern = ABSURD_TRAINING[case.split(": ", 1)[1]]
+        call = lambda: client.predict(*train_args(**change), api_name="/train_start")  # noqa: E731
+    else:
+        fn, pattern = CASES[case]
+        call = lambda: fn(client, bad[case])  # noqa: E731
+    with pytest.raises((AppError, ValueError), match=pattern):
+        call()
+    # the server keeps serving, and the decoding is still right
+    strip = np.asarray(Image.open(client.predict(DEFAULT, 0, 0.3, -0.2, "umap", "auto", api_name="/decode")))
+    assert strip.ndim == 3 and strip.shape[1] > strip.shape[0]
+    after = snapshot(*roots)
+    assert after == before, f"files changed: {sorted(set(after.items()) ^ set(before.items()))[:5]}"
+
+
+def test_empty_sketch_is_a_message_not_an_error(client, bad):
+    from gradio_client import handle_file
+
+    sketch = {"background": None, "layers": [], "composite": handle_file(str(bad["empty sketch"][0]))}
+    _, table, message, _ = client.predict(DEFAULT, "one per class", "", sketch, 0, "umap", api_name="/reconstruct")
+    assert "sketchpad is empty" in message and len(table["data"]) == 3
+
+
+def test_concurrent_clients_each_get_their_own_decoding(app_server):
+    """Eight clients decode different points at once; each gets exactly the decoding of its point."""
+    from gradio_client import Client
+
+    entries = [app_server.registry.get(k) for k in DEFAULT]
+    points = [(-1.5 + 0.4 * i, 1.0 - 0.3 * i) for i in range(8)]
+    expected = [actions.decoded_strip(actions.click_targets(entries, i % 3, p), app_server.registry.test)
+                for i, p in enumerate(points)]
+    failures: list[str] = []
+
+    def run(i):
+        c = Client(app_server.url, verbose=False)
+        for _ in range(3):
+            got = np.asarray(Image.open(c.predict(DEFAULT, i % 3, *points[i], "umap", "auto", api_name="/decode"))
+                             .convert("RGB"))
+            if not np.array_equal(got, expected[i]):
+                failures.append(f"client {i} got another decoding")
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not failures and not any(t.is_alive() for t in threads)
+
+
+def test_kill_9_while_training_leaves_a_resumable_run(tmp_path, tiny_zoo):
+    """SIGKILL the app mid-epoch: the run folder holds the last finished epoch, --resume continues it, and the
+    restarted app serves the run."""
+    from gradio_client import Client
+
+    runs = tmp_path / "runs"
+    server = start_app(tmp_path / "first", tiny_zoo, runs)
+    try:
+        c = Client(server.url, verbose=False)
+        job_id = c.predict(*train_args(name="killed", epochs=30, limit=3000), api_name="/train_start")[0]
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            status = c.predict(job_id, 0, api_name="/train_status")
+            if any(r["kind"] == "epoch" for r in status["rows"]):
+                break
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"no epoch finished: {status}")
+        time.sleep(0.5)  # into the next epoch
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(10)
+    finally:
+        stop_app(server)
+    run_dir = runs / "killed"
+    run = checkpoint.load(run_dir)
+    epochs = [r["epoch"] for r in checkpoint.read_history(run_dir) if r["kind"] == "epoch"]
+    assert 1 <= run.epoch < 30 and epochs == list(range(1, run.epoch + 1))
+    assert not list(run_dir.glob("*.tmp*")), "a half-written file was left behind"
+    target = run.epoch + 1
+    r = subprocess.run([sys.executable, "-m", "trainer", "train", "--out", str(run_dir), "--resume", "--epochs",
+                        str(target), "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    resumed = checkpoint.load(run_dir)
+    assert resumed.epoch == target
+    assert [r["epoch"] for r in checkpoint.read_history(run_dir) if r["kind"] == "epoch"] == list(range(1, target + 1))
+    # the restarted app lists and decodes the run
+    server = start_app(tmp_path / "second", tiny_zoo, runs)
+    try:
+        c = Client(server.url, verbose=False)
+        assert c.predict(["runs/killed"], 0, 0.0, 0.0, "umap", "auto", api_name="/decode")
+    finally:
+        stop_app(server)
+
+
+@pytest.mark.browser
+def test_closing_the_tab_deletes_its_uploads(app_server, tiny_zoo):
+    playwright = pytest.importorskip("playwright.sync_api")
+    from test_browser import ARGS, CHROMIUM
+
+    def uploaded():
+        return sorted(app_server.tmp.glob("latent-explorer-session-*/upload-*/model.safetensors"))
+
+    before = uploaded()
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(app_server.url)
+        page.wait_for_selector(".plane img", timeout=60_000)
+        page.get_by_role("tab", name="Add a model").click()
+        page.locator("input[type=file]").last.set_input_files(
+            [str(tiny_zoo / "vae-8d" / "config.json"), str(tiny_zoo / "vae-8d" / "model.safetensors")])
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="Load upload").click()
+        page.wait_for_function("() => document.body.innerText.includes('Loaded upload: vae-8d')", timeout=60_000)
+        mine = [f for f in uploaded() if f not in before]
+        assert len(mine) == 1
+        page.close()
+        deadline = time.time() + 30
+        while time.time() < deadline and mine[0].exists():
+            time.sleep(0.5)
+        browser.close()
+    assert not mine[0].exists() and not mine[0].parent.parent.exists(), "the closed tab's upload is still on disk"
+    assert all(f.exists() for f in before), "another session's upload was deleted"

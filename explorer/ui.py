@@ -16,7 +16,7 @@ from .registry import DEFAULT_MODELS, PRETRAINED, ModelLoadError, Registry, load
 
 MAX_MODELS = 6
 SESSION_TTL = 4 * 3600  # seconds: a session idle this long is dropped with its uploads (API clients never "close")
-CACHE_CLEANUP = (1800, 3600)  # every 30 min, delete Gradio's cached uploads/outputs older than 1 h
+CACHE_CLEANUP = (600, 900)  # every 10 min, delete the cached uploads and output images older than 15 min
 REGISTRY = Registry()  # shared, read-only model cache (internally locked)
 OPEN_SESSIONS: dict[str, dict] = {}  # browser session hash -> its state, so closing the tab can clean it up
 _classifier_lock = threading.Lock()

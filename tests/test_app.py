@@ -88,3 +88,15 @@ def test_uploads_stay_in_their_session(app_server, tmp_path):
     assert a.predict([key], 0, 0.0, 0.0, "umap", "auto", api_name="/decode")
     with pytest.raises(AppError, match="unknown model"):
         b.predict([key], 0, 0.0, 0.0, "umap", "auto", api_name="/decode")
+    # nor can anyone fetch the unpacked files over HTTP: only Gradio's own cache is served
+    import urllib.error
+    import urllib.request
+
+    unpacked = sorted(app_server.tmp.glob("latent-explorer-session-*/upload-*/model.safetensors"))
+    cached = sorted(app_server.cache.rglob("*.png"))
+    assert unpacked and cached
+    assert urllib.request.urlopen(f"{url}gradio_api/file={cached[-1]}", timeout=10).status == 200  # the route works
+    for path in (unpacked[-1], registry.pretrained / "vae-8d" / "model.safetensors", app_server.log):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"{url}gradio_api/file={path}", timeout=10)
+        assert e.value.code in (403, 404)

@@ -119,7 +119,8 @@ def plane_updates(entries, projection, background, points, session, targets=None
         star = actions.embed_point(entry, drawn, projection) if drawn is not None else None
         image = actions.marked_plane(entry, projection, background, clf, points, cross=cross, star=star)
         view = entry.view(projection)
-        updates.append(gr.update(visible=True, value=image, label=f"{entry.label} · {view.name} plane"))
+        title = entry.label if view.name == "latent" else f"{entry.label} · {view.name.upper()}"  # short: fits 1024 px
+        updates.append(gr.update(visible=True, value=image, label=title))
     return updates
 
 
@@ -354,7 +355,7 @@ def build() -> gr.Blocks:
             points = gr.Checkbox(value=True, label="Test points", scale=0, min_width=110)
         status = gr.Markdown(elem_id="status")
         with gr.Tabs():
-            with gr.Tab("Click the latent plane"):
+            with gr.Tab("Click a plane"):
                 gr.Markdown(CAPTIONS["planes"], elem_classes=["caption"])
                 with gr.Row():
                     with gr.Column(scale=3):
@@ -364,8 +365,8 @@ def build() -> gr.Blocks:
                                 for _ in range(3):
                                     planes.append(gr.Image(type="numpy", format="png", interactive=False,
                                                            visible=False, buttons=["download"],
-                                                           elem_classes=["plane"], min_width=220))
-                    with gr.Column(scale=1, min_width=330):
+                                                           elem_classes=["plane"], min_width=180))
+                    with gr.Column(scale=1, min_width=300):
                         decoded = gr.Image(type="numpy", format="png", interactive=False, label="Decoded at the click",
                                            elem_id="decoded", buttons=["download"])
                         with gr.Row():
@@ -406,7 +407,7 @@ def build() -> gr.Blocks:
                                      buttons=["download"])
                 recon_table = gr.Dataframe(headers=["model", "mean error (nats)"], label="Reconstruction error",
                                            interactive=False)
-            with gr.Tab("Samples & interpolation"):
+            with gr.Tab("Samples"):
                 gr.Markdown(CAPTIONS["samples"])
                 with gr.Row():
                     sample_seed = gr.Number(value=0, label="Seed", precision=0)
@@ -420,7 +421,7 @@ def build() -> gr.Blocks:
                     interp_btn = gr.Button("Interpolate")
                 interp_img = gr.Image(type="numpy", format="png", interactive=False, label="Interpolation",
                                       buttons=["download"])
-            with gr.Tab("Conditional models"):
+            with gr.Tab("Conditional"):
                 gr.Markdown(CAPTIONS["conditional"])
                 with gr.Row():
                     style_idx = gr.Textbox(value="0, 1, 2, 3, 4", label="Styles from test digits #")

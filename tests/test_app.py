@@ -27,7 +27,7 @@ def test_load_models_returns_planes(client):
     out = client.predict(DEFAULT, "umap", "none", True, api_name="/load_models")
     planes = [p["value"] for p in out[:6] if p.get("visible")]
     assert len(planes) == 3 and read(planes[0]).shape == (400, 400, 3)
-    assert out[0]["label"] == "ae-2d · latent plane"
+    assert out[0]["label"] == "ae-2d"
     assert "ae-2d" in out[7] and "vae-2d" in out[7]
 
 

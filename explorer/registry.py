@@ -294,6 +294,9 @@ def load_upload(files, session_dir: Path, test: Split, index: int) -> Entry:
         entry = make_entry(f"upload/{index}-{name}", f"upload: {name}", folder, test)
         start_umap(entry)
         return entry
+    except (ModelLoadError, checkpoint.CheckpointError) as e:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ModelLoadError(str(e).replace(f"{folder}{os.sep}", "")) from None  # name the file, not our temp path
     except Exception:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -57,9 +58,11 @@ def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs,
         data = load_training_data(data_choice, folder)
         job = JOBS.start(_owner(session), model_config, train_config, data, name=name)
     except (JobError, ConfigError, DataError, ValueError, TypeError, OSError) as e:
+        message = str(e)
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)  # nothing of a refused upload stays on disk
-        raise gr.Error(str(e)) from None
+            message = message.replace(f"{folder}{os.sep}", "").replace(str(folder), "your upload")
+        raise gr.Error(message) from None
     session["job"], session["cursor"] = job.id, 0
     note = f"\n\n⚠ {job.data_note}" if job.data_note else ""
     return job.id, f"Started **{job.name}** (job `{job.id}`).{note}", session, gr.Timer(active=True)

@@ -24,7 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from explorer_latency import ROOT, rss_mb, start  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
-DECODE_SHARE = 0.8
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def folder_mb(path: Path) -> float:
@@ -44,13 +51,13 @@ class Monitor(threading.Thread):
             time.sleep(0.2)
 
 
-def user(client, models, seconds: float, seed: int, latencies: list, errors: list) -> None:
+def user(client, models, seconds: float, seed: int, latencies: list, errors: list, decode_share: float) -> None:
     rng = random.Random(seed)
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         started = time.perf_counter()
         try:
-            if rng.random() < DECODE_SHARE:
+            if rng.random() < decode_share:
                 out = client.predict(models, rng.randrange(len(models)), rng.uniform(-3, 3), rng.uniform(-3, 3),
                                      "umap", "auto", api_name="/decode")
                 ok = isinstance(out, str) and Path(out).is_file()
@@ -71,6 +78,7 @@ def main(argv=None) -> None:
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--models", default="ae-2d,vae-2d,aae-mixture10-2d", help="the app's default three")
+    p.add_argument("--decode-share", type=float, default=0.8, help="share of requests that are /decode clicks")
     args = p.parse_args(argv)
     from gradio_client import Client
 
@@ -84,15 +92,17 @@ def main(argv=None) -> None:
         idle = rss_mb(proc.pid)
         print(f"server {url}, models {', '.join(models)}, {args.clients} clients, {args.seconds:.0f} s per round; "
               f"RSS before load {idle:.0f} MB\n")
-        print("| round | requests | errors | req/s | p50 ms | p95 ms | p99 ms | max ms | peak RSS MB | RSS after MB |"
-              " Gradio cache MB |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        print("| round | requests | errors | req/s | p50 ms | p95 ms | p99 ms | max ms | server CPU (cores) |"
+              " peak RSS MB | RSS after MB | Gradio cache MB |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         peaks, all_errors = [], []
         for rnd in range(1, args.rounds + 1):
             latencies, errors = [], []
             monitor = Monitor(proc.pid)
             monitor.start()
-            threads = [threading.Thread(target=user, args=(c, models, args.seconds, 1000 * rnd + i, latencies, errors))
+            cpu0, wall0 = cpu_seconds(proc.pid), time.perf_counter()
+            threads = [threading.Thread(target=user, args=(c, models, args.seconds, 1000 * rnd + i, latencies, errors,
+                                                 args.decode_share))
                        for i, c in enumerate(clients)]
             for t in threads:
                 t.start()
@@ -100,12 +110,13 @@ def main(argv=None) -> None:
                 t.join()
             monitor.stop.set()
             monitor.join()
+            cores = (cpu_seconds(proc.pid) - cpu0) / (time.perf_counter() - wall0)
             ms = np.asarray(latencies) * 1000
             q = np.percentile(ms, [50, 95, 99]) if len(ms) else [np.nan] * 3
             peaks.append(monitor.peak)
             all_errors += errors
             print(f"| {rnd} | {len(ms) + len(errors)} | {len(errors)} | {len(ms) / args.seconds:.1f} | {q[0]:.0f} | "
-                  f"{q[1]:.0f} | {q[2]:.0f} | {ms.max() if len(ms) else float('nan'):.0f} | {monitor.peak:.0f} | "
+                  f"{q[1]:.0f} | {q[2]:.0f} | {ms.max() if len(ms) else float('nan'):.0f} | {cores:.2f} | {monitor.peak:.0f} | "
                   f"{rss_mb(proc.pid):.0f} | {folder_mb(cache):.0f} |", flush=True)
         growth = peaks[-1] - peaks[0]
         print(f"\npeak RSS growth from round 1 to round {args.rounds}: {growth:+.0f} MB "

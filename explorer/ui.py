@@ -236,12 +236,15 @@ def reconstruct(keys, mode, indices, sketch, seed, projection, session):
         images = np.concatenate([digit[None], images])
         labels = np.concatenate([[guess], labels])  # conditional models read the drawing as the classifier's digit
         notes = [f"yours ({guess})" if clf is not None else "yours", *notes]
+    star_changed = digit is not None or session.get("drawn") is not None
     session["drawn"] = digit
     image, table = actions.reconstructions(entries, images, labels, notes)
     message = f"Test digits {', '.join(map(str, idx))}" + (" (first column: your drawing)" if digit is not None else
                                                             "" if sketch is None else " — the sketchpad is empty")
-    marks = _drawn_marks(entries, projection, session)
-    return image, table, message, plots.latent_scatter(entries, projection, marks=marks), session
+    # the scatter (10,000 points per model) is rebuilt only when the drawn digit's star moves
+    scatter = plots.latent_scatter(entries, projection, marks=_drawn_marks(entries, projection, session)) \
+        if star_changed else gr.skip()
+    return image, table, message, scatter, session
 
 
 def sample(keys, seed, session):

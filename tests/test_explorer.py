@@ -162,13 +162,17 @@ def test_drawn_digit_is_reconstructed_and_starred_in_every_plane(registry, monke
     stars = [t for t in scatter.data if t.name == "your drawing"]
     assert len(stars) == 3
     with_star = ui.crosshairs(keys, "pca", "none", True, "auto", session)
-    session["drawn"] = None
+    drawn, session["drawn"] = session["drawn"], None
     without = ui.crosshairs(keys, "pca", "none", True, "auto", session)
+    session["drawn"] = drawn
     for a, b in zip(with_star[:3], without[:3]):
         assert (a["value"] != b["value"]).any()
-    _, _, message, _, _ = ui.reconstruct(keys, "random", "", {"composite": np.zeros((280, 280, 4), np.uint8)}, 0,
-                                         "pca", ui.new_session())
+    _, _, _, scatter, session = ui.reconstruct(keys, "random", "", None, 0, "pca", session)
+    assert not [t for t in scatter.data if t.name == "your drawing"]  # the star is gone with the drawing
+    _, _, message, scatter, _ = ui.reconstruct(keys, "random", "", {"composite": np.zeros((280, 280, 4), np.uint8)},
+                                               0, "pca", session)
     assert "sketchpad is empty" in message
+    assert not hasattr(scatter, "data")  # nothing drawn before or now: the scatter is left as it is
 
 
 def test_fresh_high_dim_model_gets_umap_in_the_background(registry):

@@ -168,14 +168,19 @@ def write_table() -> None:
         r = {**r, "model": f"[{name}]({name}/preview.png)", "arch": cfg["model"]["arch"],
              "latent": cfg["model"]["latent_dim"], "epochs": cfg["epoch"],
              "knn_2d": r.get("knn_accuracy_umap", r.get("knn_accuracy")),
-             "train_seconds": None if r.get("train_seconds") is None else r["train_seconds"] / 60}
+             "train_seconds": None if r.get("train_seconds") is None else f"{r['train_seconds'] / 60:.1f}"}
         rows.append("| " + " | ".join(_fmt(r.get(key)) for _, key in COLUMNS) + " |")
     head = "| " + " | ".join(c for c, _ in COLUMNS) + " |\n|" + "---|" * len(COLUMNS) + "\n"
-    readme = HERE / "README.md"
+    table = head + "\n".join(rows)
+    replace_table(HERE / "README.md", table)
+    replace_table(ROOT / "README.md", table.replace("](", "](pretrained/"))  # the project README shows it too
+
+
+def replace_table(readme: Path, table: str) -> None:
     text = readme.read_text()
     start, end = "<!-- table -->", "<!-- /table -->"
     before, after = text.split(start)[0], text.split(end)[1]
-    readme.write_text(f"{before}{start}\n{head}" + "\n".join(rows) + f"\n{end}{after}")
+    checkpoint.atomic_write(readme, f"{before}{start}\n{table}\n{end}{after}")
 
 
 def _fmt(v) -> str:

@@ -72,3 +72,12 @@ def test_knn_accuracy_remeasures(name, mnist_dir, test_split):
 def test_classifier(test_split):
     model = load_classifier(PRETRAINED / "classifier")
     assert accuracy(model, test_split.head(2000)) >= 0.985
+
+
+def test_project_readme_shows_the_same_table():
+    def table(text):
+        return text.split("<!-- table -->")[1].split("<!-- /table -->")[0].strip()
+
+    ours = table((PRETRAINED / "README.md").read_text())
+    shown = table((PRETRAINED.parent / "README.md").read_text())
+    assert ours.count("\n") >= 11 and shown == ours.replace("](", "](pretrained/")

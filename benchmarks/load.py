@@ -11,6 +11,7 @@ round runs on the same server: its peak RSS should not grow past the first round
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -28,8 +29,6 @@ sys.path.insert(0, str(ROOT))
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
-    import os
-
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 

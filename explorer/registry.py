@@ -285,6 +285,12 @@ def start_umap(entry: Entry) -> None:
     threading.Thread(target=compute_umap, args=(entry,), daemon=True, name=f"umap-{entry.key}").start()
 
 
+def discard_upload(folder: Path, error: Exception) -> str:
+    """Remove a refused upload's folder; return the error's message naming the user's files, not our temp path."""
+    shutil.rmtree(folder, ignore_errors=True)
+    return str(error).replace(f"{folder}{os.sep}", "").replace(str(folder), "your upload")
+
+
 def load_upload(files, session_dir: Path, test: Split, index: int) -> Entry:
     """Unpack and load an upload into a fresh folder of this session; the folder is removed on failure."""
     folder = Path(tempfile.mkdtemp(prefix="upload-", dir=session_dir))
@@ -295,8 +301,7 @@ def load_upload(files, session_dir: Path, test: Split, index: int) -> Entry:
         start_umap(entry)
         return entry
     except (ModelLoadError, checkpoint.CheckpointError) as e:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise ModelLoadError(str(e).replace(f"{folder}{os.sep}", "")) from None  # name the file, not our temp path
+        raise ModelLoadError(discard_upload(folder, e)) from None
     except Exception:
         shutil.rmtree(folder, ignore_errors=True)
         raise

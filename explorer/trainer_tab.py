@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import html
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,7 +14,7 @@ from trainer.data import DataError, load_run_dataset
 
 from . import plots
 from .jobs import LIMITS, JobError, JobManager, load_training_data
-from .registry import RUNS
+from .registry import RUNS, discard_upload
 
 JOBS = JobManager(RUNS)
 IDX_UPLOAD_LIMIT = 120 * 2**20
@@ -58,11 +57,7 @@ def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs,
         data = load_training_data(data_choice, folder)
         job = JOBS.start(_owner(session), model_config, train_config, data, name=name)
     except (JobError, ConfigError, DataError, ValueError, TypeError, OSError) as e:
-        message = str(e)
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)  # nothing of a refused upload stays on disk
-            message = message.replace(f"{folder}{os.sep}", "").replace(str(folder), "your upload")
-        raise gr.Error(message) from None
+        raise gr.Error(discard_upload(folder, e) if folder is not None else str(e)) from None
     session["job"], session["cursor"] = job.id, 0
     note = f"\n\n⚠ {job.data_note}" if job.data_note else ""
     return job.id, f"Started **{job.name}** (job `{job.id}`).{note}", session, gr.Timer(active=True)

@@ -69,7 +69,8 @@ def new_session() -> dict:
     """Per-browser-tab state (gr.State calls this for every new session)."""
     import uuid
 
-    return {"uploads": {}, "dir": None, "click": None, "drawn": None, "owner": uuid.uuid4().hex, "job": None}
+    return {"uploads": {}, "dir": None, "click": None, "drawn": None, "owner": uuid.uuid4().hex, "job": None,
+            "hash": None}
 
 
 def entries_for(keys, session) -> list:
@@ -309,6 +310,7 @@ def remember_owner(owner, session, request: gr.Request):
     if owner:
         session["owner"] = owner
     if request is not None and request.session_hash:
+        session["hash"] = request.session_hash
         OPEN_SESSIONS[request.session_hash] = session
     return session["owner"], session
 
@@ -328,8 +330,7 @@ def cleanup(session):
         shutil.rmtree(session["dir"], ignore_errors=True)
         session["dir"] = None
     session.get("uploads", {}).clear()
-    for key in [k for k, v in OPEN_SESSIONS.items() if v is session]:
-        OPEN_SESSIONS.pop(key, None)
+    OPEN_SESSIONS.pop(session.get("hash"), None)
 
 
 def end_session(request: gr.Request):

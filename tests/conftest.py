@@ -51,7 +51,7 @@ class AppServer(NamedTuple):
     log: Path
 
 
-def start_app(root: Path, zoo: Path, runs: Path, extra_env: dict | None = None) -> AppServer:
+def start_app(root: Path, zoo: Path, runs: Path) -> AppServer:
     """`python app.py` on a free port, serving checkpoints from ``zoo`` and ``runs``, every temp file under ``root``."""
     from explorer.registry import Registry
 
@@ -59,11 +59,10 @@ def start_app(root: Path, zoo: Path, runs: Path, extra_env: dict | None = None) 
     tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {**os.environ, "PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False", "TMPDIR": str(tmp),
-           "GRADIO_TEMP_DIR": str(cache), "LATENT_EXPLORER_PRETRAINED": str(zoo), "LATENT_EXPLORER_RUNS": str(runs),
-           **(extra_env or {})}
+           "GRADIO_TEMP_DIR": str(cache), "LATENT_EXPLORER_PRETRAINED": str(zoo), "LATENT_EXPLORER_RUNS": str(runs)}
     log_path = root / "app.log"
-    log = open(log_path, "a")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    with open(log_path, "a") as log:  # the app keeps its own copy of the file
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120
     while time.time() < deadline:

@@ -19,7 +19,8 @@ def cli(*args, cwd=None):
 def test_help_documents_every_flag():
     out = cli("train", "--help").stdout
     for flag in ["--model", "--arch", "--hidden", "--latent-dim", "--epochs", "--batch-size", "--lr", "--kl-weight",
-                 "--prior", "--seed", "--data", "--limit", "--out", "--resume", "--label-guided", "--download"]:
+                 "--prior", "--seed", "--data", "--limit", "--out", "--resume", "--label-guided", "--download",
+                 "--weight-decay", "--disc-hidden", "--adv-lr", "--lr-schedule"]:
         assert flag in out
 
 
@@ -53,6 +54,7 @@ def test_bundled_fallback_is_loud(tmp_path):
     (["train", "--latent-dim", "0"], "error: latent_dim must be between 1 and 512"),
     (["train", "--model", "aae", "--label-guided"], "error: label_guided needs"),
     (["eval", "/no/such/run"], "error: /no/such/run: no such checkpoint folder"),
+    (["train", "--weight-decay", "-0.1"], "error: weight_decay must be in [0, 1]"),
 ])
 def test_user_errors_exit_nonzero_with_one_line(args, message):
     r = cli(*args)

@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--kl-weight", type=float, default=d.kl_weight, help="beta: weight of the KL term (VAE)")
     tr.add_argument("--prior", choices=PRIORS, default=d.prior, help="AAE prior")
     tr.add_argument("--label-guided", action="store_true", help="AAE: the label picks the prior component")
+    tr.add_argument("--disc-hidden", type=_ints, default=d.disc_hidden, help="AAE discriminator hidden widths")
     tr.add_argument("--recon-loss", choices=RECON_LOSSES, default=d.recon_loss, help="AE/AAE reconstruction loss")
     tr.add_argument("--epochs", type=int, default=None,
                     help=f"epochs to train, default {t.epochs} (with --resume: the new total, default as saved)")
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr-schedule", choices=("constant", "cosine"), default=t.lr_schedule,
                     help="cosine decays the learning rates to 0 over all steps")
     tr.add_argument("--adv-lr", type=float, default=t.adv_lr, help="AAE discriminator/generator learning rate")
+    tr.add_argument("--weight-decay", type=float, default=t.weight_decay,
+                    help="decoupled (AdamW) weight decay of the encoder/decoder; 0 = plain Adam")
     tr.add_argument("--seed", type=int, default=t.seed, help="random seed (same seed, same numbers on CPU)")
     tr.add_argument("--device", default=t.device, help="auto, cpu, cuda or mps")
     tr.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -110,9 +113,10 @@ def cmd_train(args) -> int:
         model_config = ModelConfig(model=args.model, arch=args.arch, hidden=args.hidden, channels=args.channels,
                                    activation=args.activation, latent_dim=args.latent_dim,
                                    kl_weight=args.kl_weight, prior=args.prior, label_guided=args.label_guided,
-                                   recon_loss=args.recon_loss).validate()
+                                   recon_loss=args.recon_loss, disc_hidden=args.disc_hidden).validate()
         train_config = TrainConfig(epochs=args.epochs or TrainConfig.epochs, batch_size=args.batch_size, lr=args.lr,
                                    lr_schedule=args.lr_schedule, adv_lr=args.adv_lr,
+                                   weight_decay=args.weight_decay,
                                    seed=args.seed, device=args.device, log_every=args.log_every,
                                    limit=args.limit)
         model = new_model(model_config, train_config.seed)

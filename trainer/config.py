@@ -68,6 +68,7 @@ class TrainConfig:
     lr: float = 1e-3
     lr_schedule: str = "constant"  # constant, or cosine: decay every learning rate to 0 over all steps
     adv_lr: float = 1e-3  # AAE discriminator and generator steps (2e-4 let the codes drift off the prior)
+    weight_decay: float = 0.0  # decoupled (AdamW) weight decay of the encoder/decoder step; 0 = plain Adam
     seed: int = 0
     device: str = "auto"  # auto = cuda, then mps, then cpu
     log_every: int = 20  # steps between history rows
@@ -81,6 +82,8 @@ class TrainConfig:
         for name in ("lr", "adv_lr"):
             if not (0 < getattr(self, name) <= 1):
                 raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        if not (0 <= self.weight_decay <= 1):
+            raise ConfigError(f"weight_decay must be in [0, 1], got {self.weight_decay}")
         _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if self.log_every < 1:
             raise ConfigError(f"log_every must be >= 1, got {self.log_every}")

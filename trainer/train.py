@@ -84,7 +84,7 @@ def fit(model: Autoencoder, data: Dataset, config: TrainConfig, callbacks=(), *,
     config.validate()
     device = pick_device(config.device)
     model.to(device)
-    optimizers = model.configure_optimizers(config.lr, config.adv_lr)
+    optimizers = model.configure_optimizers(config.lr, config.adv_lr, config.weight_decay)
     base_lrs = {name: [g["lr"] for g in opt.param_groups] for name, opt in optimizers.items()}
     history: list[dict] = []
     start_epoch, step = 0, 0

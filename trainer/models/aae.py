@@ -47,9 +47,9 @@ class AAE(Autoencoder):
         recon, disc, gen = self._terms(x, y, self.encode(x, y))
         return {"loss": recon, "recon": recon, "disc": disc, "gen": gen}
 
-    def configure_optimizers(self, lr, adv_lr):
+    def configure_optimizers(self, lr, adv_lr, weight_decay=0.0):
         autoencoder = list(self.encoder.parameters()) + list(self.decoder.parameters())
-        return {"reconstruction": adam(autoencoder, lr=lr),
+        return {"reconstruction": adam(autoencoder, lr=lr, weight_decay=weight_decay),
                 "discriminator": adam(self.discriminator.parameters(), lr=adv_lr, betas=(0.5, 0.999)),
                 "generator": adam(self.encoder.parameters(), lr=adv_lr, betas=(0.5, 0.999))}
 

@@ -10,10 +10,12 @@ from ..layers import Decoder, Encoder
 
 
 def adam(params, **kwargs) -> torch.optim.Adam:
-    """Adam with the fused kernel where PyTorch has one (CPU, CUDA): far less per-step overhead for small models."""
+    """Adam with the fused kernel where PyTorch has one (CPU, CUDA): far less per-step overhead for small models.
+
+    A ``weight_decay`` is decoupled from the gradient (AdamW); the default 0 is plain Adam."""
     params = list(params)
     fused = params[0].device.type in ("cpu", "cuda")
-    return torch.optim.Adam(params, fused=fused, **kwargs)
+    return torch.optim.Adam(params, fused=fused, decoupled_weight_decay=True, **kwargs)
 
 
 class Autoencoder(nn.Module):
@@ -88,8 +90,9 @@ class Autoencoder(nn.Module):
         return torch.sigmoid(self.decode(z.to(self.device), y))
 
     # -- training hooks the model-agnostic loop calls ------------------------
-    def configure_optimizers(self, lr: float, adv_lr: float) -> dict[str, torch.optim.Optimizer]:
-        return {"model": adam(self.parameters(), lr=lr)}
+    def configure_optimizers(self, lr: float, adv_lr: float,
+                             weight_decay: float = 0.0) -> dict[str, torch.optim.Optimizer]:
+        return {"model": adam(self.parameters(), lr=lr, weight_decay=weight_decay)}
 
     def training_step(self, x, y, optimizers) -> dict[str, torch.Tensor]:
         terms = self.loss(x, y)

@@ -31,7 +31,7 @@ RUNS = ROOT / "runs" / "pretrained"
 MLP2 = ["--arch", "mlp", "--hidden", "512,256", "--latent-dim", "2"]
 COSINE = ["--lr-schedule", "cosine"]  # the adversarial game oscillates; a decaying lr lands it calmly
 # Without weight decay 30 epochs was the best test ELBO (142.8; 45 epochs: 143.0, the train/test gap grows);
-# decoupled weight decay 0.15 over 40 epochs reaches 142.6 (0.05 over 30: 142.6)
+# decoupled weight decay 0.15 over 40 epochs reaches 142.5 (0.05 over 30: 142.6)
 CONV2 = ["--arch", "conv", "--channels", "32,64", "--hidden", "256", "--latent-dim", "2", "--lr", "2e-3",
          "--lr-schedule", "cosine", "--weight-decay", "0.15"]
 # lr 1e-3: at 2e-3 a conv label-guided AAE lost the adversarial game outright (codes off the prior);

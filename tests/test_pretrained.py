@@ -20,6 +20,14 @@ def test_split():
     return bundled_test_split()
 
 
+@pytest.fixture(scope="module")
+def train_head(mnist_dir):
+    """The first 20,000 training images of full MNIST: neighbours for the kNN re-measurements."""
+    from trainer.data import load_dataset
+
+    return load_dataset(mnist_dir).train.head(20_000)
+
+
 def test_zoo_is_complete_and_small():
     expected = {"ae-2d", "vae-2d", "aae-2d", "aae-mixture10-2d", "aae-guided-2d", "cvae-2d", "caae-2d",
                 "ae-16d", "vae-16d", "aae-16d"}
@@ -57,26 +65,16 @@ def test_embedding_matches_weights(name, test_split):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_knn_accuracy_remeasures(name, mnist_dir, test_split):
+def test_knn_accuracy_remeasures(name, train_head, test_split):
     """kNN (k=5) of the test codes, fitted on the first 20,000 training codes (the table used all 60,000)."""
-    from trainer.data import load_dataset
-
-    train = load_dataset(mnist_dir).train.head(20_000)
     run = checkpoint.load(PRETRAINED / name)
-    acc = knn_accuracy(run.model.embed_split(train), train.labels, run.model.embed_split(test_split),
+    acc = knn_accuracy(run.model.embed_split(train_head), train_head.labels, run.model.embed_split(test_split),
                        test_split.labels)
     stored = json.loads((PRETRAINED / name / "metrics.json").read_text())["eval"]["knn_accuracy"]
     assert acc == pytest.approx(stored, abs=0.025)
 
 
 PROJECTED = [n for n in NAMES if checkpoint.read_config(PRETRAINED / n)["model"]["latent_dim"] > 2]
-
-
-@pytest.fixture(scope="module")
-def train_head(mnist_dir):
-    from trainer.data import load_dataset
-
-    return load_dataset(mnist_dir).train.head(20_000)
 
 
 @pytest.mark.parametrize("name", PROJECTED)

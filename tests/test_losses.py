@@ -31,6 +31,24 @@ def test_kl_analytic_matches_monte_carlo():
     assert float(analytic) == pytest.approx(expected, rel=1e-6)
 
 
+def test_full_covariance_density_and_kl_match_torch_distributions():
+    """posterior="full": log N(z; mu, L L^T) and its KL to N(0, I) against torch's own MultivariateNormal."""
+    torch.manual_seed(0)
+    mu, logvar, tril = torch.randn(5, 3), torch.randn(5, 3), torch.randn(5, 3)
+    factor = losses.cholesky_factor(logvar, tril)
+    assert torch.equal(factor, factor.tril()) and torch.allclose(factor.diagonal(dim1=-2, dim2=-1), (0.5 * logvar).exp())
+    assert torch.equal(factor[:, 2, :2], tril[:, 1:])  # row by row below the diagonal: (1,0), (2,0), (2,1)
+    q = torch.distributions.MultivariateNormal(mu, scale_tril=factor)
+    prior = torch.distributions.MultivariateNormal(torch.zeros(3), torch.eye(3))
+    z = torch.randn(7, 5, 3)  # leading sample dim, as in the IWAE bound
+    assert torch.allclose(losses.gaussian_log_density(z, mu, logvar, tril), q.log_prob(z), atol=1e-4)
+    assert torch.allclose(losses.kl_normal(mu, logvar, tril), torch.distributions.kl_divergence(q, prior), atol=1e-4)
+    # zero off-diagonal entries give back the diagonal posterior
+    zero = torch.zeros_like(tril)
+    assert torch.allclose(losses.kl_normal(mu, logvar, zero), losses.kl_normal(mu, logvar))
+    assert torch.allclose(losses.gaussian_log_density(z, mu, logvar, zero), losses.gaussian_log_density(z, mu, logvar))
+
+
 def test_vae_terms_are_per_image_sums_averaged_over_batch():
     torch.manual_seed(1)
     logits, x = torch.randn(4, 1, 28, 28), torch.rand(4, 1, 28, 28)

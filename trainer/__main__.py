@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from . import checkpoint
-from .config import ARCHS, ACTIVATIONS, MODEL_TYPES, PRIORS, RECON_LOSSES, ConfigError, ModelConfig, TrainConfig
+from .config import (ACTIVATIONS, ARCHS, MODEL_TYPES, POSTERIORS, PRIORS, RECON_LOSSES, ConfigError, ModelConfig,
+                     TrainConfig)
 from .data import DATA_ENV, DataError, load_dataset, load_run_dataset
 from .train import Callback, FitResult, fit, new_model
 
@@ -38,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--kl-weight", type=float, default=d.kl_weight, help="beta: weight of the KL term (VAE)")
     tr.add_argument("--prior", choices=PRIORS, default=d.prior, help="AAE prior")
     tr.add_argument("--label-guided", action="store_true", help="AAE: the label picks the prior component")
+    tr.add_argument("--posterior", choices=POSTERIORS, default=d.posterior,
+                    help="VAE q(z|x) covariance: diagonal, or full (also learns correlations between latent dims)")
     tr.add_argument("--disc-hidden", type=_ints, default=d.disc_hidden, help="AAE discriminator hidden widths")
     tr.add_argument("--recon-loss", choices=RECON_LOSSES, default=d.recon_loss, help="AE/AAE reconstruction loss")
     tr.add_argument("--epochs", type=int, default=None,
@@ -112,8 +115,9 @@ def cmd_train(args) -> int:
                               "or choose another --out")
         model_config = ModelConfig(model=args.model, arch=args.arch, hidden=args.hidden, channels=args.channels,
                                    activation=args.activation, latent_dim=args.latent_dim,
-                                   kl_weight=args.kl_weight, prior=args.prior, label_guided=args.label_guided,
-                                   recon_loss=args.recon_loss, disc_hidden=args.disc_hidden).validate()
+                                   kl_weight=args.kl_weight, posterior=args.posterior, prior=args.prior,
+                                   label_guided=args.label_guided, recon_loss=args.recon_loss,
+                                   disc_hidden=args.disc_hidden).validate()
         train_config = TrainConfig(epochs=args.epochs or TrainConfig.epochs, batch_size=args.batch_size, lr=args.lr,
                                    lr_schedule=args.lr_schedule, adv_lr=args.adv_lr,
                                    weight_decay=args.weight_decay,

@@ -10,6 +10,7 @@ PRIORS = ("gaussian", "mixture10", "swissroll")
 RECON_LOSSES = ("bce", "mse")
 ACTIVATIONS = ("elu", "relu", "leaky_relu")
 LR_SCHEDULES = ("constant", "cosine")
+POSTERIORS = ("diagonal", "full")
 
 
 class ConfigError(ValueError):
@@ -25,6 +26,7 @@ class ModelConfig:
     activation: str = "elu"  # elu, relu or leaky_relu
     latent_dim: int = 2
     kl_weight: float = 1.0  # beta: weight of the KL term in the VAE objective (1 = the true ELBO)
+    posterior: str = "diagonal"  # VAE q(z|x): diagonal covariance, or full (a Cholesky factor per image)
     prior: str = "gaussian"  # AAE prior
     label_guided: bool = False  # AAE: the digit label picks the prior component; discriminator sees it
     recon_loss: str = "bce"  # AE/AAE reconstruction: Bernoulli (bce, nats) or squared error (mse)
@@ -42,6 +44,7 @@ class ModelConfig:
         _choice("prior", self.prior, PRIORS)
         _choice("recon_loss", self.recon_loss, RECON_LOSSES)
         _choice("activation", self.activation, ACTIVATIONS)
+        _choice("posterior", self.posterior, POSTERIORS)
         if not (1 <= int(self.latent_dim) <= 512):
             raise ConfigError(f"latent_dim must be between 1 and 512, got {self.latent_dim}")
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
@@ -52,6 +55,8 @@ class ModelConfig:
             raise ConfigError(f"kl_weight must be >= 0, got {self.kl_weight}")
         if self.model in ("vae", "cvae") and self.recon_loss != "bce":
             raise ConfigError("the VAE's ELBO uses the Bernoulli likelihood: recon_loss must be bce")
+        if self.posterior == "full" and self.model not in ("vae", "cvae"):
+            raise ConfigError("posterior applies to the vae and cvae models only")
         if self.label_guided and self.prior == "gaussian":
             raise ConfigError("label_guided needs a prior with one component per class: mixture10 or swissroll")
         if self.label_guided and self.model != "aae":

@@ -23,22 +23,39 @@ def reconstruction(logits: torch.Tensor, x: torch.Tensor, kind: str = "bce") -> 
     return bernoulli_nll(logits, x) if kind == "bce" else squared_error(logits, x)
 
 
-def kl_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(logvar)) || N(0, I)) per image (B,), summed over latent dims."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
+def kl_normal(mu: torch.Tensor, logvar: torch.Tensor, tril: torch.Tensor | None = None) -> torch.Tensor:
+    """KL(q || N(0, I)) per image (B,), summed over latent dims, for q = N(mu, diag(exp(logvar))).
+
+    With ``tril`` (the below-diagonal entries of the Cholesky factor L, whose diagonal is exp(logvar / 2))
+    q = N(mu, L L^T): the trace grows by the squared off-diagonal entries, log det stays sum(logvar)."""
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
+    return kl if tril is None else kl + 0.5 * tril.pow(2).sum(1)
+
+
+def cholesky_factor(logvar: torch.Tensor, tril: torch.Tensor) -> torch.Tensor:
+    """The lower-triangular L (..., d, d) with diagonal exp(logvar / 2) and ``tril`` below it, row by row."""
+    d = logvar.shape[-1]
+    rows, cols = torch.tril_indices(d, d, offset=-1, device=logvar.device)
+    below = logvar.new_zeros(*logvar.shape, d)
+    below[..., rows, cols] = tril
+    return below + torch.diag_embed(torch.exp(0.5 * logvar))
 
 
 def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor | float = 0.0,
-                         logvar: torch.Tensor | float = 0.0) -> torch.Tensor:
-    """log N(z; mu, exp(logvar)) summed over the last dim."""
+                         logvar: torch.Tensor | float = 0.0, tril: torch.Tensor | None = None) -> torch.Tensor:
+    """log N(z; mu, Sigma) summed over the last dim; Sigma = diag(exp(logvar)), or L L^T given ``tril``."""
     logvar = torch.as_tensor(logvar, dtype=z.dtype, device=z.device)
-    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(-1)
+    if tril is None:
+        return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(-1)
+    factor = cholesky_factor(logvar, tril).expand(*z.shape, z.shape[-1])
+    white = torch.linalg.solve_triangular(factor, (z - mu).unsqueeze(-1), upper=False).squeeze(-1)
+    return -0.5 * (LOG_2PI + logvar + white.pow(2)).sum(-1)
 
 
-def vae_terms(logits, x, mu, logvar, *, kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
-    """Batch means of the VAE terms; ``elbo_loss`` is the true -ELBO, ``loss`` weights KL by beta."""
+def vae_terms(logits, x, mu, logvar, tril=None, *, kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
+    """Batch means of the VAE terms; ``neg_elbo`` is the true -ELBO, ``loss`` weights KL by beta."""
     recon = bernoulli_nll(logits, x).mean()
-    kl = kl_normal(mu, logvar).mean()
+    kl = kl_normal(mu, logvar, tril).mean()
     return {"loss": recon + kl_weight * kl, "recon": recon, "kl": kl, "neg_elbo": recon + kl}
 
 

@@ -21,12 +21,10 @@ def adam(params, **kwargs) -> torch.optim.Adam:
 class Autoencoder(nn.Module):
     """Shared body of every model: an encoder and a decoder built from ``ModelConfig``.
 
-    Subclasses say how many encoder outputs they need, how the latent code is read from them,
+    Subclasses say how many numbers their encoder emits, how the latent code is read from them,
     what their loss is and how to sample. Conditional variants (cvae, caae) get the one-hot
     label concatenated to the encoder's input and to the decoder's input.
     """
-
-    encoder_outputs = 1  # multiples of latent_dim the encoder emits (VAE: mean and log-variance)
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -34,10 +32,15 @@ class Autoencoder(nn.Module):
         cond_dim = config.num_classes if config.conditional else 0
         shape = dict(arch=config.arch, image_size=config.image_size, hidden=config.hidden,
                      channels=config.channels, activation=config.activation, cond_dim=cond_dim)
-        self.encoder = Encoder(**shape, out_dim=self.encoder_outputs * config.latent_dim)
+        self.encoder = Encoder(**shape, out_dim=self.encoder_width(config))
         self.decoder = Decoder(**shape, latent_dim=config.latent_dim)
 
     # -- helpers -------------------------------------------------------------
+    @staticmethod
+    def encoder_width(config: ModelConfig) -> int:
+        """Numbers the encoder emits per image: the code itself here, a distribution's parameters in the VAE."""
+        return config.latent_dim
+
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device

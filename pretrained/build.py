@@ -50,8 +50,9 @@ ZOO: dict[str, list[str]] = {
     "caae-2d": ["--model", "caae", *MLP2, *COSINE, "--epochs", "20"],
     "ae-16d": ["--model", "ae", *CONV16, "--epochs", "15"],
     "vae-16d": ["--model", "vae", *CONV16_WIDE, "--epochs", "20"],
-    # adv-lr 3e-4 (not 1e-3): after 5 epochs recon 68 vs 97 nats, kNN 0.970 vs 0.948 at the same prior MMD
-    "aae-16d": ["--model", "aae", "--prior", "gaussian", *CONV16_WIDE, "--adv-lr", "3e-4", "--epochs", "20"],
+    # adv-lr 3e-4 (not 1e-3): after 5 epochs recon 68 vs 97 nats, kNN 0.970 vs 0.948 at the same prior MMD;
+    # 35 epochs (not 20): UMAP kNN 0.948 -> 0.952, recon 64.8 -> 63.7
+    "aae-16d": ["--model", "aae", "--prior", "gaussian", *CONV16_WIDE, "--adv-lr", "3e-4", "--epochs", "35"],
 }
 
 

@@ -100,6 +100,7 @@ def test_overfits_a_tiny_batch(model, arch):
     (dict(prior="cube"), "unknown prior"), (dict(model="vae", recon_loss="mse"), "Bernoulli"),
     (dict(model="aae", label_guided=True), "label_guided needs"), (dict(kl_weight=-1), "kl_weight"),
     (dict(posterior="banana"), "unknown posterior"), (dict(model="aae", posterior="full"), "vae and cvae"),
+    (dict(posterior="full", latent_dim=100), "<= 64"),
 ])
 def test_config_errors(bad, match):
     with pytest.raises(ConfigError, match=match):

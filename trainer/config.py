@@ -57,6 +57,9 @@ class ModelConfig:
             raise ConfigError("the VAE's ELBO uses the Bernoulli likelihood: recon_loss must be bce")
         if self.posterior == "full" and self.model not in ("vae", "cvae"):
             raise ConfigError("posterior applies to the vae and cvae models only")
+        if self.posterior == "full" and self.latent_dim > 64:
+            raise ConfigError(f"posterior full learns d(d-1)/2 correlations per image: latent_dim must be <= 64, "
+                              f"got {self.latent_dim}")
         if self.label_guided and self.prior == "gaussian":
             raise ConfigError("label_guided needs a prior with one component per class: mixture10 or swissroll")
         if self.label_guided and self.model != "aae":

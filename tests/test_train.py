@@ -93,6 +93,6 @@ def test_weight_decay_shrinks_weights_and_is_saved(small_data, tmp_path):
     """Decoupled weight decay: same data and seed, the decayed run ends with smaller weights; the config keeps it."""
     plain, plain_dir = run(small_data, tmp_path, "plain", epochs=3, lr=1e-2)
     decayed, decayed_dir = run(small_data, tmp_path, "decayed", epochs=3, lr=1e-2, weight_decay=1.0)
-    norm = lambda folder: sum(float(p.pow(2).sum()) for p in C.load(folder).model.parameters())  # noqa: E731
+    norm = lambda folder: sum(float(p.detach().pow(2).sum()) for p in C.load(folder).model.parameters())  # noqa: E731
     assert norm(decayed_dir) < 0.9 * norm(plain_dir)
     assert C.load(decayed_dir).train_config.weight_decay == 1.0 and C.load(plain_dir).train_config.weight_decay == 0

@@ -385,14 +385,14 @@ def build() -> gr.Blocks:
             with gr.Tab("Scatter"):
                 gr.Markdown(CAPTIONS["scatter"])
                 scatter = gr.Plot(label="Test-set latents")
-            with gr.Tab("Manifold grids"):
+            with gr.Tab("Manifold grids") as grid_tab:
                 gr.Markdown(CAPTIONS["manifold"])
                 with gr.Row():
                     grid_n = gr.Slider(5, 25, value=15, step=1, label="Grid size")
                     quantiles = gr.Checkbox(value=False, label="VAE: through Gaussian quantiles")
                     grid_btn = gr.Button("Draw grids", variant="primary")
                 grids = gr.Image(type="numpy", format="png", interactive=False, label="Manifold grids",
-                                 buttons=["download"])
+                                 show_label=False, buttons=["download"], elem_id="grids")
                 grids_text = gr.Markdown()
             with gr.Tab("Reconstructions") as recon_tab:
                 gr.Markdown(CAPTIONS["recon"])
@@ -411,13 +411,13 @@ def build() -> gr.Blocks:
                                      buttons=["download"])
                 recon_table = gr.Dataframe(headers=["model", "mean error (nats)"], label="Reconstruction error",
                                            interactive=False)
-            with gr.Tab("Samples"):
+            with gr.Tab("Samples") as sample_tab:
                 gr.Markdown(CAPTIONS["samples"])
                 with gr.Row():
                     sample_seed = gr.Number(value=0, label="Seed", precision=0)
                     sample_btn = gr.Button("Sample from the priors", variant="primary")
                 sample_gallery = gr.Image(type="numpy", format="png", interactive=False, label="Prior samples",
-                                          buttons=["download"])
+                                          show_label=False, buttons=["download"], elem_id="samples")
                 sample_text = gr.Markdown()
                 with gr.Row():
                     interp_a = gr.Number(value=3, label="From test digit #", precision=0)
@@ -431,7 +431,7 @@ def build() -> gr.Blocks:
                     style_idx = gr.Textbox(value="0, 1, 2, 3, 4", label="Styles from test digits #")
                     style_btn = gr.Button("Draw style grids", variant="primary")
                 style_gallery = gr.Image(type="numpy", format="png", interactive=False, label="Style × label",
-                                         buttons=["download"])
+                                         show_label=False, buttons=["download"])
                 style_text = gr.Markdown()
             with gr.Tab("Train"):
                 train = trainer_tab.build_tab(session)
@@ -471,8 +471,10 @@ def build() -> gr.Blocks:
             arrows[name].click(walk(dx, dy), [models, clicked, x, y, projection, label, session],
                                [decoded, x, y, session], api_visibility="private", show_progress="hidden").then(
                 crosshairs, cross_inputs, planes, api_visibility="private", show_progress="hidden")
-        grid_btn.click(manifold, [models, projection, grid_n, quantiles, label, session], [grids, grids_text],
-                       api_name="manifold")
+        grid_inputs = [models, projection, grid_n, quantiles, label, session]
+        grid_btn.click(manifold, grid_inputs, [grids, grids_text], api_name="manifold")
+        # a tab opens with its pictures drawn for the current models (the buttons redraw after a change)
+        grid_tab.select(manifold, grid_inputs, [grids, grids_text], api_visibility="private")
         recon_btn.click(reconstruct, [models, mode, indices, sketch, seed, projection, session],
                         [recon_img, recon_table, recon_msg, scatter, session], api_name="reconstruct").then(
             crosshairs, cross_inputs, planes, api_visibility="private")
@@ -481,6 +483,9 @@ def build() -> gr.Blocks:
                                                  "'#sketch button[aria-label=\"Brush\"]'); if (b) b.click(); }, 300); }")
         sample_btn.click(sample, [models, sample_seed, session], [sample_gallery, sample_text], api_name="sample")
         interp_btn.click(interpolate, [models, interp_a, interp_b, session], [interp_img], api_name="interpolate")
+        sample_tab.select(sample, [models, sample_seed, session], [sample_gallery, sample_text],
+                          api_visibility="private").then(
+            interpolate, [models, interp_a, interp_b, session], [interp_img], api_visibility="private")
         style_btn.click(style_grids, [models, style_idx, session], [style_gallery, style_text], api_name="style_grid")
         upload_btn.click(upload, [files, models, session], [models, status, session], api_name="upload").then(
             load_models, view_inputs, view_outputs, api_visibility="private")

@@ -89,3 +89,20 @@ def test_trainer_tab_streams_curve_points(page, app_server):
     page.wait_for_function(count_points.replace("ARG", "4"), timeout=120_000)
     page.wait_for_function("() => document.body.innerText.includes('finished 2 epochs')", timeout=120_000)
     assert (app_server[1].runs / "browser-run" / "model.safetensors").is_file()
+
+
+def test_samples_and_grids_are_drawn_when_their_tab_opens(page, app_server):
+    """No empty panels: opening a tab draws its pictures, the same ones its button's endpoint returns."""
+    from gradio_client import Client
+
+    client = Client(app_server.url, verbose=False)
+    for tab, elem, endpoint, args in (("Samples", "samples", "/sample", (DEFAULT, 0)),
+                                      ("Manifold grids", "grids", "/manifold", (DEFAULT, "umap", 15, False, "auto"))):
+        selector = f"#{elem} img"
+        assert page.locator(selector).count() == 0  # nothing drawn before the tab opens
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_function(f"() => {{ const i = document.querySelector({selector!r}); return i && i.src; }}",
+                               timeout=30_000)
+        _, shown = image_of(page, selector)
+        path, _ = client.predict(*args, api_name=endpoint)
+        assert np.array_equal(shown, np.asarray(Image.open(path).convert("RGB"))), f"{tab}: not its endpoint's picture"

@@ -408,7 +408,7 @@ def build() -> gr.Blocks:
                                           brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"))
                 recon_msg = gr.Markdown()
                 recon_img = gr.Image(type="numpy", format="png", interactive=False, label="Reconstructions",
-                                     buttons=["download"])
+                                     buttons=["download"], elem_id="recons")
                 recon_table = gr.Dataframe(headers=["model", "mean error (nats)"], label="Reconstruction error",
                                            interactive=False)
             with gr.Tab("Samples") as sample_tab:
@@ -475,8 +475,11 @@ def build() -> gr.Blocks:
         grid_btn.click(manifold, grid_inputs, [grids, grids_text], api_name="manifold")
         # a tab opens with its pictures drawn for the current models (the buttons redraw after a change)
         grid_tab.select(manifold, grid_inputs, [grids, grids_text], api_visibility="private")
-        recon_btn.click(reconstruct, [models, mode, indices, sketch, seed, projection, session],
-                        [recon_img, recon_table, recon_msg, scatter, session], api_name="reconstruct").then(
+        recon_io = ([models, mode, indices, sketch, seed, projection, session],
+                    [recon_img, recon_table, recon_msg, scatter, session])
+        recon_btn.click(reconstruct, *recon_io, api_name="reconstruct").then(
+            crosshairs, cross_inputs, planes, api_visibility="private")
+        recon_tab.select(reconstruct, *recon_io, api_visibility="private").then(
             crosshairs, cross_inputs, planes, api_visibility="private")
         # open the sketchpad with the brush already picked (Gradio starts with no tool)
         recon_tab.select(None, None, None, js="() => { setTimeout(() => { const b = document.querySelector("

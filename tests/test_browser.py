@@ -97,12 +97,14 @@ def test_samples_and_grids_are_drawn_when_their_tab_opens(page, app_server):
 
     client = Client(app_server.url, verbose=False)
     for tab, elem, endpoint, args in (("Samples", "samples", "/sample", (DEFAULT, 0)),
-                                      ("Manifold grids", "grids", "/manifold", (DEFAULT, "umap", 15, False, "auto"))):
+                                      ("Manifold grids", "grids", "/manifold", (DEFAULT, "umap", 15, False, "auto")),
+                                      ("Reconstructions", "recons", "/reconstruct",
+                                       (DEFAULT, "one per class", "", None, 0, "umap"))):
         selector = f"#{elem} img"
         assert page.locator(selector).count() == 0  # nothing drawn before the tab opens
         page.get_by_role("tab", name=tab).click()
         page.wait_for_function(f"() => {{ const i = document.querySelector({selector!r}); return i && i.src; }}",
                                timeout=30_000)
         _, shown = image_of(page, selector)
-        path, _ = client.predict(*args, api_name=endpoint)
+        path = client.predict(*args, api_name=endpoint)[0]
         assert np.array_equal(shown, np.asarray(Image.open(path).convert("RGB"))), f"{tab}: not its endpoint's picture"

@@ -143,6 +143,16 @@ def test_atomic_write_keeps_old_file_when_interrupted(run_dir, monkeypatch):
     assert not [p for p in run_dir.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_save_removes_temp_files_a_killed_writer_left(run_dir):
+    """SIGKILL inside atomic_write leaves its temp file (no handler runs); the next save clears ours, not others'."""
+    stale = run_dir / ".optimizer.safetensors.k1ll3d.tmp"
+    stale.write_bytes(b"half a file")
+    foreign = run_dir / ".notes.txt.keep.tmp"
+    foreign.write_text("not ours")
+    C.save(run_dir, new_model(CFG, seed=4), train_config=TrainConfig(), dataset={}, epoch=2)
+    assert not stale.exists() and foreign.exists() and C.load(run_dir).epoch == 2
+
+
 @pytest.mark.parametrize("first_bytes", [b"\x80", b"PK"])
 def test_real_safetensors_whose_length_looks_like_a_pickle_or_zip_load(tmp_path, first_bytes):
     """The header length is little-endian: a real file may start with 0x80 or 'PK' and must still load."""

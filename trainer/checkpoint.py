@@ -210,6 +210,9 @@ def save(run_dir: str | Path, model: Autoencoder, *, train_config: TrainConfig, 
     """Write a complete run folder. trainer_state.json is written last: it marks a resumable epoch."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    for name in (OPTIMIZER, WEIGHTS, CONFIG, METRICS, HISTORY, STATE):  # half-written by a killed earlier writer
+        for stale in run_dir.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)
     meta = {"epoch": str(epoch), "model": model.config.model}
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if optimizers is not None:

@@ -471,10 +471,10 @@ def build() -> gr.Blocks:
             arrows[name].click(walk(dx, dy), [models, clicked, x, y, projection, label, session],
                                [decoded, x, y, session], api_visibility="private", show_progress="hidden").then(
                 crosshairs, cross_inputs, planes, api_visibility="private", show_progress="hidden")
-        grid_inputs = [models, projection, grid_n, quantiles, label, session]
-        grid_btn.click(manifold, grid_inputs, [grids, grids_text], api_name="manifold")
-        # a tab opens with its pictures drawn for the current models (the buttons redraw after a change)
-        grid_tab.select(manifold, grid_inputs, [grids, grids_text], api_visibility="private")
+        # each tab opens with its pictures drawn for the current models (the buttons redraw after a change)
+        grid_io = ([models, projection, grid_n, quantiles, label, session], [grids, grids_text])
+        grid_btn.click(manifold, *grid_io, api_name="manifold")
+        grid_tab.select(manifold, *grid_io, api_visibility="private")
         recon_io = ([models, mode, indices, sketch, seed, projection, session],
                     [recon_img, recon_table, recon_msg, scatter, session])
         recon_btn.click(reconstruct, *recon_io, api_name="reconstruct").then(
@@ -484,11 +484,12 @@ def build() -> gr.Blocks:
         # open the sketchpad with the brush already picked (Gradio starts with no tool)
         recon_tab.select(None, None, None, js="() => { setTimeout(() => { const b = document.querySelector("
                                                  "'#sketch button[aria-label=\"Brush\"]'); if (b) b.click(); }, 300); }")
-        sample_btn.click(sample, [models, sample_seed, session], [sample_gallery, sample_text], api_name="sample")
-        interp_btn.click(interpolate, [models, interp_a, interp_b, session], [interp_img], api_name="interpolate")
-        sample_tab.select(sample, [models, sample_seed, session], [sample_gallery, sample_text],
-                          api_visibility="private").then(
-            interpolate, [models, interp_a, interp_b, session], [interp_img], api_visibility="private")
+        sample_io = ([models, sample_seed, session], [sample_gallery, sample_text])
+        interp_io = ([models, interp_a, interp_b, session], [interp_img])
+        sample_btn.click(sample, *sample_io, api_name="sample")
+        interp_btn.click(interpolate, *interp_io, api_name="interpolate")
+        sample_tab.select(sample, *sample_io, api_visibility="private").then(
+            interpolate, *interp_io, api_visibility="private")
         style_btn.click(style_grids, [models, style_idx, session], [style_gallery, style_text], api_name="style_grid")
         upload_btn.click(upload, [files, models, session], [models, status, session], api_name="upload").then(
             load_models, view_inputs, view_outputs, api_visibility="private")

@@ -222,6 +222,9 @@ def _caption_list(panels) -> str:
     return "\n".join(f"- {title}" for _, title in panels)
 
 
+NO_DRAWING = "draw a digit on the sketchpad to see it reconstructed too (it becomes the first column)"
+
+
 def reconstruct(keys, mode, indices, sketch, seed, projection, session):
     entries = entries_for(keys, session)
     session = session or new_session()
@@ -241,7 +244,7 @@ def reconstruct(keys, mode, indices, sketch, seed, projection, session):
     session["drawn"] = digit
     image, table = actions.reconstructions(entries, images, labels, notes)
     message = f"Test digits {', '.join(map(str, idx))}" + (" (first column: your drawing)" if digit is not None else
-                                                            "" if sketch is None else " — the sketchpad is empty")
+                                                            " · " + NO_DRAWING)
     # the scatter (10,000 points per model) is rebuilt only when the drawn digit's star moves
     scatter = plots.latent_scatter(entries, projection, marks=_drawn_marks(entries, projection, session)) \
         if star_changed else gr.skip()

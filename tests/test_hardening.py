@@ -182,7 +182,7 @@ def test_empty_sketch_is_a_message_not_an_error(client, bad):
 
     sketch = {"background": None, "layers": [], "composite": handle_file(str(bad["empty sketch"][0]))}
     _, table, message, _ = client.predict(DEFAULT, "one per class", "", sketch, 0, "umap", api_name="/reconstruct")
-    assert "sketchpad is empty" in message and len(table["data"]) == 3
+    assert "draw a digit on the sketchpad" in message and len(table["data"]) == 3
 
 
 def test_concurrent_clients_each_get_their_own_decoding(app_server):

@@ -79,6 +79,7 @@ def entries_for(keys, session) -> list:
         raise gr.Error("Choose at least one model to show.")
     out = []
     for key in keys:
+        key = picked_key(key, session)
         if key in (session or {}).get("uploads", {}):
             out.append(session["uploads"][key])
             continue
@@ -87,6 +88,14 @@ def entries_for(keys, session) -> list:
         except ModelLoadError as e:
             raise gr.Error(str(e)) from None
     return out
+
+
+def picked_key(key: str, session=None) -> str:
+    """The model key behind a picker entry: the picker takes typed text too, so "cvae-2d" (a shown name, typed and
+    entered) means pretrained/cvae-2d; anything else is returned as it is."""
+    if key in (session or {}).get("uploads", {}) or key.startswith(("pretrained/", "runs/")):
+        return key
+    return next((value for label, value in model_choices(session) if label == key.strip()), key)
 
 
 def model_choices(session=None) -> list[tuple[str, str]]:
@@ -277,16 +286,26 @@ def interpolate(keys, i, j, session):
     return actions.interpolation(entries, REGISTRY.test, int(i), int(j))
 
 
+NO_CONDITIONAL = "None of the shown models is conditional: add a CVAE or CAAE (e.g. cvae-2d) in the model picker."
+
+
 def style_grids(keys, indices, session):
     entries = [e for e in entries_for(keys, session) if e.config.conditional]
     if not entries:
-        raise gr.Error("None of the shown models is conditional: add a CVAE or CAAE in the model picker.")
+        raise gr.Error(NO_CONDITIONAL)
     try:
         _, _, idx = actions.pick_test_digits(REGISTRY.test, "by index", indices=indices or "0, 1, 2, 3, 4")
     except ValueError as e:
         raise gr.Error(str(e)) from None
     panels = [(actions.style_grid(e, REGISTRY.test, idx), e.label) for e in entries]
     return render.side_by_side(panels, per_row=2), _caption_list(panels)
+
+
+def style_grids_on_open(keys, indices, session):
+    """The Conditional tab opening: its grids when a conditional model is shown, else the hint (not an error)."""
+    if not any(e.config.conditional for e in entries_for(keys, session)):
+        return None, f"*{NO_CONDITIONAL}*"
+    return style_grids(keys, indices, session)
 
 
 def upload(files, keys, session):
@@ -428,14 +447,14 @@ def build() -> gr.Blocks:
                     interp_btn = gr.Button("Interpolate")
                 interp_img = gr.Image(type="numpy", format="png", interactive=False, label="Interpolation",
                                       buttons=["download"])
-            with gr.Tab("Conditional"):
+            with gr.Tab("Conditional") as style_tab:
                 gr.Markdown(CAPTIONS["conditional"])
                 with gr.Row():
                     style_idx = gr.Textbox(value="0, 1, 2, 3, 4", label="Styles from test digits #")
                     style_btn = gr.Button("Draw style grids", variant="primary")
+                style_text = gr.Markdown(elem_id="styles-text")  # above the picture: the hint must not hide below it
                 style_gallery = gr.Image(type="numpy", format="png", interactive=False, label="Style × label",
-                                         show_label=False, buttons=["download"])
-                style_text = gr.Markdown()
+                                         show_label=False, buttons=["download"], elem_id="styles")
             with gr.Tab("Train"):
                 train = trainer_tab.build_tab(session)
             with gr.Tab("Add a model"):
@@ -493,7 +512,9 @@ def build() -> gr.Blocks:
         interp_btn.click(interpolate, *interp_io, api_name="interpolate")
         sample_tab.select(sample, *sample_io, api_visibility="private").then(
             interpolate, *interp_io, api_visibility="private")
-        style_btn.click(style_grids, [models, style_idx, session], [style_gallery, style_text], api_name="style_grid")
+        style_io = ([models, style_idx, session], [style_gallery, style_text])
+        style_btn.click(style_grids, *style_io, api_name="style_grid")
+        style_tab.select(style_grids_on_open, *style_io, api_visibility="private")
         upload_btn.click(upload, [files, models, session], [models, status, session], api_name="upload").then(
             load_models, view_inputs, view_outputs, api_visibility="private")
         refresh_btn.click(refresh, [models, session], [models], api_visibility="private")

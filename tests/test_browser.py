@@ -108,3 +108,8 @@ def test_samples_and_grids_are_drawn_when_their_tab_opens(page, app_server):
         _, shown = image_of(page, selector)
         path = client.predict(*args, api_name=endpoint)[0]
         assert np.array_equal(shown, np.asarray(Image.open(path).convert("RGB"))), f"{tab}: not its endpoint's picture"
+    # none of the default models is conditional: the Conditional tab opens with a hint, not an error
+    page.get_by_role("tab", name="Conditional").click()
+    page.wait_for_function("() => (document.querySelector('#styles-text') || {innerText: ''}).innerText"
+                           ".includes('None of the shown models is conditional')", timeout=30_000)
+    assert page.locator("#styles img").count() == 0

@@ -175,6 +175,26 @@ def test_drawn_digit_is_reconstructed_and_starred_in_every_plane(registry, monke
     assert not hasattr(scatter, "data")  # nothing drawn before or now: the scatter is left as it is
 
 
+def test_conditional_tab_draws_its_grids_on_open_or_says_what_to_add(registry, monkeypatch):
+    import gradio as gr
+
+    from explorer import ui
+
+    monkeypatch.setattr(ui, "REGISTRY", registry)
+    session = ui.new_session()
+    image, text = ui.style_grids_on_open(["pretrained/ae-2d", "pretrained/vae-2d"], "0, 1", session)
+    assert image is None and ui.NO_CONDITIONAL in text  # a hint, not an error, when the tab merely opens
+    keys = ["pretrained/vae-2d", "pretrained/cvae-2d"]
+    opened, clicked = ui.style_grids_on_open(keys, "0, 1", session), ui.style_grids(keys, "0, 1", session)
+    assert opened[0].ndim == 3 and np.array_equal(opened[0], clicked[0]) and opened[1] == clicked[1]
+    assert "cvae-2d" in opened[1] and "vae-2d\n" not in opened[1]  # only the conditional model is drawn
+    # the picker takes typed text: a shown name typed and entered means that model
+    assert ui.entries_for(["cvae-2d ", "pretrained/ae-2d"], session) == [registry.get("pretrained/cvae-2d"),
+                                                                         registry.get("pretrained/ae-2d")]
+    with pytest.raises(gr.Error, match="unknown model 'nope'"):
+        ui.entries_for(["nope"], session)
+
+
 def test_fresh_high_dim_model_gets_umap_in_the_background(registry):
     from explorer.registry import compute_umap, make_entry
 

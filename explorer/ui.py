@@ -134,6 +134,15 @@ def plane_updates(entries, projection, background, points, session, targets=None
     return updates
 
 
+def typed_model(keys, projection, background, points, session, evt: gr.SelectData):
+    """A name typed and entered in the picker: Gradio reports it by a select event (index -1), before the picker's
+    value includes it, and sends no input event; so add it here, as its key, and show the models."""
+    if evt.index != -1 or not evt.selected:  # clicks and removals: the input event shows them
+        return [gr.skip()] * (1 + MAX_MODELS + 7)  # the picker, then load_models' outputs
+    keys = list(dict.fromkeys(picked_key(k, session) for k in [*(keys or []), evt.value]))[-MAX_MODELS:]
+    return gr.update(value=keys), *load_models(keys, projection, background, points, session)
+
+
 def load_models(keys, projection, background, points, session):
     """Show the chosen models: planes and scatter."""
     entries = entries_for(keys, session)
@@ -483,6 +492,7 @@ def build() -> gr.Blocks:
             control.change(load_models, view_inputs, view_outputs, api_visibility="private").then(
                 crosshairs, cross_inputs, planes, api_visibility="private")
         models.input(load_models, view_inputs, view_outputs, api_visibility="private")
+        models.select(typed_model, view_inputs, [models, *view_outputs], api_visibility="private")
         for slot, image in enumerate(planes):
             image.select(make_click_handler(slot), [models, projection, label, session],
                          [decoded, x, y, clicked, session], api_visibility="private", show_progress="hidden").then(

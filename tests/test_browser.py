@@ -113,3 +113,21 @@ def test_samples_and_grids_are_drawn_when_their_tab_opens(page, app_server):
     page.wait_for_function("() => (document.querySelector('#styles-text') || {innerText: ''}).innerText"
                            ".includes('None of the shown models is conditional')", timeout=30_000)
     assert page.locator("#styles img").count() == 0
+
+
+def test_a_model_name_typed_into_the_picker_is_shown(page, app_server):
+    """Typing a shown name and pressing Enter adds that model (Gradio sends no input event for typed entries)."""
+    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})  # its own session
+    try:
+        fresh.goto(app_server[0])
+        fresh.wait_for_selector(".plane img", timeout=60_000)
+        picker = fresh.get_by_label("Models to compare (up to 6)")
+        picker.click()
+        picker.fill("cvae-2d")
+        picker.press("Enter")
+        fresh.wait_for_function("() => document.body.innerText.includes('cvae-2d (cvae, 2-D)')", timeout=30_000)
+        fresh.wait_for_function("() => document.querySelectorAll('.plane img').length === 4", timeout=30_000)
+        chips = fresh.locator("[data-testid='multiselect'] .token, .token").all_inner_texts()
+        assert [c.strip() for c in chips if c.strip()][-1] == "cvae-2d"  # the chip shows the name, not raw text
+    finally:
+        fresh.close()

@@ -114,3 +114,25 @@ def test_project_readme_shows_the_same_table():
     ours = table((PRETRAINED / "README.md").read_text())
     shown = table((PRETRAINED.parent / "README.md").read_text())
     assert ours.count("\n") >= 11 and shown == ours.replace("](", "](pretrained/")
+
+
+def test_targets_section_shows_the_stored_numbers():
+    """The README's target rows are the stored metrics held against the targets, not numbers typed by hand."""
+    import sys
+
+    sys.path.insert(0, str(PRETRAINED.parent))
+    from pretrained.build import TARGETS
+
+    section = (PRETRAINED / "README.md").read_text().split("<!-- targets -->")[1].split("<!-- /targets -->")[0]
+    rows = [line for line in section.strip().splitlines()[2:]]
+    assert len(rows) == len(TARGETS)
+    for (name, key, op, target), row in zip(TARGETS, rows):
+        path = PRETRAINED / name / "metrics.json"
+        stored = json.loads(path.read_text())
+        stored = stored if name == "classifier" else {**stored["eval"], "knn_2d": stored["eval"].get(
+            "knn_accuracy_umap", stored["eval"].get("knn_accuracy"))}
+        value = stored[key]
+        met = value <= target if op == "<=" else value >= target
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[0] == name and float(cells[3]) == pytest.approx(value, abs=0.006)
+        assert cells[4] == ("yes" if met else "**no**"), row

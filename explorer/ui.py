@@ -48,6 +48,8 @@ CSS = """
 #status p {margin: 0; font-size: 0.9em;}
 .caption p {font-size: 0.95em; margin: 0;}
 footer {display: none !important;}
+.plane-row {justify-content: flex-start !important;}
+.lower-plane {max-width: calc((100% - 2 * var(--layout-gap)) / 3); margin: 0 !important;}
 """
 
 
@@ -395,12 +397,12 @@ def build() -> gr.Blocks:
                 with gr.Row():
                     with gr.Column(scale=3):
                         planes = []
-                        for _ in range(MAX_MODELS // 3):
-                            with gr.Row():
-                                for _ in range(3):
+                        for row in range(MAX_MODELS // 3):
+                            with gr.Row(elem_classes=["plane-row"]):
+                                for _ in range(3):  # lower rows: as wide as a top-row plane, however many
                                     planes.append(gr.Image(type="numpy", format="png", interactive=False,
-                                                           visible=False, buttons=["download"],
-                                                           elem_classes=["plane"], min_width=180))
+                                                           visible=False, buttons=["download"], min_width=180,
+                                                           elem_classes=["plane"] + ["lower-plane"] * (row > 0)))
                     with gr.Column(scale=1, min_width=300):
                         decoded = gr.Image(type="numpy", format="png", interactive=False, label="Decoded at the click",
                                            elem_id="decoded", buttons=["download"])

@@ -129,5 +129,9 @@ def test_a_model_name_typed_into_the_picker_is_shown(page, app_server):
         fresh.wait_for_function("() => document.querySelectorAll('.plane img').length === 4", timeout=30_000)
         chips = fresh.locator("[data-testid='multiselect'] .token, .token").all_inner_texts()
         assert [c.strip() for c in chips if c.strip()][-1] == "cvae-2d"  # the chip shows the name, not raw text
+        planes = fresh.locator(".plane img")
+        top, lower = planes.nth(0).bounding_box(), planes.nth(3).bounding_box()
+        assert abs(lower["width"] - top["width"]) < 0.05 * top["width"]  # a lone lower plane is not stretched
+        assert abs(lower["x"] - top["x"]) < 2  # and sits under the first one
     finally:
         fresh.close()

@@ -62,7 +62,7 @@ def main():
         decode_times(client, models, 10)
         idle = decode_times(client, models, 100)
         job_id = client.predict("vae", "mlp", 2, 1.0, "gaussian", False, args.epochs + 3, 128, 1e-3, 0, "full", None,
-                                "tab", 0, api_name="/train_start")[0]
+                                "tab", 0, "diagonal", api_name="/train_start")[0]
         while client.predict(job_id, 0, api_name="/train_status")["step"] < 50:
             time.sleep(0.5)
         busy = decode_times(client, models, 100)

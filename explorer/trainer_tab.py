@@ -43,12 +43,13 @@ def session_dir(session) -> str:
 
 
 def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs, batch_size, lr, seed, data_choice,
-                idx_files, name, limit, session):
-    """Start a background job; returns its id."""
+                idx_files, name, limit, posterior, session):
+    """Start a background job; returns its id. ``posterior`` (diagonal/full) applies to the VAE and CVAE."""
     folder = None
     try:
         model_config = ModelConfig(model=model, arch=arch, latent_dim=int(latent_dim), kl_weight=float(kl_weight),
-                                   prior=prior, label_guided=bool(label_guided) and model == "aae",
+                                   posterior=posterior if model in ("vae", "cvae") else "diagonal", prior=prior,
+                                   label_guided=bool(label_guided) and model == "aae",
                                    hidden=(512, 256) if arch == "mlp" else (256,),
                                    channels=(16, 32))
         train_config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), seed=int(seed),
@@ -190,6 +191,8 @@ def build_tab(session):
                 latent_dim = gr.Number(value=2, precision=0, minimum=1, maximum=LIMITS["latent_dim"],
                                        label="Latent dim")
                 kl_weight = gr.Number(value=1.0, minimum=0, label="β (KL weight, VAE)")
+                posterior = gr.Dropdown(["diagonal", "full"], value="diagonal", label="q(z|x) covariance (VAE)",
+                                        info="full: each digit's Gaussian can tilt (correlated dims)")
             with gr.Row():
                 prior = gr.Dropdown(["gaussian", "mixture10", "swissroll"], value="gaussian", label="AAE prior")
                 label_guided = gr.Checkbox(value=False, label="Label-guided AAE")
@@ -227,7 +230,7 @@ def build_tab(session):
     since = gr.Number(value=0, visible=False)
     status_json = gr.JSON(visible=False)
     inputs = [model, arch, latent_dim, kl_weight, prior, label_guided, epochs, batch_size, lr, seed, data_choice,
-              idx_files, name, limit, session]
+              idx_files, name, limit, posterior, session]
     start.click(train_start, inputs, [job_id, message, session, timer], api_name="train_start")
     stop.click(train_stop, [job_id, session], [message], api_name="train_stop")
     gr.Button(visible=False).click(train_status, [job_id, since, session], [status_json], api_name="train_status")

@@ -7,13 +7,13 @@ import pytest
 from trainer import checkpoint
 
 TINY = dict(model="vae", arch="mlp", latent_dim=2, kl_weight=1.0, prior="gaussian", label_guided=False,
-            batch_size=64, lr=1e-3, seed=0, data_choice="bundled", idx_files=None)
+            batch_size=64, lr=1e-3, seed=0, data_choice="bundled", idx_files=None, posterior="diagonal")
 
 
-def start(client, name, epochs, limit):
-    args = dict(TINY, epochs=epochs, name=name, limit=limit)
+def start(client, name, epochs, limit, **change):
+    args = dict(TINY, epochs=epochs, name=name, limit=limit, **change)
     order = ["model", "arch", "latent_dim", "kl_weight", "prior", "label_guided", "epochs", "batch_size", "lr", "seed",
-             "data_choice", "idx_files", "name", "limit"]
+             "data_choice", "idx_files", "name", "limit", "posterior"]
     job_id, message = client.predict(*[args[k] for k in order], api_name="/train_start")[:2]
     assert job_id and "Started" in message
     return job_id
@@ -38,7 +38,7 @@ def clients(app_server):
 
 def test_job_streams_history_and_saves_a_loadable_run(clients, app_server):
     a, _ = clients
-    job_id = start(a, "tab-tiny", epochs=2, limit=640)
+    job_id = start(a, "tab-tiny", epochs=2, limit=640, posterior="full")  # the full-covariance VAE
     status = wait(a, job_id, lambda s: s["status"] in ("finished", "failed", "diverged"))
     assert status["status"] == "finished", status["message"]
     rows = status["rows"]
@@ -53,6 +53,7 @@ def test_job_streams_history_and_saves_a_loadable_run(clients, app_server):
     runs = app_server[1].runs
     run = checkpoint.load(runs / "tab-tiny")
     assert run.epoch == 2 and len(checkpoint.read_history(runs / "tab-tiny")) == len(rows)
+    assert run.model_config.posterior == "full"
 
 
 def test_stop_keeps_a_loadable_checkpoint_and_others_cannot_stop(clients, app_server):
@@ -81,5 +82,5 @@ def test_bad_parameters_are_refused(clients):
     with pytest.raises(AppError, match="greater than maximum value 50|epochs must be at most 50"):
         start(a, "too-long", epochs=500, limit=64)
     with pytest.raises(AppError, match="less than minimum value|lr must be"):
-        a.predict("vae", "mlp", 2, 1.0, "gaussian", False, 1, 64, -1.0, 0, "bundled", None, "x", 64,
+        a.predict("vae", "mlp", 2, 1.0, "gaussian", False, 1, 64, -1.0, 0, "bundled", None, "x", 64, "diagonal",
                   api_name="/train_start")

@@ -140,9 +140,12 @@ def typed_model(keys, projection, background, points, session, evt: gr.SelectDat
     """A name typed and entered in the picker: Gradio reports it by a select event (index -1), before the picker's
     value includes it, and sends no input event; so add it here, as its key, and show the models."""
     if evt.index != -1 or not evt.selected:  # clicks and removals: the input event shows them
-        return [gr.skip()] * (1 + MAX_MODELS + 7)  # the picker, then load_models' outputs
+        return [gr.skip()] * (1 + VIEW_OUTPUTS)  # the picker, then load_models' outputs
     keys = list(dict.fromkeys(picked_key(k, session) for k in [*(keys or []), evt.value]))[-MAX_MODELS:]
     return gr.update(value=keys), *load_models(keys, projection, background, points, session)
+
+
+VIEW_OUTPUTS = MAX_MODELS + 7  # what load_models returns: a plane per slot, then the 7 of view_outputs in build()
 
 
 def load_models(keys, projection, background, points, session):
@@ -481,6 +484,7 @@ def build() -> gr.Blocks:
 
         view_inputs = [models, projection, background, points, session]
         view_outputs = [*planes, scatter, status, decoded, x, y, clicked, session]
+        assert len(view_outputs) == VIEW_OUTPUTS
         cross_inputs = [models, projection, background, points, label, session]
 
         demo.load(remember_owner, [owner, session], [owner, session], api_visibility="private").then(

@@ -22,6 +22,7 @@ from trainer.train import Callback, FitResult, fit, new_model
 
 LIMITS = {"epochs": 50, "latent_dim": 64, "batch_size": 1024, "train_images": 60_000}
 SNAPSHOT_POINTS = 2000
+DONE = ("finished", "stopped", "diverged", "failed")  # a job's final statuses
 
 
 class JobError(ValueError):
@@ -52,7 +53,7 @@ class Job:
 
     @property
     def done(self) -> bool:
-        return self.status in ("finished", "stopped", "diverged", "failed")
+        return self.status in DONE
 
     def progress(self) -> dict:
         with self.lock:

@@ -13,7 +13,7 @@ from trainer.config import ConfigError, ModelConfig, TrainConfig
 from trainer.data import DataError, load_run_dataset
 
 from . import plots
-from .jobs import LIMITS, JobError, JobManager, load_training_data
+from .jobs import DONE, LIMITS, JobError, JobManager, load_training_data
 from .registry import RUNS, discard_upload
 
 JOBS = JobManager(RUNS)
@@ -120,6 +120,7 @@ def poll(session):
     except JobError:
         return gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
     p = job.progress()
+    done = p["status"] in DONE  # from the same reading as p: a job ending after it gets one more tick to show it
     rows, _ = job.rows_since(0)
     curves = plots.training_curves(rows, job.model_config.model)
     with job.lock:
@@ -127,8 +128,8 @@ def poll(session):
     snap = plots.snapshot_scatter(*(snaps[-1][1:] if snaps else (None, None)),
                                   title=f"latent space after epoch {snaps[-1][0]}" if snaps else "waiting for epoch 1")
     slider = gr.Slider(minimum=1, maximum=max(2, len(snaps)), value=max(1, len(snaps)), step=1,
-                       interactive=job.done and len(snaps) > 1)
-    return progress_html(p), curves, snap, slider, gr.Timer(active=not job.done)
+                       interactive=done and len(snaps) > 1)
+    return progress_html(p), curves, snap, slider, gr.Timer(active=not done)
 
 
 def replay(epoch, session):

@@ -84,3 +84,28 @@ def test_bad_parameters_are_refused(clients):
     with pytest.raises(AppError, match="less than minimum value|lr must be"):
         a.predict("vae", "mlp", 2, 1.0, "gaussian", False, 1, 64, -1.0, 0, "bundled", None, "x", 64, "diagonal",
                   api_name="/train_start")
+
+
+def test_a_job_ending_during_a_tick_gets_one_more_tick(monkeypatch, tmp_path):
+    """The tick that reads 'running' must not stop the timer even if the job has finished a moment later: the
+    next tick shows 'finished' (the race once left a browser on 'running' for good)."""
+    from explorer import trainer_tab
+    from explorer.jobs import Job
+    from trainer.config import ModelConfig, TrainConfig
+
+    job = Job("j1", "me", "race", tmp_path, ModelConfig(), TrainConfig(epochs=2), status="running")
+    real_progress = job.progress
+
+    def progress_then_finish():
+        p = real_progress()
+        job.status, job.message = "finished", "finished 2 epochs"  # the worker ends right after the reading
+        return p
+
+    monkeypatch.setattr(job, "progress", progress_then_finish)
+    monkeypatch.setattr(trainer_tab.JOBS, "get", lambda job_id, owner: job)
+    session = {"job": "j1", "owner": "me"}
+    bar, *_, timer = trainer_tab.poll(session)
+    assert "running" in bar and timer.active  # the reading said running: keep ticking
+    monkeypatch.setattr(job, "progress", real_progress)
+    bar, *_, timer = trainer_tab.poll(session)
+    assert "finished 2 epochs" in bar and not timer.active

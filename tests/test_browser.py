@@ -126,7 +126,9 @@ def test_a_model_name_typed_into_the_picker_is_shown(page, app_server):
         picker.fill("cvae-2d")
         picker.press("Enter")
         fresh.wait_for_function("() => document.body.innerText.includes('cvae-2d (cvae, 2-D)')", timeout=30_000)
-        fresh.wait_for_function("() => document.querySelectorAll('.plane img').length === 4", timeout=30_000)
+        fresh.wait_for_function("() => { const i = document.querySelectorAll('.plane img'); "
+                                "return i.length === 4 && [...i].every(e => e.complete && e.offsetWidth > 0); }",
+                                timeout=30_000)  # all four drawn and laid out before they are measured
         chips = fresh.locator("[data-testid='multiselect'] .token, .token").all_inner_texts()
         assert [c.strip() for c in chips if c.strip()][-1] == "cvae-2d"  # the chip shows the name, not raw text
         planes = fresh.locator(".plane img")

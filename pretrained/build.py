@@ -194,6 +194,11 @@ COLUMNS = [("model", "model"), ("arch", "arch"), ("latent", "latent"), ("epochs"
            ("min class", "min_class_share")]
 
 
+def table_metrics(eval_results: dict) -> dict:
+    """A model's eval results plus the table's "kNN 2-D": of its latents (2-D) or of their UMAP plane (16-D)."""
+    return {**eval_results, "knn_2d": eval_results.get("knn_accuracy_umap", eval_results.get("knn_accuracy"))}
+
+
 def write_table() -> None:
     rows, results = [], {}
     for name in ZOO:
@@ -202,7 +207,7 @@ def write_table() -> None:
             continue
         cfg = checkpoint.read_config(HERE / name)
         r = json.loads(path.read_text()).get("eval", {})
-        r = results[name] = {**r, "knn_2d": r.get("knn_accuracy_umap", r.get("knn_accuracy"))}
+        r = results[name] = table_metrics(r)
         r = {**r, "model": f"[{name}]({name}/preview.png)", "arch": cfg["model"]["arch"],
              "latent": cfg["model"]["latent_dim"], "epochs": cfg["epoch"],
              "train_seconds": None if r.get("train_seconds") is None else f"{r['train_seconds'] / 60:.1f}"}

@@ -141,7 +141,11 @@ def typed_model(keys, projection, background, points, session, evt: gr.SelectDat
     value includes it, and sends no input event; so add it here, as its key, and show the models."""
     if evt.index != -1 or not evt.selected:  # clicks and removals: the input event shows them
         return [gr.skip()] * (1 + VIEW_OUTPUTS)  # the picker, then load_models' outputs
-    keys = list(dict.fromkeys(picked_key(k, session) for k in [*(keys or []), evt.value]))[-MAX_MODELS:]
+    typed = picked_key(str(evt.value), session)
+    if typed not in {key for _, key in model_choices(session)}:  # no such model: take the chip away again
+        gr.Warning(f"No model is called {str(evt.value).strip()!r}; pick one from the list.")
+        return gr.update(value=[k for k in keys or [] if k != evt.value]), *[gr.skip()] * VIEW_OUTPUTS
+    keys = list(dict.fromkeys(picked_key(k, session) for k in [*(keys or []), typed]))[-MAX_MODELS:]
     return gr.update(value=keys), *load_models(keys, projection, background, points, session)
 
 

@@ -135,5 +135,14 @@ def test_a_model_name_typed_into_the_picker_is_shown(page, app_server):
         top, lower = planes.nth(0).bounding_box(), planes.nth(3).bounding_box()
         assert abs(lower["width"] - top["width"]) < 0.05 * top["width"]  # a lone lower plane is not stretched
         assert abs(lower["x"] - top["x"]) < 2  # and sits under the first one
+        picker.click()
+        picker.fill("nope")  # no model has this name: a warning, and the chip is taken away again
+        picker.press("Enter")
+        fresh.wait_for_function("() => document.body.innerText.includes(\"No model is called 'nope'\")",
+                                timeout=30_000)
+        fresh.wait_for_timeout(500)
+        chips = [c.strip() for c in fresh.locator(".token").all_inner_texts() if c.strip()]
+        assert "nope" not in chips and chips[-1] == "cvae-2d"
+        assert fresh.locator(".plane img").count() == 4  # the shown models stay
     finally:
         fresh.close()

@@ -195,6 +195,26 @@ def test_conditional_tab_draws_its_grids_on_open_or_says_what_to_add(registry, m
         ui.entries_for(["nope"], session)
 
 
+
+def test_a_typed_picker_entry_is_shown_or_taken_away(registry, monkeypatch):
+    """The picker's select event for a typed entry: a shown name adds that model; anything else is removed again."""
+    from types import SimpleNamespace
+
+    from explorer import ui
+
+    monkeypatch.setattr(ui, "REGISTRY", registry)
+    session, shown = ui.new_session(), ["pretrained/ae-2d"]
+    typed = lambda text: ui.typed_model(shown, "pca", "none", True, session,
+                                        SimpleNamespace(index=-1, selected=True, value=text))
+    picker, *views = typed("cvae-2d")
+    assert picker["value"] == ["pretrained/ae-2d", "pretrained/cvae-2d"]
+    assert [v.get("visible") for v in views[:3]] == [True, True, False]  # two planes drawn
+    with pytest.warns(UserWarning, match="No model is called 'nope'"):
+        picker, *views = ui.typed_model([*shown, "nope"], "pca", "none", True, session,
+                                        SimpleNamespace(index=-1, selected=True, value="nope"))
+    assert picker["value"] == shown  # the unknown chip is taken away; the shown models stay as they are
+    assert all(v == __import__("gradio").skip() for v in views)
+
 def test_fresh_high_dim_model_gets_umap_in_the_background(registry):
     from explorer.registry import compute_umap, make_entry
 

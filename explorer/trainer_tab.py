@@ -207,14 +207,16 @@ def build_tab(session):
             data_choice = gr.Radio(["bundled", "full", "uploaded"], value="bundled", label="Data",
                                    info="bundled: 8k/2k of the shipped test split; full: an MNIST folder on disk; "
                                         "uploaded: your four IDX files")
-            idx_files = gr.File(file_count="multiple", label="IDX files (for 'uploaded')", height=90)
+            idx_files = gr.File(file_count="multiple", label="IDX files: train/test images and labels",
+                                height=130, visible=False)  # shown when "uploaded" is picked
             with gr.Row():
                 name = gr.Textbox(label="Run name (folder under runs/)", placeholder="my-vae")
                 limit = gr.Number(value=0, precision=0, minimum=0, label="Use first N images (0 = all)")
         with gr.Column(scale=5):
             job_id = gr.Textbox(label="Job id", interactive=False, max_lines=1)
             bar = gr.HTML()
-            message = gr.Markdown()
+            message = gr.Markdown("Pick a model and press **Start**: the loss curves and the latent space of the "
+                                  "test digits appear here as it trains.")
             curves = gr.Plot(label="Training curves", show_label=False)
             with gr.Row():
                 snap = gr.Plot(label="Latent space (test digits; PCA when > 2-D)", show_label=False)
@@ -234,6 +236,8 @@ def build_tab(session):
               idx_files, name, limit, posterior, session]
     start.click(train_start, inputs, [job_id, message, session, timer], api_name="train_start")
     stop.click(train_stop, [job_id, session], [message], api_name="train_stop")
+    data_choice.change(lambda choice: gr.update(visible=choice == "uploaded"), data_choice, idx_files,
+                       api_visibility="private", show_progress="hidden")
     gr.Button(visible=False).click(train_status, [job_id, since, session], [status_json], api_name="train_status")
     timer.tick(poll, [session], [bar, curves, snap, snap_epoch, timer], api_visibility="private",
                show_progress="hidden")

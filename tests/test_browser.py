@@ -75,6 +75,12 @@ def test_click_on_plane_decodes_that_point_in_every_model(page, app_server):
 
 def test_trainer_tab_streams_curve_points(page, app_server):
     page.get_by_role("tab", name="Train").click()
+    upload = page.get_by_text("IDX files: train/test images and labels")
+    assert upload.count() == 0 or not upload.first.is_visible()  # the upload box only shows for "uploaded" data
+    page.get_by_label("uploaded").check()
+    upload.first.wait_for(state="visible", timeout=10_000)
+    page.get_by_label("bundled").check()
+    upload.first.wait_for(state="hidden", timeout=10_000)
     page.get_by_label("Epochs").fill("2")
     page.get_by_label("Use first N images (0 = all)").fill("1280")
     page.get_by_label("Run name (folder under runs/)").fill("browser-run")

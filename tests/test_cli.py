@@ -20,14 +20,15 @@ def test_help_documents_every_flag():
     out = cli("train", "--help").stdout
     for flag in ["--model", "--arch", "--hidden", "--latent-dim", "--epochs", "--batch-size", "--lr", "--kl-weight",
                  "--prior", "--seed", "--data", "--limit", "--out", "--resume", "--label-guided", "--download",
-                 "--weight-decay", "--disc-hidden", "--posterior", "--adv-lr", "--lr-schedule"]:
+                 "--weight-decay", "--disc-hidden", "--posterior", "--adv-lr", "--lr-schedule", "--prior-components"]:
         assert flag in out
 
 
-def test_train_resume_eval_on_full_mnist_subset(mnist_dir, tmp_path):
+@pytest.mark.parametrize("components", [0, 3])  # p(z) = N(0, I), or a 3-Gaussian mixture fitted every epoch
+def test_train_resume_eval_on_full_mnist_subset(mnist_dir, tmp_path, components):
     out = tmp_path / "vae"
     r = cli("train", "--model", "vae", "--hidden", "64", "--latent-dim", "2", "--epochs", "1", "--limit", "1000",
-            "--data", mnist_dir, "--out", out, "--batch-size", "100")
+            "--data", mnist_dir, "--out", out, "--batch-size", "100", "--prior-components", components)
     assert r.returncode == 0, r.stderr
     assert "epoch   1" in r.stdout + r.stderr and "finished 1 epochs" in r.stdout
     config = json.loads((out / "config.json").read_text())
@@ -40,6 +41,7 @@ def test_train_resume_eval_on_full_mnist_subset(mnist_dir, tmp_path):
     results = json.loads(r.stdout)
     assert results["test_images"] == 10000 and 0 <= results["knn_accuracy"] <= 1
     assert results["iwae_bound"] <= results["neg_elbo"] + 1.0  # the IWAE bound is tighter than the ELBO
+    assert json.loads((out / "config.json").read_text())["model"]["prior_components"] == components
 
 
 def test_bundled_fallback_is_loud(tmp_path):

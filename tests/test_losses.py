@@ -53,7 +53,7 @@ def test_vae_terms_are_per_image_sums_averaged_over_batch():
     torch.manual_seed(1)
     logits, x = torch.randn(4, 1, 28, 28), torch.rand(4, 1, 28, 28)
     mu, logvar = torch.randn(4, 2), torch.randn(4, 2)
-    terms = losses.vae_terms(logits, x, mu, logvar, kl_weight=0.5)
+    terms = losses.vae_terms(logits, x, losses.kl_normal(mu, logvar), kl_weight=0.5)
     recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / 4
     kl = (-0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum()) / 4
     assert float(terms["recon"]) == pytest.approx(float(recon), rel=1e-5)

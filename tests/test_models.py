@@ -70,6 +70,54 @@ def test_full_posterior_vae_samples_from_its_correlated_gaussian(model):
     assert net.log_importance_weights(x, y, k=5).shape == (5, 2)
 
 
+def test_mixture_log_density_is_the_weighted_sum_of_its_gaussians():
+    torch.manual_seed(0)
+    z = torch.randn(7, 3)
+    logits, means = torch.tensor([0.3, -1.0]), torch.randn(2, 3)
+    tril = torch.tensor([[[1.0, 0, 0], [0.5, 0.8, 0], [-0.2, 0.1, 1.3]], [[0.6, 0, 0], [0, 1.1, 0], [0.3, 0, 0.7]]])
+    dens = [torch.distributions.MultivariateNormal(means[k], scale_tril=tril[k]).log_prob(z).exp() for k in (0, 1)]
+    weights = torch.softmax(logits, 0)
+    expected = (weights[0] * dens[0] + weights[1] * dens[1]).log()
+    assert torch.allclose(losses.mixture_log_density(z, logits, means, tril), expected, atol=1e-5)
+    copies = losses.mixture_log_density(z, torch.zeros(4), torch.zeros(4, 3), torch.eye(3).repeat(4, 1, 1))
+    assert torch.allclose(copies, losses.gaussian_log_density(z), atol=1e-5)  # K copies of N(0, I) are N(0, I)
+
+
+def test_vae_mixture_prior_is_fitted_to_the_codes_and_used_everywhere():
+    """prior_components=K: before fitting the prior is N(0, I) (the one-sample KL then averages to the exact one);
+    after_epoch fits it to the codes; sampling, the KL and the IWAE weights all use the fitted mixture."""
+    from trainer.data import bundled_test_split
+
+    torch.manual_seed(0)
+    net = build_model(tiny("vae", "mlp", latent_dim=2, posterior="full", prior_components=3))
+    data = bundled_test_split().head(300)
+    x, _ = data.batch(torch.arange(300))
+    with torch.no_grad():
+        posterior = net.encode(x)
+        estimates = torch.stack([net.kl(net.reparameterize(*posterior), posterior) for _ in range(4000)]).mean(0)
+        assert torch.allclose(estimates, losses.kl_normal(*posterior), atol=0.05)
+        net.encoder.head[-1].bias[:2] += torch.tensor([6.0, -4.0])  # codes far from N(0, I): the fit must follow
+    net.after_epoch(data)
+    assert net.prior_means.shape == (3, 2) and net.prior_scale_tril.shape == (3, 2, 2)
+    assert "prior_scale_tril" in net.state_dict()  # saved with the weights
+    codes = net.embed(x).detach()
+    draws = net.sample_latent(4000, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(draws, net.sample_latent(4000, generator=torch.Generator().manual_seed(1)))
+    assert (draws.mean(0) - codes.mean(0)).abs().max() < 0.3  # the prior sits where the codes are, near (6, -4)
+    with torch.no_grad():
+        assert net.log_prior(codes).mean() > losses.gaussian_log_density(codes).mean() + 10
+        posterior = net.encode(x[:4])
+        z = net.reparameterize(*posterior)
+        assert torch.allclose(net.kl(z, posterior), losses.gaussian_log_density(z, *posterior) - net.log_prior(z))
+        torch.manual_seed(5)
+        weights = net.log_importance_weights(x[:4], None, k=3)
+        torch.manual_seed(5)
+        z = net.reparameterize(*posterior, eps=torch.randn(3, 4, 2))
+        log_px = -losses.bernoulli_nll(net.decode(z.reshape(12, 2)).flatten(1), x[:4].flatten(1).repeat(3, 1)).view(3, 4)
+        expected = log_px + net.log_prior(z) - losses.gaussian_log_density(z, *posterior)
+    assert torch.allclose(weights, expected, atol=1e-4)  # the IWAE bound uses the fitted prior
+
+
 def test_vae_uses_one_epsilon_per_element():
     torch.manual_seed(0)
     z = VAE.reparameterize(torch.zeros(1000, 3), torch.zeros(1000, 3))
@@ -101,6 +149,7 @@ def test_overfits_a_tiny_batch(model, arch):
     (dict(model="aae", label_guided=True), "label_guided needs"), (dict(kl_weight=-1), "kl_weight"),
     (dict(posterior="banana"), "unknown posterior"), (dict(model="aae", posterior="full"), "vae and cvae"),
     (dict(posterior="full", latent_dim=100), "<= 64"),
+    (dict(model="aae", prior_components=10), "vae model only"), (dict(prior_components=-1), "prior_components"),
 ])
 def test_config_errors(bad, match):
     with pytest.raises(ConfigError, match=match):

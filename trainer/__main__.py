@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--label-guided", action="store_true", help="AAE: the label picks the prior component")
     tr.add_argument("--posterior", choices=POSTERIORS, default=d.posterior,
                     help="VAE q(z|x) covariance: diagonal, or full (also learns correlations between latent dims)")
+    tr.add_argument("--prior-components", type=int, default=d.prior_components,
+                    help="VAE prior: 0 = N(0, I); K = a mixture of K Gaussians refitted to the codes after every epoch")
     tr.add_argument("--disc-hidden", type=_ints, default=d.disc_hidden, help="AAE discriminator hidden widths")
     tr.add_argument("--recon-loss", choices=RECON_LOSSES, default=d.recon_loss, help="AE/AAE reconstruction loss")
     tr.add_argument("--epochs", type=int, default=None,
@@ -116,6 +118,7 @@ def cmd_train(args) -> int:
         model_config = ModelConfig(model=args.model, arch=args.arch, hidden=args.hidden, channels=args.channels,
                                    activation=args.activation, latent_dim=args.latent_dim,
                                    kl_weight=args.kl_weight, posterior=args.posterior, prior=args.prior,
+                                   prior_components=args.prior_components,
                                    label_guided=args.label_guided, recon_loss=args.recon_loss,
                                    disc_hidden=args.disc_hidden).validate()
         train_config = TrainConfig(epochs=args.epochs or TrainConfig.epochs, batch_size=args.batch_size, lr=args.lr,

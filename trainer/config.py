@@ -28,6 +28,7 @@ class ModelConfig:
     kl_weight: float = 1.0  # beta: weight of the KL term in the VAE objective (1 = the true ELBO)
     posterior: str = "diagonal"  # VAE q(z|x): diagonal covariance, or full (a Cholesky factor per image)
     prior: str = "gaussian"  # AAE prior
+    prior_components: int = 0  # VAE prior: 0 = N(0, I); K = a K-Gaussian mixture refitted to the codes every epoch
     label_guided: bool = False  # AAE: the digit label picks the prior component; discriminator sees it
     recon_loss: str = "bce"  # AE/AAE reconstruction: Bernoulli (bce, nats) or squared error (mse)
     disc_hidden: tuple[int, ...] = (512, 512)  # AAE discriminator widths
@@ -60,6 +61,10 @@ class ModelConfig:
         if self.posterior == "full" and self.latent_dim > 64:
             raise ConfigError(f"posterior full learns d(d-1)/2 correlations per image: latent_dim must be <= 64, "
                               f"got {self.latent_dim}")
+        if not (0 <= int(self.prior_components) <= 100):
+            raise ConfigError(f"prior_components must be between 0 and 100, got {self.prior_components}")
+        if self.prior_components and self.model != "vae":
+            raise ConfigError("prior_components (a fitted mixture prior) applies to the vae model only")
         if self.label_guided and self.prior == "gaussian":
             raise ConfigError("label_guided needs a prior with one component per class: mixture10 or swissroll")
         if self.label_guided and self.model != "aae":

@@ -52,10 +52,21 @@ def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor | float = 0.0,
     return -0.5 * (LOG_2PI + logvar + white.pow(2)).sum(-1)
 
 
-def vae_terms(logits, x, mu, logvar, tril=None, *, kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
-    """Batch means of the VAE terms; ``neg_elbo`` is the true -ELBO, ``loss`` weights KL by beta."""
+def mixture_log_density(z: torch.Tensor, logits: torch.Tensor, means: torch.Tensor,
+                        scale_tril: torch.Tensor) -> torch.Tensor:
+    """log p(z) over the last dim for a mixture of K Gaussians: weights softmax(logits) (K,), means (K, d),
+    covariances L L^T from the Cholesky factors ``scale_tril`` (K, d, d)."""
+    from torch.distributions import Categorical, MixtureSameFamily, MultivariateNormal
+
+    mixture = MixtureSameFamily(Categorical(logits=logits), MultivariateNormal(means, scale_tril=scale_tril))
+    return mixture.log_prob(z)
+
+
+def vae_terms(logits, x, kl: torch.Tensor, *, kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
+    """Batch means of the VAE terms from the logits and each image's KL (B,); ``neg_elbo`` is the true -ELBO,
+    ``loss`` weights KL by beta."""
     recon = bernoulli_nll(logits, x).mean()
-    kl = kl_normal(mu, logvar, tril).mean()
+    kl = kl.mean()
     return {"loss": recon + kl_weight * kl, "recon": recon, "kl": kl, "neg_elbo": recon + kl}
 
 

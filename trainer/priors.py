@@ -1,8 +1,9 @@
-"""AAE priors over the latent space.
+"""Priors over the latent space.
 
 ``mixture10`` and ``swissroll`` follow Makhzani et al. (2015, Figs. 2 and 4): a 2-D pattern with
 one component (petal or roll segment) per class. It lives in the first two latent dims; any
 further dims are standard normal. Passing labels picks each sample's component (label-guided mode).
+The VAE's optional mixture prior is fitted to its codes (``fit_mixture``) and sampled with ``sample_mixture``.
 """
 from __future__ import annotations
 
@@ -40,3 +41,24 @@ def sample_prior(name: str, n: int, latent_dim: int, *, labels: torch.Tensor | N
         return xy[:, :1]
     rest = torch.randn(n, latent_dim - 2, generator=generator, device=device)
     return torch.cat([xy, rest], dim=1)
+
+
+def fit_mixture(codes: torch.Tensor, components: int, *, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A Gaussian mixture (full covariances, fitted by EM) to codes (n, d): its log weights, means and Cholesky
+    factors, as the VAE's mixture prior stores them."""
+    from sklearn.mixture import GaussianMixture
+
+    codes = codes.double().cpu().numpy()
+    gm = GaussianMixture(components, covariance_type="full", reg_covar=1e-4, max_iter=200, random_state=seed)
+    gm.fit(codes)
+    return {"logits": torch.as_tensor(gm.weights_).log().float(), "means": torch.as_tensor(gm.means_).float(),
+            "scale_tril": torch.linalg.cholesky(torch.as_tensor(gm.covariances_)).float()}
+
+
+def sample_mixture(n: int, logits: torch.Tensor, means: torch.Tensor, scale_tril: torch.Tensor, *,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """n draws from the Gaussian mixture of ``fit_mixture`` (on the CPU, reproducible with ``generator``)."""
+    logits, means, scale_tril = logits.cpu(), means.cpu(), scale_tril.cpu()
+    which = torch.multinomial(torch.softmax(logits, 0), n, replacement=True, generator=generator)
+    eps = torch.randn(n, means.shape[1], 1, generator=generator)
+    return means[which] + (scale_tril[which] @ eps).squeeze(-1)

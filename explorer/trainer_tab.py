@@ -43,12 +43,14 @@ def session_dir(session) -> str:
 
 
 def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs, batch_size, lr, seed, data_choice,
-                idx_files, name, limit, posterior, session):
-    """Start a background job; returns its id. ``posterior`` (diagonal/full) applies to the VAE and CVAE."""
+                idx_files, name, limit, posterior, prior_components, session):
+    """Start a background job; returns its id. ``posterior`` (diagonal/full) applies to the VAE and CVAE,
+    ``prior_components`` (0 = N(0, I), K = a mixture of K Gaussians fitted to the codes) to the VAE."""
     folder = None
     try:
         model_config = ModelConfig(model=model, arch=arch, latent_dim=int(latent_dim), kl_weight=float(kl_weight),
                                    posterior=posterior if model in ("vae", "cvae") else "diagonal", prior=prior,
+                                   prior_components=int(prior_components or 0) if model == "vae" else 0,
                                    label_guided=bool(label_guided) and model == "aae",
                                    hidden=(512, 256) if arch == "mlp" else (256,),
                                    channels=(16, 32))
@@ -192,8 +194,12 @@ def build_tab(session):
                 latent_dim = gr.Number(value=2, precision=0, minimum=1, maximum=LIMITS["latent_dim"],
                                        label="Latent dim")
                 kl_weight = gr.Number(value=1.0, minimum=0, label="β (KL weight, VAE)")
+            with gr.Row():
                 posterior = gr.Dropdown(["diagonal", "full"], value="diagonal", label="q(z|x) covariance (VAE)",
                                         info="full: each digit's Gaussian can tilt (correlated dims)")
+                prior_components = gr.Dropdown([("N(0, I)", 0), ("10 fitted Gaussians", 10)], value=0,
+                                               label="p(z) prior (VAE)",
+                                               info="fitted: a mixture refitted to the codes every epoch")
             with gr.Row():
                 prior = gr.Dropdown(["gaussian", "mixture10", "swissroll"], value="gaussian", label="AAE prior")
                 label_guided = gr.Checkbox(value=False, label="Label-guided AAE")
@@ -233,7 +239,7 @@ def build_tab(session):
     since = gr.Number(value=0, visible=False)
     status_json = gr.JSON(visible=False)
     inputs = [model, arch, latent_dim, kl_weight, prior, label_guided, epochs, batch_size, lr, seed, data_choice,
-              idx_files, name, limit, posterior, session]
+              idx_files, name, limit, posterior, prior_components, session]
     start.click(train_start, inputs, [job_id, message, session, timer], api_name="train_start")
     stop.click(train_stop, [job_id, session], [message], api_name="train_stop")
     data_choice.change(lambda choice: gr.update(visible=choice == "uploaded"), data_choice, idx_files,

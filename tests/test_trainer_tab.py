@@ -7,13 +7,14 @@ import pytest
 from trainer import checkpoint
 
 TINY = dict(model="vae", arch="mlp", latent_dim=2, kl_weight=1.0, prior="gaussian", label_guided=False,
-            batch_size=64, lr=1e-3, seed=0, data_choice="bundled", idx_files=None, posterior="diagonal")
+            batch_size=64, lr=1e-3, seed=0, data_choice="bundled", idx_files=None, posterior="diagonal",
+            prior_components=0)
 
 
 def start(client, name, epochs, limit, **change):
     args = dict(TINY, epochs=epochs, name=name, limit=limit, **change)
     order = ["model", "arch", "latent_dim", "kl_weight", "prior", "label_guided", "epochs", "batch_size", "lr", "seed",
-             "data_choice", "idx_files", "name", "limit", "posterior"]
+             "data_choice", "idx_files", "name", "limit", "posterior", "prior_components"]
     job_id, message = client.predict(*[args[k] for k in order], api_name="/train_start")[:2]
     assert job_id and "Started" in message
     return job_id
@@ -38,7 +39,7 @@ def clients(app_server):
 
 def test_job_streams_history_and_saves_a_loadable_run(clients, app_server):
     a, _ = clients
-    job_id = start(a, "tab-tiny", epochs=2, limit=640, posterior="full")  # the full-covariance VAE
+    job_id = start(a, "tab-tiny", epochs=2, limit=640, posterior="full", prior_components=10)  # both VAE options
     status = wait(a, job_id, lambda s: s["status"] in ("finished", "failed", "diverged"))
     assert status["status"] == "finished", status["message"]
     rows = status["rows"]
@@ -53,7 +54,8 @@ def test_job_streams_history_and_saves_a_loadable_run(clients, app_server):
     runs = app_server[1].runs
     run = checkpoint.load(runs / "tab-tiny")
     assert run.epoch == 2 and len(checkpoint.read_history(runs / "tab-tiny")) == len(rows)
-    assert run.model_config.posterior == "full"
+    assert run.model_config.posterior == "full" and run.model_config.prior_components == 10
+    assert not run.model.prior_means.eq(0).all()  # the prior was fitted to the codes
 
 
 def test_stop_keeps_a_loadable_checkpoint_and_others_cannot_stop(clients, app_server):

@@ -37,8 +37,9 @@ CAPTIONS = {
     "recon": "Top row: the input digits. Then each model's reconstruction, with its error in nats under each image "
              "(lower is better). Draw your own digit to see how each model reads it; a star marks where it lands in "
              "every plane.",
-    "samples": "Digits generated from each model's prior: N(0, I) for the VAE, the AAE's chosen prior, and for the "
-               "AE (which has no prior) a Gaussian fitted to its codes — its samples fall in holes and look worse. "
+    "samples": "Digits generated from each model's prior: N(0, I) for the VAE (vae-16d: a mixture of Gaussians "
+               "fitted to its codes), the AAE's chosen prior, and for the AE (which has no prior) a Gaussian fitted "
+               "to its codes — its samples fall in holes and look worse. "
                "Interpolation decodes the straight line between two test digits' codes in each model.",
     "conditional": "Conditional models (CVAE, CAAE) get the digit label as an input, so their latent code only has to "
                    "hold the *style* (slant, thickness). Each row keeps one test digit's style and changes the label.",
@@ -237,7 +238,7 @@ def manifold(keys, projection, n, quantiles, label, session):
     lab = 0 if _label_value(label) == "auto" else int(label)
     out = []
     for e in entries:
-        q = quantiles and e.kind in ("vae", "cvae") and e.config.latent_dim == 2
+        q = quantiles and e.kind in ("vae", "cvae") and e.config.latent_dim == 2 and not e.config.prior_components
         title = f"{e.label} · {'Gaussian quantiles' if q else e.view(projection).name + ' plane'}"
         if e.config.conditional:
             title += f" · label {lab}"
@@ -284,8 +285,7 @@ def sample(keys, seed, session):
     out = []
     for e in entries:
         grid = actions.samples(e, 64, int(seed or 0))
-        title = f"{e.label} · " + ("Gaussian fitted to codes" if e.kind == "ae" else f"{e.config.prior} prior"
-                                    if e.kind in ("aae", "caae") else "N(0, I) prior")
+        title = f"{e.label} · {e.config.sampled_from}"
         if clf is not None:
             from trainer.evaluate import sample_quality
 

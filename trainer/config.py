@@ -39,6 +39,15 @@ class ModelConfig:
     def conditional(self) -> bool:
         return self.model in ("cvae", "caae")
 
+    @property
+    def sampled_from(self) -> str:
+        """Where samples come from, in a few words (for captions and tables)."""
+        if self.model == "ae":
+            return "Gaussian fitted to codes"  # an AE has no prior
+        if self.model in ("aae", "caae"):
+            return f"{self.prior} prior" + (", label-guided" if self.label_guided else "")
+        return f"mixture of {self.prior_components} fitted Gaussians" if self.prior_components else "N(0, I) prior"
+
     def validate(self) -> "ModelConfig":
         _choice("model", self.model, MODEL_TYPES)
         _choice("arch", self.arch, ARCHS)

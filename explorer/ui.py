@@ -39,7 +39,8 @@ CAPTIONS = {
              "every plane.",
     "samples": "Digits generated from each model's prior: N(0, I) for the VAE (vae-16d: a mixture of Gaussians "
                "fitted to its codes), the AAE's chosen prior, and for the AE (which has no prior) a Gaussian fitted "
-               "to its codes — its samples fall in holes and look worse. "
+               "to its codes — with 16 latent dims many of those fall in the holes between codes (compare ae-16d "
+               "with vae-16d). "
                "Interpolation decodes the straight line between two test digits' codes in each model.",
     "conditional": "Conditional models (CVAE, CAAE) get the digit label as an input, so their latent code only has to "
                    "hold the *style* (slant, thickness). Each row keeps one test digit's style and changes the label.",

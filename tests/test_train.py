@@ -11,7 +11,8 @@ CFG = dict(hidden=(64,), latent_dim=2, disc_hidden=(32,))
 
 
 def run(data, tmp_path, name, model="vae", epochs=2, resume=False, callbacks=(), **kw):
-    cfg = ModelConfig(model=model, prior="mixture10" if model == "aae" else "gaussian", **CFG)
+    mixture = dict(prior_components=3) if model == "vae-mixture-prior" else {}  # the VAE with a fitted prior
+    cfg = ModelConfig(model=model.split("-")[0], prior="mixture10" if model == "aae" else "gaussian", **CFG, **mixture)
     out = tmp_path / name
     m = C.load(out).model if resume else new_model(cfg, seed=0)
     return fit(m, data, TrainConfig(epochs=epochs, batch_size=64, log_every=4, **kw), callbacks, run_dir=out,
@@ -32,7 +33,7 @@ class Recorder(Callback):
         return self.stop_at_step is not None and len(self.steps) * 4 >= self.stop_at_step
 
 
-@pytest.mark.parametrize("model", ["ae", "vae", "aae", "cvae", "caae"])
+@pytest.mark.parametrize("model", ["ae", "vae", "aae", "cvae", "caae", "vae-mixture-prior"])
 def test_same_seed_same_numbers_and_resume_equivalence(small_data, tmp_path, model):
     full, _ = run(small_data, tmp_path, "a", model, epochs=3)
     again, _ = run(small_data, tmp_path, "b", model, epochs=3)
@@ -47,6 +48,15 @@ def test_same_seed_same_numbers_and_resume_equivalence(small_data, tmp_path, mod
     epochs = [r["epoch"] for r in history if r["kind"] == "epoch"]
     assert epochs == [1, 2, 3]
     assert all(math.isfinite(r["loss"]) for r in history if r["kind"] == "step")
+
+
+def test_a_fitted_prior_needs_enough_training_images(small_data, tmp_path):
+    from trainer.config import ConfigError
+
+    model = new_model(ModelConfig(model="vae", prior_components=10, **CFG))
+    with pytest.raises(ConfigError, match="10 fitted Gaussians needs at least 20 training images, got 6"):
+        fit(model, small_data, TrainConfig(epochs=1, limit=6), run_dir=tmp_path / "few")
+    assert not (tmp_path / "few").exists()  # refused before anything was written
 
 
 def test_callbacks_receive_steps_and_epochs_and_can_stop(small_data, tmp_path):

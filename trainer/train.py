@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from . import checkpoint
-from .config import ModelConfig, TrainConfig
+from .config import ConfigError, ModelConfig, TrainConfig
 from .data import Dataset, Split
 from .models import Autoencoder, build_model
 
@@ -97,6 +97,9 @@ def fit(model: Autoencoder, data: Dataset, config: TrainConfig, callbacks=(), *,
     else:
         torch.manual_seed(config.seed)
     train = data.train.head(config.limit)
+    if 2 * model.config.prior_components > len(train):
+        raise ConfigError(f"a prior of {model.config.prior_components} fitted Gaussians needs at least "
+                          f"{2 * model.config.prior_components} training images, got {len(train)}")
     info = dataset_info(data, config.limit)
     last: dict = next((r for r in reversed(history) if r.get("kind") == "epoch"), {})
     steps_per_epoch = math.ceil(len(train) / config.batch_size)

@@ -220,9 +220,9 @@ def build_tab(session):
                 limit = gr.Number(value=0, precision=0, minimum=0, label="Use first N images (0 = all)")
         with gr.Column(scale=5):
             job_id = gr.Textbox(label="Job id", interactive=False, max_lines=1)
-            bar = gr.HTML()
             message = gr.Markdown("Pick a model and press **Start**: the loss curves and the latent space of the "
                                   "test digits appear here as it trains.")
+            bar = gr.HTML()  # below the start message, so the job's latest state reads last
             curves = gr.Plot(label="Training curves", show_label=False)
             with gr.Row():
                 snap = gr.Plot(label="Latent space (test digits; PCA when > 2-D)", show_label=False)

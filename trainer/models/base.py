@@ -109,10 +109,11 @@ class Autoencoder(nn.Module):
         """Called with the training split after each epoch (the AE fits its sampling Gaussian here)."""
 
     @torch.no_grad()
-    def embed_split(self, split, batch_size: int = 1000) -> torch.Tensor:
-        """Latent codes (on the CPU) of every image in a data split."""
+    def embed_split(self, split, batch_size: int = 1000, code=None) -> torch.Tensor:
+        """Latent codes (on the CPU) of every image in a data split: ``code(x, y)``, by default ``embed``."""
+        code = code or self.embed
         was_training = self.training
         self.eval()
-        codes = [self.embed(x, y).cpu() for x, y in split.batches(batch_size, device=self.device)]
+        codes = [code(x, y).cpu() for x, y in split.batches(batch_size, device=self.device)]
         self.train(was_training)
         return torch.cat(codes)

@@ -74,15 +74,13 @@ class VAE(Autoencoder):
         """Refit the mixture prior to codes drawn from q(z|x) (with its own seeded noise: training's RNG is kept)."""
         if not self.config.prior_components:
             return
-        noise, codes = torch.Generator().manual_seed(0), []
-        was_training = self.training
-        self.eval()
-        for x, y in train.head(CODES_FOR_FIT).batches(1000, device=self.device):
+        noise = torch.Generator().manual_seed(0)
+
+        def draw(x, y):
             posterior = self.encode(x, y)
-            eps = torch.randn(posterior[0].shape, generator=noise).to(self.device)
-            codes.append(self.reparameterize(*posterior, eps=eps).cpu())
-        self.train(was_training)
-        fitted = fit_mixture(torch.cat(codes), self.config.prior_components)
+            return self.reparameterize(*posterior, eps=torch.randn(posterior[0].shape, generator=noise).to(self.device))
+
+        fitted = fit_mixture(self.embed_split(train.head(CODES_FOR_FIT), code=draw), self.config.prior_components)
         for name, value in fitted.items():
             getattr(self, f"prior_{name}").copy_(value)
 

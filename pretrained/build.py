@@ -68,7 +68,7 @@ ZOO: dict[str, list[str]] = {
     # full-covariance posterior (diagonal -> full, same 20 epochs): -ELBO 94.6 -> 94.15, samples 62% -> 65%;
     # adding weight decay 0.3 made both worse (95.5, 60%), and beta 1.3 (diagonal) barely moved samples (63%).
     # The samples fell in holes N(0, I) leaves between the codes; a prior of 10 Gaussians refitted to the codes
-    # every epoch fills them: -ELBO 94.15 -> 91.5, IWAE 89.9 -> 86.8, samples 65% -> 90%
+    # every epoch fills them: -ELBO 94.15 -> 91.5, IWAE 89.9 -> 88.0, samples 65% -> 90%
     "vae-16d": ["--model", "vae", *CONV16_WIDE, "--posterior", "full", "--prior-components", "10", "--epochs", "20"],
     # adv-lr 3e-4 (not 1e-3): after 5 epochs recon 68 vs 97 nats, kNN 0.970 vs 0.948 at the same prior MMD;
     # 35 epochs (not 20): UMAP kNN 0.948 -> 0.952, recon 64.8 -> 63.7. Samples stay ~64% (target 80%); at 5

@@ -327,8 +327,9 @@ def style_grids_on_open(keys, indices, session):
     return style_grids(keys, indices, session)
 
 
-def upload(files, keys, session):
+def upload(files, keys, session, request: gr.Request = None):
     session = session or new_session()
+    track(session, request)  # before any file is written, so closing the tab always finds them
     folder = trainer_tab.session_dir(session)
     paths = [getattr(f, "name", f) for f in (files or [])]
     try:
@@ -350,10 +351,15 @@ def remember_owner(owner, session, request: gr.Request):
     """One owner id per browser (kept in local storage), so a reload re-attaches to its training jobs."""
     if owner:
         session["owner"] = owner
+    track(session, request)
+    return session["owner"], session
+
+
+def track(session, request):
+    """Map the browser session to its state, so that closing the tab (`end_session`) can delete its files."""
     if request is not None and request.session_hash:
         session["hash"] = request.session_hash
         OPEN_SESSIONS[request.session_hash] = session
-    return session["owner"], session
 
 
 def compare_run(job_id, keys, session):

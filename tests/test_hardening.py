@@ -280,9 +280,31 @@ def test_closing_the_tab_deletes_its_uploads(app_server, tiny_zoo):
         mine = [f for f in uploaded() if f not in before]
         assert len(mine) == 1
         page.close()
-        deadline = time.time() + 30
+        deadline = time.time() + 60
         while time.time() < deadline and mine[0].exists():
             time.sleep(0.5)
         browser.close()
-    assert not mine[0].exists() and not mine[0].parent.parent.exists(), "the closed tab's upload is still on disk"
+    log = app_server.log.read_text()[-3000:]
+    assert not mine[0].exists() and not mine[0].parent.parent.exists(), f"the closed tab's upload is still on disk\n{log}"
     assert all(f.exists() for f in before), "another session's upload was deleted"
+
+
+def test_an_upload_after_an_early_unload_is_still_deleted_when_the_tab_closes(tiny_zoo, tmp_path, monkeypatch):
+    """If Gradio fires the unload event while the page lives on (a dropped heartbeat), the session must be
+    registered again by the next upload, or closing the tab later would leave that upload on disk."""
+    from types import SimpleNamespace
+
+    from explorer import ui
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    request = SimpleNamespace(session_hash="early-unload")
+    session = ui.new_session()
+    ui.remember_owner(None, session, request)
+    ui.end_session(request)  # the early unload: nothing uploaded yet
+    files = [str(tiny_zoo / "vae-8d" / "config.json"), str(tiny_zoo / "vae-8d" / "model.safetensors")]
+    _, message, session = ui.upload(files, [], session, request)
+    assert "Loaded" in message
+    stored = list(tmp_path.glob("latent-explorer-session-*/upload-*/model.safetensors"))
+    assert len(stored) == 1
+    ui.end_session(request)  # the tab really closes
+    assert not stored[0].parent.parent.exists() and not session["uploads"]

@@ -417,6 +417,7 @@ def build() -> gr.Blocks:
                                     planes.append(gr.Image(type="numpy", format="png", interactive=False,
                                                            visible=False, buttons=["download"], min_width=180,
                                                            elem_classes=["plane"] + ["lower-plane"] * (row > 0)))
+                        gr.HTML(plots.digit_legend_html())
                     with gr.Column(scale=1, min_width=300):
                         decoded = gr.Image(type="numpy", format="png", interactive=False, label="Decoded at the click",
                                            elem_id="decoded", buttons=["download"])

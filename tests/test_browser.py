@@ -152,3 +152,15 @@ def test_a_model_name_typed_into_the_picker_is_shown(page, app_server):
         assert fresh.locator(".plane img").count() == 4  # the shown models stay
     finally:
         fresh.close()
+
+
+def test_the_planes_have_a_key_to_their_digit_colors(page):
+    from explorer.render import PALETTE
+
+    page.get_by_role("tab", name="Click a plane").click()
+    legend = page.locator("#digit-legend")
+    legend.wait_for(state="visible", timeout=15_000)
+    swatches = legend.locator("span > span")
+    colors = [swatches.nth(d).evaluate("e => getComputedStyle(e).color") for d in range(swatches.count())]
+    assert colors == [f"rgb({r}, {g}, {b})" for r, g, b in PALETTE[:10]]
+    assert [int(t) for t in legend.inner_text().split(":", 1)[1].replace("●", " ").split()] == list(range(10))

@@ -305,7 +305,20 @@ def interpolate(keys, i, j, session):
     return actions.interpolation(entries, REGISTRY.test, int(i), int(j))
 
 
-NO_CONDITIONAL = "None of the shown models is conditional: add a CVAE or CAAE (e.g. cvae-2d) in the model picker."
+NO_CONDITIONAL = ("None of the shown models is conditional: press *Add the CVAE and CAAE*, or pick one (e.g. "
+                  "cvae-2d) in the model picker.")
+CONDITIONAL_MODELS = ("cvae-2d", "caae-2d")  # the shipped ones the Conditional tab's shortcut adds
+
+
+def add_conditional(keys, session):
+    """Show the shipped CVAE and CAAE beside the current models (the oldest make room when the picker is full)."""
+    keys = [picked_key(k, session) for k in (keys or [])]
+    available = REGISTRY.available()
+    extra = [k for k in (f"pretrained/{name}" for name in CONDITIONAL_MODELS) if k in available and k not in keys]
+    if not extra and not (keys and any(e.config.conditional for e in entries_for(keys, session))):
+        raise gr.Error(f"No conditional model is installed (looked for {', '.join(CONDITIONAL_MODELS)} in "
+                       "pretrained/); train one in the Train tab.")
+    return gr.update(value=[*keys, *extra][-MAX_MODELS:])
 
 
 def style_grids(keys, indices, session):
@@ -477,7 +490,9 @@ def build() -> gr.Blocks:
                 gr.Markdown(CAPTIONS["conditional"])
                 with gr.Row():
                     style_idx = gr.Textbox(value="0, 1, 2, 3, 4", label="Styles from test digits #")
-                    style_btn = gr.Button("Draw style grids", variant="primary")
+                    with gr.Column():
+                        style_btn = gr.Button("Draw style grids", variant="primary")
+                        add_cond_btn = gr.Button("Add the CVAE and CAAE")
                 style_text = gr.Markdown(elem_id="styles-text")  # above the picture: the hint must not hide below it
                 style_gallery = gr.Image(type="numpy", format="png", interactive=False, label="Style × label",
                                          show_label=False, buttons=["download"], elem_id="styles")
@@ -543,6 +558,9 @@ def build() -> gr.Blocks:
         style_io = ([models, style_idx, session], [style_gallery, style_text])
         style_btn.click(style_grids, *style_io, api_name="style_grid")
         style_tab.select(style_grids_on_open, *style_io, api_visibility="private")
+        add_cond_btn.click(add_conditional, [models, session], [models], api_visibility="private").then(
+            load_models, view_inputs, view_outputs, api_visibility="private").then(
+            style_grids_on_open, *style_io, api_visibility="private")
         upload_btn.click(upload, [files, models, session], [models, status, session], api_name="upload").then(
             load_models, view_inputs, view_outputs, api_visibility="private")
         refresh_btn.click(refresh, [models, session], [models], api_visibility="private")

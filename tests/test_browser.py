@@ -164,3 +164,28 @@ def test_the_planes_have_a_key_to_their_digit_colors(page):
     colors = [swatches.nth(d).evaluate("e => getComputedStyle(e).color") for d in range(swatches.count())]
     assert colors == [f"rgb({r}, {g}, {b})" for r, g, b in PALETTE[:10]]
     assert [int(t) for t in legend.inner_text().split(":", 1)[1].replace("●", " ").split()] == list(range(10))
+
+
+def test_the_conditional_tab_adds_the_shipped_conditional_models(page, app_server):
+    """With no CVAE/CAAE shown, the Conditional tab's shortcut adds the shipped ones and draws their grids."""
+    from gradio_client import Client
+
+    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})  # its own session
+    try:
+        fresh.goto(app_server.url)
+        fresh.wait_for_selector(".plane img", timeout=60_000)
+        fresh.get_by_role("tab", name="Conditional").click()
+        fresh.wait_for_function("() => (document.querySelector('#styles-text') || {innerText: ''}).innerText"
+                                ".includes('None of the shown models is conditional')", timeout=30_000)
+        fresh.get_by_role("button", name="Add the CVAE and CAAE").click()
+        fresh.wait_for_function("() => { const i = document.querySelector('#styles img'); return i && i.src; }",
+                                timeout=30_000)
+        chips = [c.strip() for c in fresh.locator(".token").all_inner_texts() if c.strip()]
+        assert chips == ["ae-2d", "vae-2d", "aae-mixture10-2d", "cvae-2d"]  # the tiny zoo has no caae-2d
+        assert fresh.locator(".plane img").count() == 4
+        _, shown = image_of(fresh, "#styles img")
+        path = Client(app_server.url, verbose=False).predict([*DEFAULT, "pretrained/cvae-2d"], "0, 1, 2, 3, 4",
+                                                             api_name="/style_grid")[0]
+        assert np.array_equal(shown, np.asarray(Image.open(path).convert("RGB")))
+    finally:
+        fresh.close()

@@ -193,6 +193,14 @@ def test_conditional_tab_draws_its_grids_on_open_or_says_what_to_add(registry, m
                                                                          registry.get("pretrained/ae-2d")]
     with pytest.raises(gr.Error, match="unknown model 'nope'"):
         ui.entries_for(["nope"], session)
+    # the tab's shortcut adds the shipped conditional models; a full picker drops its oldest to make room
+    six = [f"pretrained/{n}" for n in ("ae-2d", "vae-2d", "aae-mixture10-2d", "vae-8d")] + ["runs/a", "runs/b"]
+    assert ui.add_conditional(six[:2], session)["value"] == [*six[:2], "pretrained/cvae-2d"]
+    assert ui.add_conditional(six, session)["value"] == [*six[1:], "pretrained/cvae-2d"]
+    assert ui.add_conditional(["vae-2d", "cvae-2d"], session)["value"] == keys  # typed names; nothing doubled
+    monkeypatch.setattr(ui, "CONDITIONAL_MODELS", ("caae-2d",))  # none installed, none shown: say so
+    with pytest.raises(gr.Error, match="No conditional model is installed"):
+        ui.add_conditional(six[:2], session)
 
 
 

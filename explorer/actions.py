@@ -262,11 +262,12 @@ def interpolation(entries: list[Entry], test, i: int, j: int, steps: int = 10) -
 
 
 def style_grid(entry: Entry, test, styles: list[int]) -> np.ndarray:
-    """Conditional models: each row keeps the style z of one test digit, columns set the label 0-9."""
+    """Conditional models: each row starts with a test digit, then keeps its style z and sets the label 0-9."""
     rows = []
     for i in styles:
         images = entry.decode(np.repeat(entry.latents[i][None], 10, 0), np.arange(10))
-        rows.append((f"style of #{i}", images, [f"label {c}" for c in range(10)]))
+        source = test.images[i].float().numpy()[None] / 255
+        rows.append((f"style of #{i}", np.concatenate([source, images]), ["input", *(f"label {c}" for c in range(10))]))
     return render.image_table(rows)
 
 

@@ -43,7 +43,8 @@ CAPTIONS = {
                "with vae-16d). "
                "Interpolation decodes the straight line between two test digits' codes in each model.",
     "conditional": "Conditional models (CVAE, CAAE) get the digit label as an input, so their latent code only has to "
-                   "hold the *style* (slant, thickness). Each row keeps one test digit's style and changes the label.",
+                   "hold the *style* (slant, thickness). Each row starts with a test digit (*input*), keeps its style and "
+                   "changes the label.",
 }
 CSS = """
 #title h3 {margin: 0;}

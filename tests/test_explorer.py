@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import actions
+from explorer import actions, render
 from explorer.registry import ModelLoadError, Registry, load_upload, unpack_upload
 from trainer.data import bundled_test_split
 from zoo import make_zoo
@@ -93,7 +93,12 @@ def test_views_produce_images(entries, registry):
     assert actions.manifold_grid(entries[1], n=5, quantiles=True).shape[0] > 0
     assert actions.interpolation(entries, registry.test, 3, 2).ndim == 3
     cvae = registry.get("pretrained/cvae-2d")
-    assert actions.style_grid(cvae, registry.test, [0, 1]).ndim == 3
+    grid = actions.style_grid(cvae, registry.test, [0, 1])
+    for row, i in enumerate((0, 1)):  # each row starts with the test digit whose style it keeps (drawn 2x)
+        y = row * (60 + 14) + 2
+        first = grid[y:y + 56:2, 130:130 + 56:2, 0]
+        assert np.array_equal(first, render.to_uint8(1 - registry.test.images[i].float().numpy() / 255))
+    assert grid.shape[1] == 130 + 11 * 60
     with pytest.raises(ValueError, match="between 0 and"):
         actions.pick_test_digits(registry.test, "by index", indices="5, 99999")
     with pytest.raises(ValueError, match="whole numbers"):

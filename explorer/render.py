@@ -209,23 +209,23 @@ def labelled_tiles(tiles: list[dict], *, size: int = 140, small: int = 56, cols:
     cols = cols or len(tiles)
     rows = -(-len(tiles) // cols)
     top = 56  # room for the component's own label (drawn over the image when scaled down)
-    cell_w, cell_h = size + 40, size + 22 + 34 + (small + 20 if any(t.get("small") is not None for t in tiles) else 0)
+    cell_w, cell_h = size + 40, size + 22 + 40 + (small + 22 if any(t.get("small") is not None for t in tiles) else 0)
     im = Image.new("RGB", (cols * cell_w, rows * cell_h + top), WHITE)
     d = ImageDraw.Draw(im)
     for k, t in enumerate(tiles):
         r, c = divmod(k, cols)
         x0, y0 = c * cell_w + 20, r * cell_h + top
-        d.text((x0 + size // 2, y0), t["title"], fill=INK, font=font(15), anchor="ma")
+        d.text((x0 + size // 2, y0), t["title"], fill=INK, font=font(16), anchor="ma")
         digit = Image.fromarray(to_uint8(1 - t["image"])).resize((size, size), Image.NEAREST)
         im.paste(digit, (x0, y0 + 20))
         d.rectangle([x0 - 1, y0 + 19, x0 + size, y0 + 20 + size], outline=(170, 170, 170))
-        d.multiline_text((x0 + size // 2, y0 + 24 + size), t.get("caption", ""), fill=INK, font=font(11),
+        d.multiline_text((x0 + size // 2, y0 + 24 + size), t.get("caption", ""), fill=INK, font=font(14),
                          anchor="ma", align="center", spacing=2)
         if t.get("small") is not None:
-            sy = y0 + 56 + size
+            sy = y0 + 62 + size
             sm = Image.fromarray(to_uint8(1 - t["small"])).resize((small, small), Image.NEAREST)
             im.paste(sm, (x0 + (size - small) // 2, sy))
-            d.text((x0 + size // 2, sy + small + 3), t.get("small_caption", ""), fill=(90, 90, 90), font=font(10),
+            d.text((x0 + size // 2, sy + small + 3), t.get("small_caption", ""), fill=(90, 90, 90), font=font(12),
                    anchor="ma")
     return np.asarray(im)
 

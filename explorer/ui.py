@@ -273,6 +273,7 @@ def reconstruct(keys, mode, indices, sketch, seed, projection, session):
     star_changed = digit is not None or session.get("drawn") is not None
     session["drawn"] = digit
     image, table = actions.reconstructions(entries, images, labels, notes)
+    table = [[name, f"{error:.1f}"] for name, error in table]  # one decimal always (158.0, not 158)
     message = f"Test digits {', '.join(map(str, idx))}" + (" (first column: your drawing)" if digit is not None else
                                                             " · " + NO_DRAWING)
     # the scatter (10,000 points per model) is rebuilt only when the drawn digit's star moves

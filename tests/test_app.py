@@ -1,4 +1,6 @@
 """The real app in a subprocess, driven through gradio_client's named endpoints."""
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -45,7 +47,7 @@ def test_decode_matches_local_decoding(client, app_server):
 def test_reconstruct_sample_manifold(client):
     image, table, message, _ = client.predict(DEFAULT, "one per class", "", None, 0, "umap", api_name="/reconstruct")
     assert read(image).shape[0] > 4 * 56 and [r[0] for r in table["data"]] == ["ae-2d", "vae-2d", "aae-mixture10-2d"]
-    assert "Test digits" in message
+    assert "Test digits" in message and all(re.fullmatch(r"\d+\.\d", r[1]) for r in table["data"])
     image, captions = client.predict(DEFAULT, 0, api_name="/sample")
     assert read(image).shape[1] > 3 * 8 * 56 and len(captions.splitlines()) == 3
     assert "vae-2d · N(0, I) prior" in captions and "ae-2d · Gaussian fitted to codes" in captions

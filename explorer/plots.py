@@ -18,7 +18,8 @@ def digit_legend_html() -> str:
     """The key to the digit colors of the static planes (points and *classifier* background)."""
     swatches = "".join(f'<span style="white-space: nowrap; margin-right: 0.8em;"><span style="color: {_hex(d)}; '
                        f'font-size: 1.3em;">&#9679;</span>&nbsp;{d}</span>' for d in range(10))
-    return f'<div id="digit-legend"><b>Digit colors</b> (test points and <i>classifier</i> background): {swatches}</div>'
+    key = "<b>Digit colors</b> (test points and <i>classifier</i> background)"
+    return f'<div id="digit-legend">{key}: {swatches}</div>'
 
 
 def latent_scatter(entries, projection: str = "umap", classes=None, max_points: int = 10_000,

@@ -285,7 +285,7 @@ def test_closing_the_tab_deletes_its_uploads(app_server, tiny_zoo):
             time.sleep(0.5)
         browser.close()
     log = app_server.log.read_text()[-3000:]
-    assert not mine[0].exists() and not mine[0].parent.parent.exists(), f"the closed tab's upload is still on disk\n{log}"
+    assert not mine[0].exists() and not mine[0].parent.parent.exists(), f"the closed tab's upload is on disk\n{log}"
     assert all(f.exists() for f in before), "another session's upload was deleted"
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 from trainer.checkpoint import CheckpointError
 
 from . import actions, plots, render, trainer_tab
-from .registry import DEFAULT_MODELS, PRETRAINED, ModelLoadError, Registry, load_upload
+from .registry import DEFAULT_MODELS, PRETRAINED, ROOT, ModelLoadError, Registry, load_upload
 
 MAX_MODELS = 6
 SESSION_TTL = 4 * 3600  # seconds: a session idle this long is dropped with its uploads (API clients never "close")
@@ -402,6 +403,16 @@ def end_session(request: gr.Request):
         cleanup(OPEN_SESSIONS.pop(request.session_hash, None))
 
 
+def lesson_markdown(readme: Path = ROOT / "README.md") -> str | None:
+    """The README's "A 10-minute lesson" section, shown on the page too (one text for both); None without it."""
+    try:
+        text = readme.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    found = re.search(r"^## A 10-minute lesson\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    return re.sub(r"<!--.*?-->", "", found.group(1), flags=re.S).strip() if found else None
+
+
 # -- layout and wiring -------------------------------------------------------------------
 def build() -> gr.Blocks:
     with gr.Blocks(title="Latent Explorer", delete_cache=CACHE_CLEANUP) as demo:
@@ -409,6 +420,10 @@ def build() -> gr.Blocks:
         owner = gr.BrowserState(None, storage_key="latent-explorer-owner")
         gr.Markdown("### Latent Explorer — what do autoencoders learn? Compare an **AE**, a **VAE** and an **AAE** "
                     "trained on MNIST, side by side.", elem_id="title")
+        lesson = lesson_markdown()
+        if lesson:
+            with gr.Accordion("A 10-minute lesson (for class)", open=False, elem_id="lesson"):
+                gr.Markdown(lesson)
         with gr.Row(equal_height=True):
             models = gr.Dropdown(label="Models to compare (up to 6)", multiselect=True, allow_custom_value=True,
                                  max_choices=MAX_MODELS, scale=5)

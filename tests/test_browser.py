@@ -189,3 +189,9 @@ def test_the_conditional_tab_adds_the_shipped_conditional_models(page, app_serve
         assert np.array_equal(shown, np.asarray(Image.open(path).convert("RGB")))
     finally:
         fresh.close()
+
+
+def test_the_lesson_opens_on_the_page(page):
+    page.get_by_text("A 10-minute lesson (for class)").click()
+    page.get_by_text("VAE continuity").wait_for(state="visible", timeout=15_000)
+    page.get_by_text("A 10-minute lesson (for class)").click()  # closed again for the tests that follow

@@ -241,3 +241,17 @@ def test_fresh_high_dim_model_gets_umap_in_the_background(registry):
     assert view.name == "umap" and view.xy.shape == (600, 2)
     z = view.inverse.inverse_transform(view.xy[:3])
     assert z.shape == (3, 8) and np.isfinite(z).all()
+
+
+def test_the_page_shows_the_readme_lesson(tmp_path):
+    from explorer import ui
+
+    lesson = ui.lesson_markdown()  # the project's own README
+    assert [line.split("**")[1] for line in lesson.splitlines() if line[:1].isdigit()] == [
+        "AE holes", "VAE continuity", "AAE prior matching", "β and training"]
+    assert "## " not in lesson and "<!--" not in lesson  # the section only, without the README's comment
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n## Other\ntext\n")
+    assert ui.lesson_markdown(readme) is None and ui.lesson_markdown(tmp_path / "missing.md") is None
+    readme.write_text("# x\n## A 10-minute lesson\n1. **Only** step\n")  # the last section of the file
+    assert ui.lesson_markdown(readme) == "1. **Only** step"

@@ -301,7 +301,8 @@ def test_an_upload_after_an_early_unload_is_still_deleted_when_the_tab_closes(ti
     session = ui.new_session()
     ui.remember_owner(None, session, request)
     ui.end_session(request)  # the early unload: nothing uploaded yet
-    files = [str(tiny_zoo / "vae-8d" / "config.json"), str(tiny_zoo / "vae-8d" / "model.safetensors")]
+    # a 2-D model: no background UMAP fit left running into later tests
+    files = [str(tiny_zoo / "vae-2d" / "config.json"), str(tiny_zoo / "vae-2d" / "model.safetensors")]
     _, message, session = ui.upload(files, [], session, request)
     assert "Loaded" in message
     stored = list(tmp_path.glob("latent-explorer-session-*/upload-*/model.safetensors"))

@@ -54,6 +54,11 @@ class LRU:
 PLANES = LRU(96)
 
 
+def test_digits(test, index) -> np.ndarray:
+    """Test images in [0, 1] (shape (28, 28) for one index, (K, 28, 28) for a list)."""
+    return test.images[index].float().numpy() / 255
+
+
 def geometry(view: View) -> render.Geometry:
     return render.Geometry(view.extent, PLANE_SIZE, PLANE_SIZE)
 
@@ -109,7 +114,7 @@ def decoded_strip(targets: list[Target], test, classifier=None, columns: int | N
         if guesses is not None:
             caption += f"\nclassifier: {guesses[0][k]} ({guesses[1][k]:.0%})"
         tiles.append({"title": t.entry.label, "image": img, "caption": caption,
-                      "small": test.images[near].float().numpy() / 255, "small_caption": f"nearest test digit: #{near}"})
+                      "small": test_digits(test, near), "small_caption": f"nearest test digit: #{near}"})
     return render.labelled_tiles(tiles, size=128, cols=min(len(tiles), columns or (2 if len(tiles) in (2, 4) else 3)))
 
 
@@ -234,7 +239,7 @@ def pick_test_digits(test, mode: str, k: int = 10, indices: str = "", seed: int 
         idx = np.random.default_rng(seed).choice(len(labels), size=k, replace=False).tolist()
     else:
         idx = [int(np.nonzero(labels == c)[0][seed % 50]) for c in range(10)]
-    images = test.images[idx].float().numpy() / 255
+    images = test_digits(test, idx)
     return images, labels[idx], idx
 
 
@@ -250,7 +255,7 @@ def samples(entry: Entry, n: int = 64, seed: int = 0) -> np.ndarray:
 def interpolation(entries: list[Entry], test, i: int, j: int, steps: int = 10) -> np.ndarray:
     """Decode the straight line between the codes of test digits i and j, in every model."""
     rows = []
-    ends = test.images[[i, j]].float().numpy() / 255
+    ends = test_digits(test, [i, j])
     t = np.linspace(0, 1, steps, dtype=np.float32)[:, None]
     for entry in entries:
         z = (1 - t) * entry.latents[i] + t * entry.latents[j]
@@ -266,7 +271,7 @@ def style_grid(entry: Entry, test, styles: list[int]) -> np.ndarray:
     rows = []
     for i in styles:
         images = entry.decode(np.repeat(entry.latents[i][None], 10, 0), np.arange(10))
-        source = test.images[i].float().numpy()[None] / 255
+        source = test_digits(test, [i])
         rows.append((f"style of #{i}", np.concatenate([source, images]), ["input", *(f"label {c}" for c in range(10))]))
     return render.image_table(rows)
 

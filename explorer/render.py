@@ -209,7 +209,8 @@ def labelled_tiles(tiles: list[dict], *, size: int = 140, small: int = 56, cols:
     cols = cols or len(tiles)
     rows = -(-len(tiles) // cols)
     top = 56  # room for the component's own label (drawn over the image when scaled down)
-    cell_w, cell_h = size + 40, size + 22 + 40 + (small + 22 if any(t.get("small") is not None for t in tiles) else 0)
+    body = size + 62  # title, digit and a two-line caption; the small digit and its note go below
+    cell_w, cell_h = size + 40, body + (small + 22 if any(t.get("small") is not None for t in tiles) else 0)
     im = Image.new("RGB", (cols * cell_w, rows * cell_h + top), WHITE)
     d = ImageDraw.Draw(im)
     for k, t in enumerate(tiles):
@@ -222,7 +223,7 @@ def labelled_tiles(tiles: list[dict], *, size: int = 140, small: int = 56, cols:
         d.multiline_text((x0 + size // 2, y0 + 24 + size), t.get("caption", ""), fill=INK, font=font(14),
                          anchor="ma", align="center", spacing=2)
         if t.get("small") is not None:
-            sy = y0 + 62 + size
+            sy = y0 + body
             sm = Image.fromarray(to_uint8(1 - t["small"])).resize((small, small), Image.NEAREST)
             im.paste(sm, (x0 + (size - small) // 2, sy))
             d.text((x0 + size // 2, sy + small + 3), t.get("small_caption", ""), fill=(90, 90, 90), font=font(12),

@@ -2,6 +2,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -16,6 +17,16 @@ import torch  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(autouse=True)
+def wait_for_background_umap():
+    """A test that loads a >2-D upload starts a background UMAP fit (registry.start_umap); wait for it here, so
+    it cannot run on into later tests (its warnings.catch_warnings once swallowed another test's warning in CI)."""
+    yield
+    for thread in threading.enumerate():
+        if thread.name.startswith("umap-"):
+            thread.join(timeout=600)
 
 
 @pytest.fixture(scope="session")

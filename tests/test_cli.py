@@ -20,7 +20,8 @@ def test_help_documents_every_flag():
     out = cli("train", "--help").stdout
     for flag in ["--model", "--arch", "--hidden", "--latent-dim", "--epochs", "--batch-size", "--lr", "--kl-weight",
                  "--prior", "--seed", "--data", "--limit", "--out", "--resume", "--label-guided", "--download",
-                 "--weight-decay", "--disc-hidden", "--posterior", "--adv-lr", "--lr-schedule", "--prior-components"]:
+                 "--weight-decay", "--disc-hidden", "--posterior", "--adv-lr", "--lr-schedule", "--prior-components",
+                 "--decoder-epochs"]:
         assert flag in out
 
 

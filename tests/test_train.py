@@ -106,3 +106,45 @@ def test_weight_decay_shrinks_weights_and_is_saved(small_data, tmp_path):
     norm = lambda folder: sum(float(p.detach().pow(2).sum()) for p in C.load(folder).model.parameters())  # noqa: E731
     assert norm(decayed_dir) < 0.9 * norm(plain_dir)
     assert C.load(decayed_dir).train_config.weight_decay == 1.0 and C.load(plain_dir).train_config.weight_decay == 0
+
+
+class Weights(Callback):
+    """The encoder's, decoder's and (AAE) discriminator's weights after every epoch."""
+
+    def __init__(self):
+        self.after = []
+
+    def on_epoch(self, row, model):
+        parts = ("encoder", "decoder", "discriminator")
+        self.after.append({part: [p.detach().clone() for p in getattr(model, part).parameters()]
+                           for part in parts if hasattr(model, part)})
+
+
+def same(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("model", ["ae", "vae", "aae", "caae"])
+def test_decoder_epochs_train_the_decoder_alone_and_resume_exactly(small_data, tmp_path, model):
+    weights = Weights()
+    full, _ = run(small_data, tmp_path, "a", model, epochs=3, decoder_epochs=1, lr_schedule="cosine",
+                  weight_decay=0.1, callbacks=[weights])  # 8 steps per epoch
+    joint, decoder_only = weights.after[1], weights.after[2]
+    assert same(joint["encoder"], decoder_only["encoder"])  # the codes did not move in epoch 3
+    assert not same(joint["decoder"], decoder_only["decoder"])
+    if "discriminator" in joint:
+        assert same(joint["discriminator"], decoder_only["discriminator"])
+    assert not same(weights.after[0]["encoder"], joint["encoder"])  # before that, both trained
+    kw = dict(epochs=3, decoder_epochs=1, lr_schedule="cosine", weight_decay=0.1)
+    stopped, _ = run(small_data, tmp_path, "b", model, callbacks=[Recorder(stop_at_step=20)], **kw)
+    assert stopped.status == "stopped" and stopped.epoch == 2  # stopped in the decoder's epoch
+    resumed, out = run(small_data, tmp_path, "b", model, resume=True, **kw)
+    assert resumed.metrics["test_loss"] == pytest.approx(full.metrics["test_loss"], rel=1e-6)
+    assert C.load(out).train_config.decoder_epochs == 1
+
+
+def test_decoder_epochs_leave_at_least_one_joint_epoch():
+    from trainer.config import ConfigError
+
+    with pytest.raises(ConfigError, match="decoder_epochs must be between 0 and epochs - 1"):
+        TrainConfig(epochs=3, decoder_epochs=3).validate()

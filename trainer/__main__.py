@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--adv-lr", type=float, default=t.adv_lr, help="AAE discriminator/generator learning rate")
     tr.add_argument("--weight-decay", type=float, default=t.weight_decay,
                     help="decoupled (AdamW) weight decay of the encoder/decoder; 0 = plain Adam")
+    tr.add_argument("--decoder-epochs", type=int, default=None,
+                    help=f"the last N of the epochs train the decoder alone, on codes that no longer move (sharper "
+                         f"images where the AAE's adversarial game kept the codes moving); a fresh cosine for them. "
+                         f"Default {t.decoder_epochs} (with --resume: as saved; --resume --epochs M+N "
+                         f"--decoder-epochs N polishes the decoder of a finished M-epoch run)")
     tr.add_argument("--seed", type=int, default=t.seed, help="random seed (same seed, same numbers on CPU)")
     tr.add_argument("--device", default=t.device, help="auto, cpu, cuda or mps")
     tr.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -98,6 +103,10 @@ class ProgressBar(Callback):
         self.bar.close()
 
 
+def _given(value, default):
+    return default if value is None else value
+
+
 def cmd_train(args) -> int:
     if args.threads:
         import torch
@@ -108,7 +117,8 @@ def cmd_train(args) -> int:
     if args.resume:
         run = checkpoint.load(out)
         model_config, saved = run.model_config, run.train_config
-        train_config = TrainConfig(**{**saved.__dict__, "epochs": args.epochs or saved.epochs})
+        train_config = TrainConfig(**{**saved.__dict__, "epochs": args.epochs or saved.epochs,
+                                      "decoder_epochs": _given(args.decoder_epochs, saved.decoder_epochs)})
         model = run.model
         data = load_run_dataset(run.dataset, args.data)
     else:
@@ -124,6 +134,7 @@ def cmd_train(args) -> int:
         train_config = TrainConfig(epochs=args.epochs or TrainConfig.epochs, batch_size=args.batch_size, lr=args.lr,
                                    lr_schedule=args.lr_schedule, adv_lr=args.adv_lr,
                                    weight_decay=args.weight_decay,
+                                   decoder_epochs=_given(args.decoder_epochs, TrainConfig.decoder_epochs),
                                    seed=args.seed, device=args.device, log_every=args.log_every,
                                    limit=args.limit)
         model = new_model(model_config, train_config.seed)

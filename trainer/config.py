@@ -91,6 +91,7 @@ class TrainConfig:
     lr_schedule: str = "constant"  # constant, or cosine: decay every learning rate to 0 over all steps
     adv_lr: float = 1e-3  # AAE discriminator and generator steps (2e-4 let the codes drift off the prior)
     weight_decay: float = 0.0  # decoupled (AdamW) weight decay of the encoder/decoder step; 0 = plain Adam
+    decoder_epochs: int = 0  # the last N of the epochs train the decoder alone (the codes stay as they are)
     seed: int = 0
     device: str = "auto"  # auto = cuda, then mps, then cpu
     log_every: int = 20  # steps between history rows
@@ -104,6 +105,9 @@ class TrainConfig:
         for name in ("lr", "adv_lr"):
             if not (0 < getattr(self, name) <= 1):
                 raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        if not (0 <= self.decoder_epochs < self.epochs):
+            raise ConfigError(f"decoder_epochs must be between 0 and epochs - 1 ({self.epochs - 1}), "
+                              f"got {self.decoder_epochs}")
         if not (0 <= self.weight_decay <= 1):
             raise ConfigError(f"weight_decay must be in [0, 1], got {self.weight_decay}")
         _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)

@@ -103,11 +103,15 @@ def fit(model: Autoencoder, data: Dataset, config: TrainConfig, callbacks=(), *,
     info = dataset_info(data, config.limit)
     last: dict = next((r for r in reversed(history) if r.get("kind") == "epoch"), {})
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
+    joint_epochs = config.epochs - config.decoder_epochs  # then the decoder alone, on the codes these epochs left
+    joint_steps = steps_per_epoch * joint_epochs
 
     def set_lr(done_steps: int) -> None:
-        """Stateless schedule (a function of the step), so --resume continues it exactly."""
-        factor = 0.5 * (1 + math.cos(math.pi * done_steps / total_steps))  # cosine, the one non-constant schedule
+        """Stateless schedule (a function of the step), so --resume continues it exactly. The cosine (the one
+        non-constant schedule) runs once over the joint epochs and starts again for the decoder's own epochs."""
+        start, length = (0, joint_steps) if done_steps < joint_steps else (
+            joint_steps, steps_per_epoch * config.decoder_epochs)
+        factor = 0.5 * (1 + math.cos(math.pi * (done_steps - start) / length))
         for name, opt in optimizers.items():
             for group, base in zip(opt.param_groups, base_lrs[name]):
                 group["lr"] = base * factor
@@ -121,7 +125,8 @@ def fit(model: Autoencoder, data: Dataset, config: TrainConfig, callbacks=(), *,
         for i, (x, y) in enumerate(train.batches(config.batch_size, generator=shuffle, device=device)):
             if config.lr_schedule != "constant":
                 set_lr(step)
-            terms = model.training_step(x, y, optimizers)
+            step_fn = model.training_step if epoch <= joint_epochs else model.decoder_step
+            terms = step_fn(x, y, optimizers)
             step += 1
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0.0) + value.detach() * len(x)

@@ -47,9 +47,11 @@ class AAE(Autoencoder):
         recon, disc, gen = self._terms(x, y, self.encode(x, y))
         return {"loss": recon, "recon": recon, "disc": disc, "gen": gen}
 
+    RECON_OPTIMIZER = "reconstruction"
+
     def configure_optimizers(self, lr, adv_lr, weight_decay=0.0):
         autoencoder = list(self.encoder.parameters()) + list(self.decoder.parameters())
-        return {"reconstruction": adam(autoencoder, lr=lr, weight_decay=weight_decay),
+        return {self.RECON_OPTIMIZER: adam(autoencoder, lr=lr, weight_decay=weight_decay),
                 "discriminator": adam(self.discriminator.parameters(), lr=adv_lr, betas=(0.5, 0.999)),
                 "generator": adam(self.encoder.parameters(), lr=adv_lr, betas=(0.5, 0.999))}
 
@@ -60,7 +62,7 @@ class AAE(Autoencoder):
             optimizers[name].step()
 
         recon = losses.reconstruction(self.decode(self.encode(x, y), y), x, self.config.recon_loss).mean()
-        step("reconstruction", recon)
+        step(self.RECON_OPTIMIZER, recon)
         with torch.no_grad():
             fake = self.encode(x, y)
         real = self.sample_latent(len(x), y).to(x.device)

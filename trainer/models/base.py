@@ -97,12 +97,28 @@ class Autoencoder(nn.Module):
                              weight_decay: float = 0.0) -> dict[str, torch.optim.Optimizer]:
         return {"model": adam(self.parameters(), lr=lr, weight_decay=weight_decay)}
 
+    RECON_OPTIMIZER = "model"  # the optimizer (of configure_optimizers) that holds the decoder's weights
+
     def training_step(self, x, y, optimizers) -> dict[str, torch.Tensor]:
         terms = self.loss(x, y)
-        opt = optimizers["model"]
+        opt = optimizers[self.RECON_OPTIMIZER]
         opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
         opt.step()
+        return {k: v.detach() for k, v in terms.items()}
+
+    def decoder_step(self, x, y, optimizers) -> dict[str, torch.Tensor]:
+        """A step on the reconstruction term for the decoder alone (``TrainConfig.decoder_epochs``): the encoder,
+        and with it the codes and how well they match the prior, stays as it is."""
+        opt = optimizers[self.RECON_OPTIMIZER]
+        self.encoder.requires_grad_(False)  # no gradient, so the optimizer leaves the encoder's weights alone
+        try:
+            terms = self.loss(x, y)
+            opt.zero_grad(set_to_none=True)
+            terms["recon"].backward()
+            opt.step()
+        finally:
+            self.encoder.requires_grad_(True)
         return {k: v.detach() for k, v in terms.items()}
 
     def after_epoch(self, train) -> None:

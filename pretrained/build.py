@@ -113,10 +113,13 @@ def train(name: str, data: str) -> Path:
 
 
 def export(run_dir: Path, dest: Path) -> None:
-    """Copy a run without its optimizer state, with fp16 weights (halves the size; loads as float32)."""
+    """Copy a run without its optimizer state and training-only weights (the AAE's discriminator), with fp16
+    weights (halves the size; loads as float32)."""
     dest.mkdir(parents=True, exist_ok=True)
     tensors, meta = checkpoint.read_safetensors(run_dir / checkpoint.WEIGHTS)
-    half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()}
+    training_only = checkpoint.load(run_dir).model.TRAINING_ONLY
+    half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()
+            if not k.startswith(training_only)}
     checkpoint.atomic_write(dest / checkpoint.WEIGHTS, st_save(half, metadata=meta))
     checkpoint.atomic_write(dest / checkpoint.CONFIG, (run_dir / checkpoint.CONFIG).read_bytes())
     checkpoint.atomic_write(dest / checkpoint.HISTORY, thin_history(run_dir / checkpoint.HISTORY))
@@ -124,7 +127,7 @@ def export(run_dir: Path, dest: Path) -> None:
 
 def thin_history(path: Path, step_rows: int = 100) -> bytes:
     """Every epoch row and about 100 evenly spaced step rows (at most every 4th): the curves look the same and
-    the zoo stays under 30 MiB."""
+    the zoo stays under 30 MB."""
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     steps = [i for i, line in enumerate(lines) if json.loads(line).get("kind") != "epoch"]
     drop = set(steps) - set(steps[::max(4, math.ceil(len(steps) / step_rows))])

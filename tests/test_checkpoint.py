@@ -83,6 +83,24 @@ def test_missing_and_extra_tensors(run_dir):
         C.load(run_dir)
 
 
+def test_an_aae_loads_without_its_discriminator_but_not_with_part_of_it(tmp_path):
+    """The discriminator is only needed to train (the zoo leaves it out); a partial one is a damaged file."""
+    cfg = ModelConfig(model="aae", hidden=(32,), latent_dim=2, disc_hidden=(16,))
+    model = new_model(cfg, seed=3)
+    C.save(tmp_path, model, train_config=TrainConfig(), dataset={}, epoch=1)
+    tensors, _ = C.read_safetensors(tmp_path / "model.safetensors")
+    save_file({k: v for k, v in tensors.items() if not k.startswith("discriminator.")}, tmp_path / "model.safetensors")
+    loaded = C.load(tmp_path).model
+    for part in ("encoder", "decoder"):
+        for key, value in getattr(model, part).state_dict().items():
+            assert torch.equal(getattr(loaded, part).state_dict()[key], value)
+    z = torch.zeros(3, 2)
+    assert torch.equal(loaded.decode(z), model.eval().decode(z))
+    save_file({k: v for k, v in tensors.items() if k != "discriminator.0.weight"}, tmp_path / "model.safetensors")
+    with pytest.raises(C.CheckpointError, match="missing: \\['discriminator.0.weight'\\]"):
+        C.load(tmp_path)
+
+
 def test_shape_mismatch(run_dir):
     tensors, _ = C.read_safetensors(run_dir / "model.safetensors")
     key = "decoder.net.0.weight"

@@ -190,7 +190,12 @@ def load(run_dir: str | Path, *, device: str | torch.device = "cpu") -> Run:
 
 
 def load_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], where) -> None:
+    """Load validated tensors into ``module``. Its training-only part (the AAE's discriminator) may be left out
+    as a whole, as exported models do; it then keeps its fresh initial weights."""
     expected = module.state_dict()
+    optional = {k for k in expected if k.startswith(getattr(module, "TRAINING_ONLY", ()))}
+    if optional.isdisjoint(tensors):
+        expected = {k: v for k, v in expected.items() if k not in optional}
     missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
     if missing or extra:
         raise CheckpointError(f"{where}: tensors do not match the model in config.json "
@@ -201,7 +206,7 @@ def load_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], where)
                                   f"{tuple(expected[key].shape)}")
         if value.is_floating_point() and not torch.isfinite(value).all():
             raise CheckpointError(f"{where}: tensor {key} contains NaN or infinite values")
-    module.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
+    module.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()}, strict=not optional)
 
 
 def save(run_dir: str | Path, model: Autoencoder, *, train_config: TrainConfig, dataset: dict, epoch: int,

@@ -16,6 +16,8 @@ from .base import Autoencoder, adam
 
 
 class AAE(Autoencoder):
+    TRAINING_ONLY = ("discriminator.",)  # exported models may leave it out (the zoo does: 0.53 MB each)
+
     def __init__(self, config: ModelConfig):
         super().__init__(config)
         label_dim = config.num_classes if config.label_guided else 0

@@ -26,6 +26,8 @@ class Autoencoder(nn.Module):
     label concatenated to the encoder's input and to the decoder's input.
     """
 
+    TRAINING_ONLY: tuple[str, ...] = ()  # weights (name prefixes) needed to train on, not to encode/decode/sample
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config.validate()

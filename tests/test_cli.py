@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,6 +51,24 @@ def test_bundled_fallback_is_loud(tmp_path):
             "--quiet", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "NO FULL TRAINING SET FOUND" in r.stderr
+
+
+def test_resume_can_polish_the_decoder_of_a_finished_run(tmp_path):
+    """--resume --epochs M+N --decoder-epochs N: N more epochs for the decoder alone; the codes stay as they were."""
+    from trainer import checkpoint
+
+    out = tmp_path / "aae"
+    r = cli("train", "--model", "aae", "--hidden", "32", "--disc-hidden", "16", "--epochs", "1", "--limit", "256",
+            "--out", out, "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    before = checkpoint.load(out).model
+    r = cli("train", "--out", out, "--resume", "--epochs", "2", "--decoder-epochs", "1", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    after = checkpoint.load(out)
+    assert after.epoch == 2 and after.train_config.decoder_epochs == 1
+    x = torch.rand(4, 1, 28, 28)
+    assert torch.equal(after.model.embed(x), before.embed(x))
+    assert not torch.equal(after.model.decode(before.embed(x)), before.decode(before.embed(x)))
 
 
 @pytest.mark.parametrize("args,message", [

@@ -54,8 +54,7 @@ ZOO: dict[str, list[str]] = {
     # Its samples were no worse than its reconstructions (34% vs 35% of decoded training codes confident): the
     # decoder had not settled on codes the adversarial phases kept moving. Decoder-only epochs after the 20 joint
     # ones (experiment, fresh Adam): 5 -> samples 40%, 15 -> 42%, recon 158.1 -> 156.1; adv-lr 3e-4 instead: 37%
-    # (with 10 decoder epochs 39%). The same 5 epochs moved aae-mixture10-2d only from 76.8% to 77.3%, and aae-16d
-    # not at all (63.8% -> 63.7%: its reconstructions are 97% confident; its samples fall in holes between codes)
+    # (with 10 decoder epochs 39%). The same 5 epochs moved aae-mixture10-2d only from 76.8% to 77.3%
     "aae-2d": ["--model", "aae", "--prior", "gaussian", *CONV2_AAE, *COSINE, "--epochs", "30",
                "--decoder-epochs", "10"],
     # kNN 0.68 (target 0.85), samples 77% (80%). 20 epochs: kNN 0.64, samples 68%; 80 epochs: 0.665, 71%. At
@@ -82,7 +81,9 @@ ZOO: dict[str, list[str]] = {
     # 35 epochs (not 20): UMAP kNN 0.948 -> 0.952, recon 64.8 -> 63.7. Samples stay ~64% (target 80%); at 5
     # epochs (54%) neither adv-lr 1.5e-4 (45%), weight decay 0.3 (51%) nor code noise 0.4 (24%) helped, nor a
     # Gaussian q(z|x) kept from collapsing by a log-variance penalty lam*sum|log s^2| (Rubenstein et al. 2018):
-    # lam 0.1 (sigma 0.21) 50%, lam 1 (sigma 1.0) 10%; the discriminator then wins outright (loss ~0.01)
+    # lam 0.1 (sigma 0.21) 50%, lam 1 (sigma 1.0) 10%; the discriminator then wins outright (loss ~0.01).
+    # Also at 5 epochs (52%): a 1024-1024 discriminator 52%, batch 512 39%; 5 decoder-only epochs after the
+    # shipped 35 left samples at 64%: its reconstructions are 97% confident, its samples fall in holes
     "aae-16d": ["--model", "aae", "--prior", "gaussian", *CONV16_WIDE, "--adv-lr", "3e-4", "--epochs", "35"],
 }
 

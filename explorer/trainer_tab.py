@@ -18,32 +18,43 @@ from .registry import RUNS, discard_upload
 
 JOBS = JobManager(RUNS)
 IDX_UPLOAD_LIMIT = 120 * 2**20
+OPEN_SESSIONS: dict[str, dict] = {}  # browser session hash -> its state, so closing the tab can clean it up
 
 
 def _owner(session) -> str:
     return session["owner"]
 
 
-def _idx_folder(files, session) -> Path | None:
+def _idx_folder(files, session, request=None) -> Path | None:
     if not files:
         return None
     paths = [Path(getattr(f, "name", f)) for f in files]
     if sum(p.stat().st_size for p in paths) > IDX_UPLOAD_LIMIT:
         raise JobError(f"uploaded data is larger than {IDX_UPLOAD_LIMIT >> 20} MB")
-    folder = Path(tempfile.mkdtemp(prefix="idx-", dir=session_dir(session)))
+    folder = Path(tempfile.mkdtemp(prefix="idx-", dir=session_dir(session, request)))
     for p in paths:
         shutil.copyfile(p, folder / Path(p.name).name)
     return folder
 
 
-def session_dir(session) -> str:
+def track(session, request) -> None:
+    """Map the browser session to its state, so that closing the tab (ui.end_session) can delete its files.
+    Done again before every upload: Gradio can fire its unload event while the page lives on."""
+    if request is not None and request.session_hash:
+        session["hash"] = request.session_hash
+        OPEN_SESSIONS[request.session_hash] = session
+
+
+def session_dir(session, request=None) -> str:
+    """The session's folder for uploaded files (the session is tracked first, so closing the tab finds it)."""
+    track(session, request)
     if session.get("dir") is None:
         session["dir"] = tempfile.mkdtemp(prefix="latent-explorer-session-")
     return session["dir"]
 
 
 def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs, batch_size, lr, seed, data_choice,
-                idx_files, name, limit, posterior, prior_components, session):
+                idx_files, name, limit, posterior, prior_components, session, request: gr.Request = None):
     """Start a background job; returns its id. ``posterior`` (diagonal/full) applies to the VAE and CVAE,
     ``prior_components`` (0 = N(0, I), K = a mixture of K Gaussians fitted to the codes) to the VAE."""
     folder = None
@@ -56,7 +67,7 @@ def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs,
                                    channels=(16, 32))
         train_config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), seed=int(seed),
                                    limit=int(limit) if limit else None, log_every=5)  # dense live curves
-        folder = _idx_folder(idx_files, session) if data_choice == "uploaded" else None
+        folder = _idx_folder(idx_files, session, request) if data_choice == "uploaded" else None
         data = load_training_data(data_choice, folder)
         job = JOBS.start(_owner(session), model_config, train_config, data, name=name)
     except (JobError, ConfigError, DataError, ValueError, TypeError, OSError) as e:

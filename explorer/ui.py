@@ -19,7 +19,7 @@ MAX_MODELS = 6
 SESSION_TTL = 4 * 3600  # seconds: a session idle this long is dropped with its uploads (API clients never "close")
 CACHE_CLEANUP = (600, 900)  # every 10 min, delete the cached uploads and output images older than 15 min
 REGISTRY = Registry()  # shared, read-only model cache (internally locked)
-OPEN_SESSIONS: dict[str, dict] = {}  # browser session hash -> its state, so closing the tab can clean it up
+OPEN_SESSIONS = trainer_tab.OPEN_SESSIONS  # browser session hash -> its state (registered by trainer_tab.track)
 _classifier_lock = threading.Lock()
 _classifier: list = []
 
@@ -345,8 +345,7 @@ def style_grids_on_open(keys, indices, session):
 
 def upload(files, keys, session, request: gr.Request = None):
     session = session or new_session()
-    track(session, request)  # before any file is written, so closing the tab always finds them
-    folder = trainer_tab.session_dir(session)
+    folder = trainer_tab.session_dir(session, request)  # tracks the session, so closing the tab finds its files
     paths = [getattr(f, "name", f) for f in (files or [])]
     try:
         entry = load_upload(paths, Path(folder), REGISTRY.test, len(session["uploads"]) + 1)
@@ -367,15 +366,8 @@ def remember_owner(owner, session, request: gr.Request):
     """One owner id per browser (kept in local storage), so a reload re-attaches to its training jobs."""
     if owner:
         session["owner"] = owner
-    track(session, request)
+    trainer_tab.track(session, request)
     return session["owner"], session
-
-
-def track(session, request):
-    """Map the browser session to its state, so that closing the tab (`end_session`) can delete its files."""
-    if request is not None and request.session_hash:
-        session["hash"] = request.session_hash
-        OPEN_SESSIONS[request.session_hash] = session
 
 
 def compare_run(job_id, keys, session):

@@ -32,6 +32,21 @@ TRAIN = dict(model="vae", arch="mlp", latent_dim=2, kl_weight=1.0, prior="gaussi
 SKIP_DIRS = {".git", "__pycache__", ".pytest_cache", "runs", "pretrained"}  # runs/, pretrained/: not the server's
 
 
+def write_idx_set(folder: Path, fix: str | None = None) -> list[Path]:
+    """Four IDX files (100 train, 20 test images); ``fix`` "magic" or "count" damages them as the name says."""
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for fname, array, magic in [("train-images-idx3-ubyte", rng.integers(0, 256, (100, 28, 28)), 2051),
+                                ("train-labels-idx1-ubyte", rng.integers(0, 10, 99 if fix == "count" else 100), 2049),
+                                ("t10k-images-idx3-ubyte", rng.integers(0, 256, (20, 28, 28)),
+                                 2049 if fix == "magic" else 2051),
+                                ("t10k-labels-idx1-ubyte", rng.integers(0, 10, 20), 2049)]:
+        array = np.asarray(array, np.uint8)
+        (folder / fname).write_bytes(struct.pack(">i", magic) + struct.pack(f">{array.ndim}i", *array.shape)
+                                     + array.tobytes())
+    return sorted(folder.iterdir())
+
+
 def train_args(**change):
     args = {**TRAIN, **change}
     return [args[k] for k in TRAIN_ORDER]
@@ -98,20 +113,7 @@ def bad(tmp_path_factory, tiny_zoo) -> dict[str, list[Path]]:
             f.write(zero)
     out["zip of 1 GB unpacked"] = [d / "bomb.zip"]
     for name, fix in {"IDX wrong magic": "magic", "IDX mismatched counts": "count"}.items():
-        f = d / fix
-        f.mkdir()
-        rng = np.random.default_rng(0)
-        for fname, array, magic in [("train-images-idx3-ubyte", rng.integers(0, 256, (100, 28, 28)), 2051),
-                                    ("train-labels-idx1-ubyte", rng.integers(0, 10, 100 if fix == "magic" else 99),
-                                     2049),
-                                    ("t10k-images-idx3-ubyte", rng.integers(0, 256, (20, 28, 28)), 2051),
-                                    ("t10k-labels-idx1-ubyte", rng.integers(0, 10, 20), 2049)]:
-            if fix == "magic" and fname.startswith("t10k-images"):
-                magic = 2049
-            array = np.asarray(array, np.uint8)
-            (f / fname).write_bytes(struct.pack(">i", magic) + struct.pack(f">{array.ndim}i", *array.shape)
-                                    + array.tobytes())
-        out[name] = sorted(f.iterdir())
+        out[name] = write_idx_set(d / fix, fix)
     blank = d / "blank.png"
     Image.new("RGBA", (280, 280), (0, 0, 0, 0)).save(blank)
     out["empty sketch"] = [blank]
@@ -309,3 +311,25 @@ def test_an_upload_after_an_early_unload_is_still_deleted_when_the_tab_closes(ti
     assert len(stored) == 1
     ui.end_session(request)  # the tab really closes
     assert not stored[0].parent.parent.exists() and not session["uploads"]
+
+
+def test_training_data_uploaded_after_an_early_unload_is_deleted_when_the_tab_closes(tmp_path, monkeypatch):
+    """The same for the Train tab's IDX upload: its files live in the session folder too."""
+    from types import SimpleNamespace
+
+    from explorer import jobs, trainer_tab, ui
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setattr(trainer_tab, "JOBS", jobs.JobManager(tmp_path / "runs"))
+    idx_files = write_idx_set(tmp_path / "idx")
+    request = SimpleNamespace(session_hash="early-unload-idx")
+    session = ui.new_session()
+    ui.remember_owner(None, session, request)
+    ui.end_session(request)  # the early unload
+    args = train_args(data_choice="uploaded", idx_files=[str(p) for p in idx_files], epochs=1)
+    job_id, _, session, _ = trainer_tab.train_start(*args, session, request)
+    trainer_tab.JOBS.get(job_id, session["owner"]).thread.join(120)
+    stored = list(tmp_path.glob("latent-explorer-session-*/idx-*/train-images-idx3-ubyte"))
+    assert len(stored) == 1
+    ui.end_session(request)  # the tab really closes
+    assert not stored[0].parent.parent.exists()

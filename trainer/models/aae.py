@@ -17,6 +17,7 @@ from .base import Autoencoder, adam
 
 class AAE(Autoencoder):
     TRAINING_ONLY = ("discriminator.",)  # exported models may leave it out (the zoo does: 0.53 MB each)
+    RECON_OPTIMIZER = "reconstruction"
 
     def __init__(self, config: ModelConfig):
         super().__init__(config)
@@ -48,8 +49,6 @@ class AAE(Autoencoder):
     def loss(self, x, y=None):
         recon, disc, gen = self._terms(x, y, self.encode(x, y))
         return {"loss": recon, "recon": recon, "disc": disc, "gen": gen}
-
-    RECON_OPTIMIZER = "reconstruction"
 
     def configure_optimizers(self, lr, adv_lr, weight_decay=0.0):
         autoencoder = list(self.encoder.parameters()) + list(self.decoder.parameters())

@@ -19,7 +19,6 @@ MAX_MODELS = 6
 SESSION_TTL = 4 * 3600  # seconds: a session idle this long is dropped with its uploads (API clients never "close")
 CACHE_CLEANUP = (600, 900)  # every 10 min, delete the cached uploads and output images older than 15 min
 REGISTRY = Registry()  # shared, read-only model cache (internally locked)
-OPEN_SESSIONS = trainer_tab.OPEN_SESSIONS  # browser session hash -> its state (registered by trainer_tab.track)
 _classifier_lock = threading.Lock()
 _classifier: list = []
 
@@ -385,14 +384,14 @@ def cleanup(session):
         shutil.rmtree(session["dir"], ignore_errors=True)
         session["dir"] = None
     session.get("uploads", {}).clear()
-    OPEN_SESSIONS.pop(session.get("hash"), None)
+    trainer_tab.OPEN_SESSIONS.pop(session.get("hash"), None)
 
 
 def end_session(request: gr.Request):
     """The browser tab closed (Gradio's unload event): delete its files now rather than when the state expires.
     Its training job keeps running; reopening the page re-attaches to it."""
     if request is not None:
-        cleanup(OPEN_SESSIONS.pop(request.session_hash, None))
+        cleanup(trainer_tab.OPEN_SESSIONS.pop(request.session_hash, None))
 
 
 def lesson_markdown(readme: Path = ROOT / "README.md") -> str | None:

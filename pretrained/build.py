@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from trainer import checkpoint  # noqa: E402
 from trainer.config import ModelConfig, from_dict  # noqa: E402
+from trainer.models import MODELS  # noqa: E402
 from trainer.classifier import accuracy, load_classifier, save_classifier, train_classifier  # noqa: E402
 from trainer.data import load_dataset  # noqa: E402
 from trainer.evaluate import evaluate, knn_accuracy, sample_quality  # noqa: E402
@@ -125,7 +126,7 @@ def export(run_dir: Path, dest: Path) -> None:
     weights (halves the size; loads as float32)."""
     dest.mkdir(parents=True, exist_ok=True)
     tensors, meta = checkpoint.read_safetensors(run_dir / checkpoint.WEIGHTS)
-    training_only = checkpoint.load(run_dir).model.TRAINING_ONLY
+    training_only = MODELS[checkpoint.read_config(run_dir)["model"]["model"]].TRAINING_ONLY  # the class says
     half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()
             if not k.startswith(training_only)}
     checkpoint.atomic_write(dest / checkpoint.WEIGHTS, st_save(half, metadata=meta))

@@ -54,9 +54,11 @@ def session_dir(session, request=None) -> str:
 
 
 def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs, batch_size, lr, seed, data_choice,
-                idx_files, name, limit, posterior, prior_components, session, request: gr.Request = None):
+                idx_files, name, limit, posterior, prior_components, lr_schedule="constant", weight_decay=0.0,
+                adv_lr=1e-3, decoder_epochs=0, session=None, request: gr.Request = None):
     """Start a background job; returns its id. ``posterior`` (diagonal/full) applies to the VAE and CVAE,
-    ``prior_components`` (0 = N(0, I), K = a mixture of K Gaussians fitted to the codes) to the VAE."""
+    ``prior_components`` (0 = N(0, I), K = a mixture of K Gaussians fitted to the codes) to the VAE, ``adv_lr`` to
+    the AAE/CAAE; the rest (the Advanced accordion) as in ``python -m trainer train``."""
     folder = None
     try:
         model_config = ModelConfig(model=model, arch=arch, latent_dim=int(latent_dim), kl_weight=float(kl_weight),
@@ -66,6 +68,8 @@ def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs,
                                    hidden=(512, 256) if arch == "mlp" else (256,),
                                    channels=(16, 32))
         train_config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), seed=int(seed),
+                                   lr_schedule=lr_schedule, weight_decay=float(weight_decay or 0),
+                                   adv_lr=float(adv_lr), decoder_epochs=int(decoder_epochs or 0),
                                    limit=int(limit) if limit else None, log_every=5)  # dense live curves
         folder = _idx_folder(idx_files, session, request) if data_choice == "uploaded" else None
         data = load_training_data(data_choice, folder)
@@ -229,6 +233,17 @@ def build_tab(session):
             with gr.Row():
                 name = gr.Textbox(label="Run name (folder under runs/)", placeholder="my-vae")
                 limit = gr.Number(value=0, precision=0, minimum=0, label="Use first N images (0 = all)")
+            with gr.Accordion("Advanced (as in python -m trainer train)", open=False):
+                with gr.Row():
+                    lr_schedule = gr.Dropdown(["constant", "cosine"], value="constant", label="lr schedule",
+                                              info="cosine: every lr decays to 0 by the end")
+                    weight_decay = gr.Number(value=0.0, minimum=0, maximum=1, label="Weight decay",
+                                             info="AdamW, encoder/decoder; 0 = Adam")
+                with gr.Row():
+                    adv_lr = gr.Number(value=1e-3, minimum=1e-6, maximum=1.0, label="Adversarial lr (AAE)",
+                                       info="discriminator and generator steps")
+                    decoder_epochs = gr.Number(value=0, precision=0, minimum=0, label="Decoder-only epochs",
+                                               info="the last N epochs train the decoder alone, codes frozen")
         with gr.Column(scale=5):
             job_id = gr.Textbox(label="Job id", interactive=False, max_lines=1)
             message = gr.Markdown("Pick a model and press **Start**: the loss curves and the latent space of the "
@@ -250,7 +265,8 @@ def build_tab(session):
     since = gr.Number(value=0, visible=False)
     status_json = gr.JSON(visible=False)
     inputs = [model, arch, latent_dim, kl_weight, prior, label_guided, epochs, batch_size, lr, seed, data_choice,
-              idx_files, name, limit, posterior, prior_components, session]
+              idx_files, name, limit, posterior, prior_components, lr_schedule, weight_decay, adv_lr, decoder_epochs,
+              session]
     start.click(train_start, inputs, [job_id, message, session, timer], api_name="train_start")
     stop.click(train_stop, [job_id, session], [message], api_name="train_stop")
     data_choice.change(lambda choice: gr.update(visible=choice == "uploaded"), data_choice, idx_files,

@@ -8,13 +8,14 @@ from trainer import checkpoint
 
 TINY = dict(model="vae", arch="mlp", latent_dim=2, kl_weight=1.0, prior="gaussian", label_guided=False,
             batch_size=64, lr=1e-3, seed=0, data_choice="bundled", idx_files=None, posterior="diagonal",
-            prior_components=0)
+            prior_components=0, lr_schedule="constant", weight_decay=0.0, adv_lr=1e-3, decoder_epochs=0)
 
 
 def start(client, name, epochs, limit, **change):
     args = dict(TINY, epochs=epochs, name=name, limit=limit, **change)
     order = ["model", "arch", "latent_dim", "kl_weight", "prior", "label_guided", "epochs", "batch_size", "lr", "seed",
-             "data_choice", "idx_files", "name", "limit", "posterior", "prior_components"]
+             "data_choice", "idx_files", "name", "limit", "posterior", "prior_components", "lr_schedule",
+             "weight_decay", "adv_lr", "decoder_epochs"]
     job_id, message = client.predict(*[args[k] for k in order], api_name="/train_start")[:2]
     assert job_id and "Started" in message
     return job_id
@@ -58,6 +59,16 @@ def test_job_streams_history_and_saves_a_loadable_run(clients, app_server):
     assert not run.model.prior_means.eq(0).all()  # the prior was fitted to the codes
 
 
+def test_advanced_options_reach_the_saved_run(clients, app_server):
+    a, _ = clients
+    job_id = start(a, "tab-advanced", epochs=2, limit=640, model="aae", lr_schedule="cosine", weight_decay=0.1,
+                   adv_lr=5e-4, decoder_epochs=1)
+    status = wait(a, job_id, lambda s: s["status"] in ("finished", "failed", "diverged"))
+    assert status["status"] == "finished", status["message"]
+    train = checkpoint.load(app_server[1].runs / "tab-advanced").train_config
+    assert (train.lr_schedule, train.weight_decay, train.adv_lr, train.decoder_epochs) == ("cosine", 0.1, 5e-4, 1)
+
+
 def test_stop_keeps_a_loadable_checkpoint_and_others_cannot_stop(clients, app_server):
     from gradio_client.exceptions import AppError
 
@@ -86,6 +97,8 @@ def test_bad_parameters_are_refused(clients):
     with pytest.raises(AppError, match="less than minimum value|lr must be"):
         a.predict("vae", "mlp", 2, 1.0, "gaussian", False, 1, 64, -1.0, 0, "bundled", None, "x", 64, "diagonal",
                   api_name="/train_start")
+    with pytest.raises(AppError, match="decoder_epochs must be between 0 and epochs - 1"):
+        start(a, "all-decoder", epochs=2, limit=64, decoder_epochs=2)
 
 
 def test_a_job_ending_during_a_tick_gets_one_more_tick(monkeypatch, tmp_path):

@@ -313,3 +313,46 @@ def _upload_name(folder: Path) -> str:
         return f"{cfg.get('model', '?')}-{cfg.get('latent_dim', '?')}d"
     except (checkpoint.CheckpointError, TypeError, KeyError):
         return "model"
+
+
+TYPE_ORDER = ("ae", "vae", "aae", "cvae", "caae")
+REPORT_COLUMNS = [("model", None), ("type", None), ("latent", None), ("epochs", None), ("train min", None),
+                  ("−ELBO", "neg_elbo"), ("recon BCE", "recon_bce"), ("kNN 2-D", "knn"),
+                  ("samples look like a digit", "confident_share"), ("samples from", None)]
+
+
+def report_card(folders: dict[str, Path]) -> str:
+    """A markdown table of every model folder that holds measured results (``metrics.json`` with an ``eval``
+    block, as ``python -m trainer eval --save`` or ``pretrained.build`` write it); "" if none does."""
+    from trainer.config import ModelConfig, from_dict
+
+    rows = []
+    for key, folder in folders.items():
+        try:
+            results = checkpoint.read_json(folder / checkpoint.METRICS).get("eval")
+            cfg = checkpoint.read_config(folder)
+            model = from_dict(ModelConfig, cfg["model"])
+        except (checkpoint.CheckpointError, OSError, KeyError, TypeError, ValueError, AttributeError):
+            continue  # no measured results, or not readable: the model picker reports real problems
+        if not isinstance(results, dict):
+            continue
+        knn = results.get("knn_accuracy_umap",  # > 2-D: of the UMAP plane (pretrained.build measures it)
+                          results.get("knn_accuracy") if model.latent_dim == 2 else None)
+        minutes = results.get("train_seconds")
+        cells = [key.split("/", 1)[1], model.model.upper(),
+                 str(model.latent_dim), str(cfg.get("epoch", "—")), "—" if minutes is None else f"{minutes / 60:.0f}",
+                 *[_cell(results.get(k) if k != "knn" else knn, k) for k in ("neg_elbo", "recon_bce", "knn",
+                                                                              "confident_share")],
+                 model.sampled_from]
+        order = (model.latent_dim, TYPE_ORDER.index(model.model) if model.model in TYPE_ORDER else 99, key)
+        rows.append((order, "| " + " | ".join(cells) + " |"))
+    if not rows:
+        return ""
+    head = "| " + " | ".join(c for c, _ in REPORT_COLUMNS) + " |\n|" + "---|" * len(REPORT_COLUMNS)
+    return head + "\n" + "\n".join(row for _, row in sorted(rows))
+
+
+def _cell(value, key: str) -> str:
+    if not isinstance(value, (int, float)):
+        return "—"
+    return f"{value:.1f}" if key in ("neg_elbo", "recon_bce") else f"{100 * value:.0f}%"

@@ -13,7 +13,7 @@ import numpy as np
 from trainer.checkpoint import CheckpointError
 
 from . import actions, plots, render, trainer_tab
-from .registry import DEFAULT_MODELS, PRETRAINED, ROOT, ModelLoadError, Registry, load_upload
+from .registry import DEFAULT_MODELS, PRETRAINED, ROOT, ModelLoadError, Registry, load_upload, report_card
 
 MAX_MODELS = 6
 SESSION_TTL = 4 * 3600  # seconds: a session idle this long is dropped with its uploads (API clients never "close")
@@ -46,6 +46,13 @@ CAPTIONS = {
                    "hold the *style* (slant, thickness). Each row starts with a test digit (*input*), keeps its style and "
                    "changes the label.",
 }
+REPORT_NOTE = ("Nats per image, lower is better: **−ELBO** (VAEs only: a bound on −log p(x)) and **recon BCE** "
+               "(how well a test digit comes back). **kNN 2-D**: how often a test digit's 5 nearest training codes in "
+               "the plane (UMAP for 16-D) have its label, i.e. how well the plane separates digits without labels (low for "
+               "the CVAE/CAAE on purpose: the label is their input, their code holds only the style). "
+               "**Samples look like a digit**: share of prior samples the project's classifier is over 90% sure of. "
+               "A run of yours appears here after `python -m trainer eval runs/NAME --save`.")
+NO_REPORT = "*No measured model yet: `python -m trainer eval runs/NAME --save` measures a run.*"
 CSS = """
 #title h3 {margin: 0;}
 #status p {margin: 0; font-size: 0.9em;}
@@ -415,6 +422,10 @@ def build() -> gr.Blocks:
         if lesson:
             with gr.Accordion("A 10-minute lesson (for class)", open=False, elem_id="lesson"):
                 gr.Markdown(lesson)
+        with gr.Accordion("How good is each model? (measured on the 10,000 test digits)", open=False,
+                          elem_id="report"):
+            gr.Markdown(REPORT_NOTE, elem_classes=["caption"])
+            gr.Markdown(lambda: report_card(REGISTRY.available()) or NO_REPORT)  # read again on every page load
         with gr.Row(equal_height=True):
             models = gr.Dropdown(label="Models to compare (up to 6)", multiselect=True, allow_custom_value=True,
                                  max_choices=MAX_MODELS, scale=5)

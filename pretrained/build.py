@@ -27,7 +27,7 @@ from trainer.config import ModelConfig, from_dict  # noqa: E402
 from trainer.models import MODELS  # noqa: E402
 from trainer.classifier import accuracy, load_classifier, save_classifier, train_classifier  # noqa: E402
 from trainer.data import load_dataset  # noqa: E402
-from trainer.evaluate import evaluate, knn_accuracy, sample_quality  # noqa: E402
+from trainer.evaluate import knn_accuracy, measure_run  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RUNS = ROOT / "runs" / "pretrained"
@@ -207,14 +207,10 @@ def build_classifier(data) -> None:
 def measure(name: str, data) -> dict:
     dest = HERE / name
     run = checkpoint.load(dest)
-    classifier = load_classifier(HERE / "classifier")
     emb, projection_knn = build_embedding(run.model, data)
     save_npz(dest / "embedding.npz", emb)
-    results = evaluate(run.model, data.train, data.test)
+    results = measure_run(run, data.train, data.test, load_classifier(HERE / "classifier"))  # as `eval` does
     results.update(projection_knn)
-    results.update(sample_quality(run.model, classifier))
-    epochs = [r for r in checkpoint.read_history(dest) if r.get("kind") == "epoch"]
-    results["train_seconds"] = round(sum(r["seconds"] for r in epochs), 1)  # training loop time, all epochs
     checkpoint.write_json(dest / checkpoint.METRICS, {**run.metrics, "eval": results})
     preview_png(run.model, data, dest / "preview.png")
     return results

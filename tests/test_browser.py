@@ -195,3 +195,37 @@ def test_the_lesson_opens_on_the_page(page):
     page.get_by_text("A 10-minute lesson (for class)").click()
     page.get_by_text("VAE continuity").wait_for(state="visible", timeout=15_000)
     page.get_by_text("A 10-minute lesson (for class)").click()  # closed again for the tests that follow
+
+
+def test_the_report_card_lists_a_model_once_it_is_measured(page, app_server):
+    """The "How good is each model?" accordion: empty for the unmeasured tiny zoo; after `trainer eval --save`
+    a new page lists the model with the numbers eval printed."""
+    import json
+    import subprocess
+    import sys
+
+    title = "How good is each model? (measured on the 10,000 test digits)"
+    page.get_by_text(title).click()
+    page.get_by_text("No measured model yet").wait_for(state="visible", timeout=15_000)
+    page.get_by_text(title).click()
+    folder = app_server.registry.pretrained / "vae-2d"
+    saved = (folder / "metrics.json").read_bytes()
+    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})
+    try:
+        r = subprocess.run([sys.executable, "-m", "trainer", "eval", str(folder), "--json", "--save"],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        results = json.loads(r.stdout)
+        fresh.goto(app_server.url)
+        fresh.wait_for_selector(".plane img", timeout=60_000)
+        fresh.get_by_text(title).click()
+        row = fresh.locator("#report tr", has_text="vae-2d")
+        row.wait_for(state="visible", timeout=15_000)
+        cells = [c.strip() for c in row.locator("td").all_inner_texts()]
+        assert cells[:2] == ["vae-2d", "VAE"]
+        assert cells[5:9] == [f"{results['neg_elbo']:.1f}", f"{results['recon_bce']:.1f}",
+                              f"{100 * results['knn_accuracy']:.0f}%", f"{100 * results['confident_share']:.0f}%"]
+        assert fresh.locator("#report tr").count() == 2  # the header and the one measured model
+    finally:
+        fresh.close()
+        (folder / "metrics.json").write_bytes(saved)

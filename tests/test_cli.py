@@ -90,3 +90,27 @@ def test_existing_run_is_not_overwritten(tmp_path):
     (tmp_path / "run" / "config.json").write_text("{}")
     r = cli("train", "--out", tmp_path / "run")
     assert r.returncode == 2 and "already holds a run" in r.stderr
+
+
+def test_eval_scores_prior_samples_and_saves_what_the_app_lists(tmp_path):
+    from explorer.registry import report_card
+
+    out = tmp_path / "small-aae"
+    r = cli("train", "--model", "aae", "--hidden", "32", "--disc-hidden", "16", "--epochs", "2", "--limit", "256",
+            "--out", out, "--quiet", cwd=tmp_path)  # the bundled MNIST split
+    assert r.returncode == 0, r.stderr
+    assert report_card({"runs/small-aae": out}) == ""  # nothing measured yet
+    r = cli("eval", out, "--json", "--save")
+    assert r.returncode == 0, r.stderr
+    results = json.loads(r.stdout)
+    assert 0 <= results["confident_share"] <= 1 and 1 <= results["inception_score"] <= 10
+    epochs = [row for row in map(json.loads, (out / "history.jsonl").read_text().splitlines()) if row["kind"] == "epoch"]
+    assert len(epochs) == 2 and results["train_seconds"] == round(sum(row["seconds"] for row in epochs), 1)
+    assert json.loads((out / "metrics.json").read_text())["eval"] == results
+    row = (f"| small-aae | AAE | 2 | 2 | 0 | — | {results['recon_bce']:.1f} | {100 * results['knn_accuracy']:.0f}% "
+           f"| {100 * results['confident_share']:.0f}% | gaussian prior |")
+    assert report_card({"runs/small-aae": out}).splitlines()[2] == row
+    r = cli("eval", out, "--json", "--classifier", "")
+    assert r.returncode == 0 and "confident_share" not in json.loads(r.stdout)
+    r = cli("eval", out, "--classifier", tmp_path / "no-classifier")
+    assert r.returncode != 0 and "no-classifier" in r.stderr and "Traceback" not in r.stderr

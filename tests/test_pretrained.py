@@ -148,3 +148,25 @@ def test_targets_section_shows_the_stored_numbers():
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[0] == name and float(cells[3]) == pytest.approx(value, abs=0.006)
         assert cells[4] == ("yes" if met else "**no**"), row
+
+
+def test_the_apps_report_card_shows_every_shipped_models_stored_numbers(tmp_path):
+    """The "How good is each model?" table: one row per shipped model with the numbers in its metrics.json; a
+    folder whose metrics.json is damaged, or has no measured results, is left out without an error."""
+    import shutil
+
+    from explorer.registry import Registry, report_card
+
+    folders = Registry(pretrained=PRETRAINED, runs=tmp_path / "no-runs").available()
+    rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in report_card(folders).splitlines()[2:]}
+    assert set(rows) == set(NAMES)
+    for name in NAMES:
+        r = json.loads((PRETRAINED / name / "metrics.json").read_text())["eval"]
+        knn = r.get("knn_accuracy_umap", r["knn_accuracy"])
+        assert rows[name][6:9] == [f"{r['recon_bce']:.1f}", f"{100 * knn:.0f}%", f"{100 * r['confident_share']:.0f}%"]
+        assert rows[name][5] == (f"{r['neg_elbo']:.1f}" if "neg_elbo" in r else "—")
+    for broken, text in (("ae-2d", "{not json"), ("vae-2d", '{"kind": "epoch"}'), ("aae-2d", "[1, 2]")):
+        shutil.copytree(PRETRAINED / broken, tmp_path / broken)
+        (tmp_path / broken / "metrics.json").write_text(text)
+    folders = {**folders, **{f"runs/{n}": tmp_path / n for n in ("ae-2d", "vae-2d", "aae-2d")}}
+    assert len(report_card(folders).splitlines()) == 2 + len(NAMES)  # the copies are left out

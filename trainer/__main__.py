@@ -12,6 +12,8 @@ from .config import (ACTIVATIONS, ARCHS, MODEL_TYPES, POSTERIORS, PRIORS, RECON_
 from .data import DATA_ENV, DataError, load_dataset, load_run_dataset
 from .train import Callback, FitResult, fit, new_model
 
+CLASSIFIER = Path(__file__).resolve().parents[1] / "pretrained" / "classifier"  # the shipped one
+
 
 def _ints(text: str) -> tuple[int, ...]:
     try:
@@ -77,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", default=None, help="MNIST-format folder (default: as the run was trained)")
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ev.add_argument("--save", action="store_true", help="store the results in the run's metrics.json")
+    ev.add_argument("--classifier", default=str(CLASSIFIER),
+                    help="digit classifier folder that scores 10,000 prior samples (MNIST runs; '' skips it)")
     return parser
 
 
@@ -162,12 +166,18 @@ def format_table(results: dict) -> str:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import evaluate
+    from .classifier import load_classifier
+    from .evaluate import measure_run
 
     run = checkpoint.load(args.path)
     data = load_run_dataset(run.dataset, args.data)
+    scorer = Path(args.classifier) if args.classifier else None
+    if scorer == CLASSIFIER and not (scorer / checkpoint.WEIGHTS).is_file():
+        scorer = None  # a checkout without the shipped classifier; a folder given by hand must load
+    if str(run.dataset.get("name", "")).lower() not in ("mnist", "mnist-bundled"):
+        scorer = None  # it knows MNIST digits only
     results = {"model": run.model_config.model, "latent_dim": run.model_config.latent_dim, "epoch": run.epoch,
-               **evaluate(run.model, data.train, data.test)}
+               **measure_run(run, data.train, data.test, load_classifier(scorer) if scorer else None)}
     if args.json:
         print(json.dumps(results, indent=1))
     else:

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import torch
 
-from . import losses
+from . import checkpoint, losses
 from .data import Split
 from .models import VAE, AAE, Autoencoder
 
@@ -74,6 +74,19 @@ def evaluate(model: Autoencoder, train: Split, test: Split, *, seed: int = 0, kn
         results["iwae_images"], results["iwae_k"] = min(iwae_images, len(test)), iwae_k
     if isinstance(model, AAE):
         results["prior_mmd"] = prior_mmd(model, test)
+    return results
+
+
+def measure_run(run, train: Split, test: Split, classifier=None) -> dict[str, float]:
+    """What the zoo's table shows of a loaded run (checkpoint.Run), but the 2-D projections: ``evaluate``, the
+    classifier's view of its prior samples when a classifier is given, and the training loop's time (seconds,
+    summed over the epochs in its history)."""
+    results = evaluate(run.model, train, test)
+    if classifier is not None:
+        results.update(sample_quality(run.model, classifier))
+    epochs = [r for r in checkpoint.read_history(run.path) if isinstance(r, dict) and r.get("kind") == "epoch"]
+    if epochs:
+        results["train_seconds"] = round(sum(float(r.get("seconds", 0)) for r in epochs), 1)
     return results
 
 

@@ -56,6 +56,8 @@ ZOO: dict[str, list[str]] = {
     # decoder had not settled on codes the adversarial phases kept moving. Decoder-only epochs after the 20 joint
     # ones (experiment, fresh Adam): 5 -> samples 40%, 15 -> 42%, recon 158.1 -> 156.1; adv-lr 3e-4 instead: 37%
     # (with 10 decoder epochs 39%). The same 5 epochs moved aae-mixture10-2d only from 76.8% to 77.3%
+    # An R1 penalty on the discriminator (20 joint epochs, no decoder epochs; control 34%): gamma 1 46% but one digit
+    # missing from the samples (disc loss stuck at log 4), gamma 0.1 30% (kNN 0.45): noise, not a lever
     "aae-2d": ["--model", "aae", "--prior", "gaussian", *CONV2_AAE, *COSINE, "--epochs", "30",
                "--decoder-epochs", "10"],
     # kNN 0.68 (target 0.85), samples 77% (80%). 20 epochs: kNN 0.64, samples 68%; 80 epochs: 0.665, 71%. At
@@ -64,6 +66,8 @@ ZOO: dict[str, list[str]] = {
     # epochs batch 64 gave 0.669 / 69%, adv-lr 2e-3 0.523 / 49%, a 256-256 discriminator 0.672 / 74%; 50 epochs
     # 0.654 / 69%; a wider MLP (1024-512, 20 epochs) 0.480 / 35%; batch 256 0.693 / 71% but one digit all but
     # missing from the samples (min class 0.0002). Seeds 1 and 2 (same flags): 0.681 / 73%, 0.641 / 58%
+    # An R1 penalty on the discriminator matches the prior better (MMD 0.14 -> 0.02 at gamma 0.1, 0.05 at 1) but
+    # moves no digit out of the centre: kNN 0.667 / 0.558, samples 59% / 41%
     "aae-mixture10-2d": ["--model", "aae", "--prior", "mixture10", *MLP2, *COSINE, "--epochs", "40"],
     # kNN 0.943 (target 0.97): the encoder puts ~5% of even the training digits off their label's petal. adv-lr
     # 2e-3 0.946, 3e-3 0.945 (samples 86%); petals moved out (shift 2.0) 0.944; 40 epochs 0.942; conv 0.926;

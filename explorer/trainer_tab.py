@@ -4,13 +4,16 @@ from __future__ import annotations
 import html
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import gradio as gr
 
 from trainer import checkpoint
+from trainer.classifier import scorer_for
 from trainer.config import ConfigError, ModelConfig, TrainConfig
 from trainer.data import DataError, load_run_dataset
+from trainer.evaluate import measure_run
 
 from . import plots
 from .jobs import DONE, LIMITS, JobError, JobManager, load_training_data
@@ -19,6 +22,7 @@ from .registry import RUNS, discard_upload
 JOBS = JobManager(RUNS)
 IDX_UPLOAD_LIMIT = 120 * 2**20
 OPEN_SESSIONS: dict[str, dict] = {}  # browser session hash -> its state, so closing the tab can clean it up
+MEASURING = threading.Lock()  # one measurement at a time on the server (about a minute of CPU each)
 
 
 def _owner(session) -> str:
@@ -113,6 +117,33 @@ def resume(run_name, epochs, session):
     session["job"], session["cursor"] = job.id, 0
     return job.id, f"Resuming **{job.name}** from epoch {run.epoch} to {train_config.epochs}.", session, \
         gr.Timer(active=True)
+
+
+def measure(run_name):
+    """Measure a saved run on its test split, as `python -m trainer eval --save` does; the results go into its
+    metrics.json, so the "How good is each model?" table lists it."""
+    if run_name not in saved_runs():  # a name from the list only: the results are written into the folder
+        raise gr.Error(f"choose a saved run from the list (no run {run_name!r} under runs/)")
+    run_dir = RUNS / run_name
+    if any(job.run_dir == run_dir for job in JOBS.running()):
+        raise gr.Error(f"{run_name} is still training: measure it when its job has ended")
+    if not MEASURING.acquire(blocking=False):
+        raise gr.Error("another run is being measured on this server; try again in a minute")
+    try:
+        run = checkpoint.load(run_dir)
+        data = load_run_dataset(run.dataset)  # the data it was trained on
+        results = measure_run(run, data.train, data.test, scorer_for(run))
+        checkpoint.write_json(run_dir / checkpoint.METRICS, {**run.metrics, "eval": results})
+    except (DataError, checkpoint.CheckpointError, OSError) as e:
+        raise gr.Error(str(e)) from None
+    finally:
+        MEASURING.release()
+    parts = [f"−ELBO {results['neg_elbo']:.1f}" if "neg_elbo" in results else None,
+             f"recon BCE {results['recon_bce']:.1f}", f"kNN {results['knn_accuracy']:.3f}",
+             f"samples that look like a digit {results['confident_share']:.0%}" if "confident_share" in results
+             else None]
+    return (f"Measured **{run_name}** (epoch {run.epoch}) on {results['test_images']:,} test digits: "
+            + ", ".join(p for p in parts if p) + ". The table under *How good is each model?* lists it now.")
 
 
 def progress_html(p: dict) -> str:
@@ -255,12 +286,16 @@ def build_tab(session):
                 with gr.Column():
                     snap_epoch = gr.Slider(1, 2, value=1, step=1, label="Replay epoch", interactive=False)
                     with gr.Accordion("Saved runs", open=False):
-                        runs = gr.Dropdown(saved_runs(), label="Runs under runs/", allow_custom_value=True)
+                        with gr.Row(equal_height=True):
+                            runs = gr.Dropdown(saved_runs(), label="Runs under runs/", allow_custom_value=True,
+                                               scale=5)
+                            reload_runs = gr.Button("↻", size="sm", min_width=40, scale=0)
                         with gr.Row():
                             show = gr.Button("Show curves", size="sm")
+                            measure_btn = gr.Button("Measure", size="sm")
+                        with gr.Row():
                             more = gr.Number(value=10, precision=0, label="Resume to epoch", min_width=80)
                             resume_btn = gr.Button("Resume", size="sm")
-                            reload_runs = gr.Button("↻", size="sm", min_width=40)
     timer = gr.Timer(1.0, active=False)
     since = gr.Number(value=0, visible=False)
     status_json = gr.JSON(visible=False)
@@ -278,8 +313,9 @@ def build_tab(session):
     show.click(show_run, [runs], [curves], api_visibility="private")
     resume_btn.click(resume, [runs, more, session], [job_id, message, session, timer], api_visibility="private")
     reload_runs.click(lambda: gr.update(choices=saved_runs()), None, [runs], api_visibility="private")
+    measured = measure_btn.click(measure, [runs], [message], api_name="measure_run")
 
-    return {"compare": compare, "job_id": job_id, "timer": timer}
+    return {"compare": compare, "job_id": job_id, "timer": timer, "measured": measured}
 
 
 def run_key_of(job_id, session) -> str:

@@ -51,8 +51,10 @@ REPORT_NOTE = ("Nats per image, lower is better: **−ELBO** (VAEs only: a bound
                "the plane (UMAP for 16-D) have its label, i.e. how well the plane separates digits without labels (low for "
                "the CVAE/CAAE on purpose: the label is their input, their code holds only the style). "
                "**Samples look like a digit**: share of prior samples the project's classifier is over 90% sure of. "
-               "A run of yours appears here after `python -m trainer eval runs/NAME --save`.")
-NO_REPORT = "*No measured model yet: `python -m trainer eval runs/NAME --save` measures a run.*"
+               "A run of yours appears here once measured: *Measure* under *Saved runs* in the Train tab, or "
+               "`python -m trainer eval runs/NAME --save`.")
+NO_REPORT = ("*No measured model yet: measure a run with Measure (Train tab, Saved runs) or "
+             "`python -m trainer eval runs/NAME --save`.*")
 CSS = """
 #title h3 {margin: 0;}
 #status p {margin: 0; font-size: 0.9em;}
@@ -425,7 +427,7 @@ def build() -> gr.Blocks:
         with gr.Accordion("How good is each model? (measured on the 10,000 test digits)", open=False,
                           elem_id="report"):
             gr.Markdown(REPORT_NOTE, elem_classes=["caption"])
-            gr.Markdown(lambda: report_card(REGISTRY.available()) or NO_REPORT)  # read again on every page load
+            report = gr.Markdown(lambda: report_card(REGISTRY.available()) or NO_REPORT)  # read on every page load
         with gr.Row(equal_height=True):
             models = gr.Dropdown(label="Models to compare (up to 6)", multiselect=True, allow_custom_value=True,
                                  max_choices=MAX_MODELS, scale=5)
@@ -537,6 +539,8 @@ def build() -> gr.Blocks:
             trainer_tab.attach, [session], [train["job_id"], session, train["timer"]], api_visibility="private").then(
             lambda s: gr.update(choices=model_choices(s), value=default_models()), [session], [models],
             api_visibility="private").then(load_models, view_inputs, view_outputs, api_name="load_models")
+        train["measured"].then(lambda: report_card(REGISTRY.available()) or NO_REPORT, None, [report],
+                               api_visibility="private")
         train["compare"].click(compare_run, [train["job_id"], models, session], [models],
                                api_visibility="private").then(load_models, view_inputs, view_outputs,
                                                               api_visibility="private")

@@ -69,6 +69,27 @@ def test_advanced_options_reach_the_saved_run(clients, app_server):
     assert (train.lr_schedule, train.weight_decay, train.adv_lr, train.decoder_epochs) == ("cosine", 0.1, 5e-4, 1)
 
 
+def test_measure_stores_a_saved_runs_results_for_the_report_card(clients, app_server):
+    import json
+
+    from gradio_client.exceptions import AppError
+
+    from explorer.registry import report_card
+
+    a, _ = clients
+    job_id = start(a, "tab-measure", epochs=1, limit=320, model="aae")
+    assert wait(a, job_id, lambda s: s["status"] in ("finished", "failed"))["status"] == "finished"
+    folder = app_server[1].runs / "tab-measure"
+    message = a.predict("tab-measure", api_name="/measure_run")
+    results = json.loads((folder / "metrics.json").read_text())["eval"]
+    assert results["test_images"] == 2000 and 0 <= results["confident_share"] <= 1  # the bundled split, scored
+    assert f"Measured **tab-measure** (epoch 1) on 2,000 test digits: recon BCE {results['recon_bce']:.1f}" in message
+    assert "| tab-measure | AAE | 2 | 1 |" in report_card({"runs/tab-measure": folder})
+    for name in ("../pretrained/vae-2d", "no-such-run"):
+        with pytest.raises(AppError, match="choose a saved run from the list"):
+            a.predict(name, api_name="/measure_run")
+
+
 def test_stop_keeps_a_loadable_checkpoint_and_others_cannot_stop(clients, app_server):
     from gradio_client.exceptions import AppError
 
@@ -81,6 +102,8 @@ def test_stop_keeps_a_loadable_checkpoint_and_others_cannot_stop(clients, app_se
         b.predict(job_id, 0, api_name="/train_status")  # nor see it
     with pytest.raises(AppError, match="already have 1 training job"):
         start(a, "tab-second", epochs=1, limit=64)
+    with pytest.raises(AppError, match="tab-stop is still training"):
+        a.predict("tab-stop", api_name="/measure_run")
     assert "Stopping" in a.predict(job_id, api_name="/train_stop")
     status = wait(a, job_id, lambda s: s["status"] != "running" and s["status"] != "starting")
     assert status["status"] == "stopped"

@@ -7,12 +7,11 @@ import sys
 from pathlib import Path
 
 from . import checkpoint
+from .classifier import SHIPPED
 from .config import (ACTIVATIONS, ARCHS, MODEL_TYPES, POSTERIORS, PRIORS, RECON_LOSSES, ConfigError, ModelConfig,
                      TrainConfig)
 from .data import DATA_ENV, DataError, load_dataset, load_run_dataset
 from .train import Callback, FitResult, fit, new_model
-
-CLASSIFIER = Path(__file__).resolve().parents[1] / "pretrained" / "classifier"  # the shipped one
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -79,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", default=None, help="MNIST-format folder (default: as the run was trained)")
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ev.add_argument("--save", action="store_true", help="store the results in the run's metrics.json")
-    ev.add_argument("--classifier", default=str(CLASSIFIER),
+    ev.add_argument("--classifier", default=str(SHIPPED),
                     help="digit classifier folder that scores 10,000 prior samples (MNIST runs; '' skips it)")
     return parser
 
@@ -166,18 +165,14 @@ def format_table(results: dict) -> str:
 
 
 def cmd_eval(args) -> int:
-    from .classifier import load_classifier
+    from .classifier import scorer_for
     from .evaluate import measure_run
 
     run = checkpoint.load(args.path)
     data = load_run_dataset(run.dataset, args.data)
-    scorer = Path(args.classifier) if args.classifier else None
-    if scorer == CLASSIFIER and not (scorer / checkpoint.WEIGHTS).is_file():
-        scorer = None  # a checkout without the shipped classifier; a folder given by hand must load
-    if str(run.dataset.get("name", "")).lower() not in ("mnist", "mnist-bundled"):
-        scorer = None  # it knows MNIST digits only
+    scorer = scorer_for(run, args.classifier) if args.classifier else None
     results = {"model": run.model_config.model, "latent_dim": run.model_config.latent_dim, "epoch": run.epoch,
-               **measure_run(run, data.train, data.test, load_classifier(scorer) if scorer else None)}
+               **measure_run(run, data.train, data.test, scorer)}
     if args.json:
         print(json.dumps(results, indent=1))
     else:

@@ -14,6 +14,8 @@ from . import checkpoint
 from .data import Dataset, Split
 
 FORMAT = "latent-explorer-classifier"
+SHIPPED = Path(__file__).resolve().parents[1] / "pretrained" / "classifier"
+MNIST_DATASETS = ("mnist", "mnist-bundled")  # dataset names (checkpoint config) whose classes are its digits
 
 
 class DigitClassifier(nn.Module):
@@ -87,3 +89,13 @@ def load_classifier(folder: str | Path) -> DigitClassifier:
     tensors, _ = checkpoint.read_safetensors(folder / checkpoint.WEIGHTS)
     checkpoint.load_state(model, tensors, folder / checkpoint.WEIGHTS)
     return model.eval()
+
+
+def scorer_for(run, folder: str | Path = SHIPPED) -> DigitClassifier | None:
+    """The classifier that scores a run's prior samples, or None: it knows MNIST digits only, and a checkout
+    without the shipped classifier goes without (a folder given by hand must load)."""
+    if str(run.dataset.get("name", "")).lower() not in MNIST_DATASETS:
+        return None
+    if Path(folder) == SHIPPED and not (SHIPPED / checkpoint.WEIGHTS).is_file():
+        return None
+    return load_classifier(folder)

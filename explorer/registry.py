@@ -316,9 +316,8 @@ def _upload_name(folder: Path) -> str:
 
 
 TYPE_ORDER = ("ae", "vae", "aae", "cvae", "caae")
-REPORT_COLUMNS = [("model", None), ("type", None), ("latent", None), ("epochs", None), ("train min", None),
-                  ("−ELBO", "neg_elbo"), ("recon BCE", "recon_bce"), ("kNN 2-D", "knn"),
-                  ("samples look like a digit", "confident_share"), ("samples from", None)]
+REPORT_COLUMNS = ("model", "type", "latent", "epochs", "train min", "−ELBO", "recon BCE", "kNN 2-D",
+                  "samples look like a digit", "samples from")
 
 
 def report_card(folders: dict[str, Path]) -> str:
@@ -338,21 +337,20 @@ def report_card(folders: dict[str, Path]) -> str:
             continue
         knn = results.get("knn_accuracy_umap",  # > 2-D: of the UMAP plane (pretrained.build measures it)
                           results.get("knn_accuracy") if model.latent_dim == 2 else None)
-        minutes = results.get("train_seconds")
-        cells = [key.split("/", 1)[1], model.model.upper(),
-                 str(model.latent_dim), str(cfg.get("epoch", "—")), "—" if minutes is None else f"{minutes / 60:.0f}",
-                 *[_cell(results.get(k) if k != "knn" else knn, k) for k in ("neg_elbo", "recon_bce", "knn",
-                                                                              "confident_share")],
-                 model.sampled_from]
+        seconds = results.get("train_seconds")
+        cells = [key.split("/", 1)[1].replace("|", "\\|"), model.model.upper(), str(model.latent_dim), str(cfg.get("epoch", "—")),
+                 f"{seconds / 60:.0f}" if isinstance(seconds, (int, float)) else "—",
+                 _cell(results.get("neg_elbo")), _cell(results.get("recon_bce")), _cell(knn, percent=True),
+                 _cell(results.get("confident_share"), percent=True), model.sampled_from]
         order = (model.latent_dim, TYPE_ORDER.index(model.model) if model.model in TYPE_ORDER else 99, key)
         rows.append((order, "| " + " | ".join(cells) + " |"))
     if not rows:
         return ""
-    head = "| " + " | ".join(c for c, _ in REPORT_COLUMNS) + " |\n|" + "---|" * len(REPORT_COLUMNS)
+    head = "| " + " | ".join(REPORT_COLUMNS) + " |\n|" + "---|" * len(REPORT_COLUMNS)
     return head + "\n" + "\n".join(row for _, row in sorted(rows))
 
 
-def _cell(value, key: str) -> str:
+def _cell(value, percent: bool = False) -> str:
     if not isinstance(value, (int, float)):
         return "—"
-    return f"{value:.1f}" if key in ("neg_elbo", "recon_bce") else f"{100 * value:.0f}%"
+    return f"{100 * value:.0f}%" if percent else f"{value:.1f}"

@@ -338,7 +338,8 @@ def report_card(folders: dict[str, Path]) -> str:
         knn = results.get("knn_accuracy_umap",  # > 2-D: of the UMAP plane (pretrained.build measures it)
                           results.get("knn_accuracy") if model.latent_dim == 2 else None)
         seconds = results.get("train_seconds")
-        cells = [key.split("/", 1)[1].replace("|", "\\|"), model.model.upper(), str(model.latent_dim), str(cfg.get("epoch", "—")),
+        cells = [key.split("/", 1)[1].replace("|", "\\|"), model.model.upper(), str(model.latent_dim),
+                 str(cfg.get("epoch", "—")),
                  f"{seconds / 60:.0f}" if isinstance(seconds, (int, float)) else "—",
                  _cell(results.get("neg_elbo")), _cell(results.get("recon_bce")), _cell(knn, percent=True),
                  _cell(results.get("confident_share"), percent=True), model.sampled_from]

@@ -74,7 +74,8 @@ def test_embedding_matches_weights(name, test_split):
     assert np.array_equal(labels, test_split.labels.numpy())
     part = test_split.head(300)
     codes = run.model.embed_split(part).numpy()
-    assert np.allclose(codes, latents[:300], atol=1e-4)
+    assert latents.dtype == np.float16  # stored like the weights (fp16), to keep pretrained/ small
+    assert np.allclose(codes, latents[:300].astype(np.float32), rtol=1e-3, atol=1e-3)
 
 
 @pytest.mark.parametrize("name", NAMES)

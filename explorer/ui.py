@@ -48,8 +48,8 @@ CAPTIONS = {
 }
 REPORT_NOTE = ("Nats per image, lower is better: **−ELBO** (VAEs only: a bound on −log p(x)) and **recon BCE** "
                "(how well a test digit comes back). **kNN 2-D**: how often a test digit's 5 nearest training codes in "
-               "the plane (UMAP for 16-D) have its label, i.e. how well the plane separates digits without labels (low for "
-               "the CVAE/CAAE on purpose: the label is their input, their code holds only the style). "
+               "the plane (UMAP for 16-D) have its label, i.e. how well the plane separates digits without labels "
+               "(low for the CVAE/CAAE on purpose: the label is their input, their code holds only the style). "
                "**Samples look like a digit**: share of prior samples the project's classifier is over 90% sure of. "
                "A run of yours appears here once measured: *Measure* under *Saved runs* in the Train tab, or "
                "`python -m trainer eval runs/NAME --save`.")
@@ -403,6 +403,11 @@ def end_session(request: gr.Request):
         cleanup(trainer_tab.OPEN_SESSIONS.pop(request.session_hash, None))
 
 
+def report_markdown() -> str:
+    """The "How good is each model?" table of every model folder the app can show."""
+    return report_card(REGISTRY.available()) or NO_REPORT
+
+
 def lesson_markdown(readme: Path = ROOT / "README.md") -> str | None:
     """The README's "A 10-minute lesson" section, shown on the page too (one text for both); None without it."""
     try:
@@ -427,7 +432,7 @@ def build() -> gr.Blocks:
         with gr.Accordion("How good is each model? (measured on the 10,000 test digits)", open=False,
                           elem_id="report"):
             gr.Markdown(REPORT_NOTE, elem_classes=["caption"])
-            report = gr.Markdown(lambda: report_card(REGISTRY.available()) or NO_REPORT)  # read on every page load
+            report = gr.Markdown(report_markdown)  # read again on every page load
         with gr.Row(equal_height=True):
             models = gr.Dropdown(label="Models to compare (up to 6)", multiselect=True, allow_custom_value=True,
                                  max_choices=MAX_MODELS, scale=5)
@@ -539,8 +544,7 @@ def build() -> gr.Blocks:
             trainer_tab.attach, [session], [train["job_id"], session, train["timer"]], api_visibility="private").then(
             lambda s: gr.update(choices=model_choices(s), value=default_models()), [session], [models],
             api_visibility="private").then(load_models, view_inputs, view_outputs, api_name="load_models")
-        train["measured"].then(lambda: report_card(REGISTRY.available()) or NO_REPORT, None, [report],
-                               api_visibility="private")
+        train["measured"].then(report_markdown, None, [report], api_visibility="private")
         train["compare"].click(compare_run, [train["job_id"], models, session], [models],
                                api_visibility="private").then(load_models, view_inputs, view_outputs,
                                                               api_visibility="private")

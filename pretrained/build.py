@@ -79,6 +79,8 @@ ZOO: dict[str, list[str]] = {
     # per generator step (probe script, 20 epochs) did not: kNN 0.913, samples 87.5% (its one-step control 0.940);
     # nor did noise on the codes the decoder sees in training (sigma 0.1: 0.938, 88%; 0.2: 0.911, 77%), nor an R1
     # gradient penalty on the discriminator (gamma 1: 0.898, 82%; 10: 0.862, 70%; prior MMD fell to 0.008-0.01)
+    # The aae-2d's session-9 recipe (conv 32-64, lr 2e-3, weight decay 0.3, adv-lr 3e-4) loses the game here: by
+    # epoch 9 the discriminator wins outright (its loss 0.29, the generator's 12), so the probe was stopped
     "aae-guided-2d": ["--model", "aae", "--prior", "mixture10", "--label-guided", *MLP2, *COSINE, "--epochs", "20"],
     "cvae-2d": ["--model", "cvae", *MLP2, "--epochs", "20"],
     "caae-2d": ["--model", "caae", *MLP2, *COSINE, "--epochs", "20"],

@@ -22,6 +22,7 @@ from .registry import RUNS, discard_upload
 JOBS = JobManager(RUNS)
 IDX_UPLOAD_LIMIT = 120 * 2**20
 OPEN_SESSIONS: dict[str, dict] = {}  # browser session hash -> its state, so closing the tab can clean it up
+CHANNELS = {"16,32": (16, 32), "32,64": (32, 64)}  # conv widths offered (the zoo's 2-D conv models use 32-64)
 MEASURING = threading.Lock()  # one measurement at a time on the server (about a minute of CPU each)
 
 
@@ -59,18 +60,20 @@ def session_dir(session, request=None) -> str:
 
 def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs, batch_size, lr, seed, data_choice,
                 idx_files, name, limit, posterior, prior_components, lr_schedule="constant", weight_decay=0.0,
-                adv_lr=1e-3, decoder_epochs=0, session=None, request: gr.Request = None):
+                adv_lr=1e-3, decoder_epochs=0, channels="16,32", session=None, request: gr.Request = None):
     """Start a background job; returns its id. ``posterior`` (diagonal/full) applies to the VAE and CVAE,
     ``prior_components`` (0 = N(0, I), K = a mixture of K Gaussians fitted to the codes) to the VAE, ``adv_lr`` to
     the AAE/CAAE; the rest (the Advanced accordion) as in ``python -m trainer train``."""
     folder = None
     try:
+        if channels not in CHANNELS:
+            raise ValueError(f"conv channels must be one of {', '.join(CHANNELS)} (got {channels!r})")
         model_config = ModelConfig(model=model, arch=arch, latent_dim=int(latent_dim), kl_weight=float(kl_weight),
                                    posterior=posterior if model in ("vae", "cvae") else "diagonal", prior=prior,
                                    prior_components=int(prior_components or 0) if model == "vae" else 0,
                                    label_guided=bool(label_guided) and model == "aae",
                                    hidden=(512, 256) if arch == "mlp" else (256,),
-                                   channels=(16, 32))
+                                   channels=CHANNELS[channels])
         train_config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), seed=int(seed),
                                    lr_schedule=lr_schedule, weight_decay=float(weight_decay or 0),
                                    adv_lr=float(adv_lr), decoder_epochs=int(decoder_epochs or 0),
@@ -275,6 +278,8 @@ def build_tab(session):
                                        info="discriminator and generator steps")
                     decoder_epochs = gr.Number(value=0, precision=0, minimum=0, label="Decoder-only epochs",
                                                info="the last N epochs train the decoder alone, codes frozen")
+                channels = gr.Dropdown([("16-32 (faster)", "16,32"), ("32-64 (as vae-2d, aae-2d)", "32,64")],
+                                       value="16,32", label="Conv channels", info="widths of the conv architecture")
         with gr.Column(scale=5):
             job_id = gr.Textbox(label="Job id", interactive=False, max_lines=1)
             message = gr.Markdown("Pick a model and press **Start**: the loss curves and the latent space of the "
@@ -301,7 +306,7 @@ def build_tab(session):
     status_json = gr.JSON(visible=False)
     inputs = [model, arch, latent_dim, kl_weight, prior, label_guided, epochs, batch_size, lr, seed, data_choice,
               idx_files, name, limit, posterior, prior_components, lr_schedule, weight_decay, adv_lr, decoder_epochs,
-              session]
+              channels, session]
     start.click(train_start, inputs, [job_id, message, session, timer], api_name="train_start")
     stop.click(train_stop, [job_id, session], [message], api_name="train_stop")
     data_choice.change(lambda choice: gr.update(visible=choice == "uploaded"), data_choice, idx_files,

@@ -315,7 +315,6 @@ def _upload_name(folder: Path) -> str:
         return "model"
 
 
-TYPE_ORDER = ("ae", "vae", "aae", "cvae", "caae")
 REPORT_COLUMNS = ("model", "type", "latent", "epochs", "train min", "−ELBO", "recon BCE", "kNN 2-D",
                   "samples look like a digit", "samples from")
 
@@ -323,7 +322,7 @@ REPORT_COLUMNS = ("model", "type", "latent", "epochs", "train min", "−ELBO", "
 def report_card(folders: dict[str, Path]) -> str:
     """A markdown table of every model folder that holds measured results (``metrics.json`` with an ``eval``
     block, as ``python -m trainer eval --save`` or ``pretrained.build`` write it); "" if none does."""
-    from trainer.config import ModelConfig, from_dict
+    from trainer.config import MODEL_TYPES, ModelConfig, from_dict
 
     rows = []
     for key, folder in folders.items():
@@ -343,7 +342,7 @@ def report_card(folders: dict[str, Path]) -> str:
                  f"{seconds / 60:.0f}" if isinstance(seconds, (int, float)) else "—",
                  _cell(results.get("neg_elbo")), _cell(results.get("recon_bce")), _cell(knn, percent=True),
                  _cell(results.get("confident_share"), percent=True), model.sampled_from]
-        order = (model.latent_dim, TYPE_ORDER.index(model.model) if model.model in TYPE_ORDER else 99, key)
+        order = (model.latent_dim, MODEL_TYPES.index(model.model) if model.model in MODEL_TYPES else 99, key)
         rows.append((order, "| " + " | ".join(cells) + " |"))
     if not rows:
         return ""

@@ -13,7 +13,7 @@ from trainer import checkpoint
 from trainer.classifier import scorer_for
 from trainer.config import ConfigError, ModelConfig, TrainConfig
 from trainer.data import DataError, load_run_dataset
-from trainer.evaluate import measure_run
+from trainer.evaluate import measure_run, save_results
 
 from . import plots
 from .jobs import DONE, LIMITS, JobError, JobManager, load_training_data
@@ -136,7 +136,7 @@ def measure(run_name):
         run = checkpoint.load(run_dir)
         data = load_run_dataset(run.dataset)  # the data it was trained on
         results = measure_run(run, data.train, data.test, scorer_for(run))
-        checkpoint.write_json(run_dir / checkpoint.METRICS, {**run.metrics, "eval": results})
+        save_results(run, results)
     except (DataError, checkpoint.CheckpointError, OSError) as e:
         raise gr.Error(str(e)) from None
     finally:

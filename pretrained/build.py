@@ -27,7 +27,7 @@ from trainer.config import ModelConfig, from_dict  # noqa: E402
 from trainer.models import MODELS  # noqa: E402
 from trainer.classifier import accuracy, load_classifier, save_classifier, train_classifier  # noqa: E402
 from trainer.data import load_dataset  # noqa: E402
-from trainer.evaluate import knn_accuracy, measure_run  # noqa: E402
+from trainer.evaluate import knn_accuracy, measure_run, save_results  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RUNS = ROOT / "runs" / "pretrained"
@@ -221,7 +221,7 @@ def measure(name: str, data) -> dict:
     save_npz(dest / "embedding.npz", emb)
     results = measure_run(run, data.train, data.test, load_classifier(HERE / "classifier"))  # as `eval` does
     results.update(projection_knn)
-    checkpoint.write_json(dest / checkpoint.METRICS, {**run.metrics, "eval": results})
+    save_results(run, results)
     preview_png(run.model, data, dest / "preview.png")
     return results
 

@@ -166,7 +166,7 @@ def format_table(results: dict) -> str:
 
 def cmd_eval(args) -> int:
     from .classifier import scorer_for
-    from .evaluate import measure_run
+    from .evaluate import measure_run, save_results
 
     run = checkpoint.load(args.path)
     data = load_run_dataset(run.dataset, args.data)
@@ -178,7 +178,7 @@ def cmd_eval(args) -> int:
     else:
         print(format_table(results))
     if args.save:
-        checkpoint.write_json(Path(args.path) / checkpoint.METRICS, {**run.metrics, "eval": results})
+        save_results(run, results)
     return 0
 
 

@@ -90,6 +90,12 @@ def measure_run(run, train: Split, test: Split, classifier=None) -> dict[str, fl
     return results
 
 
+def save_results(run, results: dict) -> None:
+    """Store measured results in the run's metrics.json (beside its last epoch's row), under "eval", where the
+    zoo's table and the app's report card read them."""
+    checkpoint.write_json(run.path / checkpoint.METRICS, {**run.metrics, "eval": results})
+
+
 @torch.no_grad()
 def sample_quality(model: Autoencoder, classifier, n: int = 10_000, seed: int = 0,
                    confident: float = 0.9) -> dict[str, float]:

@@ -334,13 +334,15 @@ def report_card(folders: dict[str, Path]) -> str:
             continue  # no measured results, or not readable: the model picker reports real problems
         if not isinstance(results, dict):
             continue
-        knn = results.get("knn_accuracy_umap",  # > 2-D: of the UMAP plane (pretrained.build measures it)
-                          results.get("knn_accuracy") if model.latent_dim == 2 else None)
+        knn = _cell(results.get("knn_accuracy") if model.latent_dim == 2 else
+                    results.get("knn_accuracy_umap"), percent=True)  # > 2-D: UMAP plane, pretrained.build measures it
+        if knn == "—" and model.latent_dim > 2 and isinstance(results.get("knn_accuracy_pca"), (int, float)):
+            knn = _cell(results["knn_accuracy_pca"], percent=True) + " (PCA)"  # what eval/Measure measure
         seconds = results.get("train_seconds")
         cells = [key.split("/", 1)[1].replace("|", "\\|"), model.model.upper(), str(model.latent_dim),
                  str(cfg.get("epoch", "—")),
                  f"{seconds / 60:.0f}" if isinstance(seconds, (int, float)) else "—",
-                 _cell(results.get("neg_elbo")), _cell(results.get("recon_bce")), _cell(knn, percent=True),
+                 _cell(results.get("neg_elbo")), _cell(results.get("recon_bce")), knn,
                  _cell(results.get("confident_share"), percent=True), model.sampled_from]
         order = (model.latent_dim, MODEL_TYPES.index(model.model) if model.model in MODEL_TYPES else 99, key)
         rows.append((order, "| " + " | ".join(cells) + " |"))

@@ -158,8 +158,9 @@ def thin_history(path: Path, step_rows: int = 100) -> bytes:
 def build_embedding(model, data, *, seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Test latents; for latent_dim > 2 also PCA and UMAP coordinates and UMAP's grid of latents.
 
-    The projections are fitted on all 60,000 training codes, and their kNN accuracy (returned beside the
-    arrays) uses those training points as references, the same protocol as the 2-D latents' kNN.
+    The projections are fitted on all 60,000 training codes; UMAP's kNN accuracy (returned beside the arrays)
+    uses those training points as references, the same protocol as the 2-D latents' kNN (``evaluate`` measures
+    the PCA plane's the same way).
     """
     from explorer.projection import PCA2D, fit_umap, umap_grid
 
@@ -177,8 +178,7 @@ def build_embedding(model, data, *, seed: int = 0) -> tuple[dict[str, np.ndarray
     out.update(pca_xy=pca.transform(test_codes), pca_mean=pca.mean_.astype(np.float32),
                pca_components=pca.components_.astype(np.float32), umap_xy=umap_xy, umap_grid=grid,
                umap_extent=np.array(extent, np.float32))
-    knn = {"knn_accuracy_umap": knn_accuracy(reducer.embedding_, train_labels, umap_xy, labels),
-           "knn_accuracy_pca": knn_accuracy(pca.transform(train_codes), train_labels, out["pca_xy"], labels)}
+    knn = {"knn_accuracy_umap": knn_accuracy(reducer.embedding_, train_labels, umap_xy, labels)}  # PCA's: evaluate
     return out, knn
 
 

@@ -148,3 +148,26 @@ def test_decoder_epochs_leave_at_least_one_joint_epoch():
 
     with pytest.raises(ConfigError, match="decoder_epochs must be between 0 and epochs - 1"):
         TrainConfig(epochs=3, decoder_epochs=3).validate()
+
+
+def test_a_wide_latent_gets_a_knn_on_the_apps_pca_plane_and_the_report_card_shows_it(small_data, tmp_path):
+    """eval's kNN of a > 2-D run: in its latent space and on the PCA plane the app draws (the report card's
+    "kNN 2-D", marked PCA, until pretrained.build adds the UMAP plane's)."""
+    from explorer.projection import PCA2D
+    from explorer.registry import report_card
+    from trainer.evaluate import knn_accuracy, measure_run, save_results
+
+    cfg = ModelConfig(model="ae", hidden=(64,), latent_dim=6)
+    fit(new_model(cfg, seed=0), small_data, TrainConfig(epochs=1, batch_size=64), run_dir=tmp_path / "ae6")
+    loaded = C.load(tmp_path / "ae6")
+    results = measure_run(loaded, small_data.train, small_data.test)
+    train_codes = loaded.model.embed_split(small_data.train).numpy()
+    pca = PCA2D().fit(train_codes)
+    expected = knn_accuracy(pca.transform(train_codes), small_data.train.labels,
+                            pca.transform(loaded.model.embed_split(small_data.test).numpy()), small_data.test.labels)
+    assert results["knn_accuracy_pca"] == pytest.approx(expected, abs=1 / len(small_data.test))
+    save_results(loaded, results)
+    row = report_card({"runs/ae6": tmp_path / "ae6"}).splitlines()[2].split(" | ")
+    assert row[7] == f"{100 * results['knn_accuracy_pca']:.0f}% (PCA)"
+    save_results(loaded, {**results, "knn_accuracy_umap": 0.5})  # what pretrained.build adds
+    assert report_card({"runs/ae6": tmp_path / "ae6"}).splitlines()[2].split(" | ")[7] == "50%"

@@ -125,7 +125,7 @@ def make_entry(key: str, label: str, path: Path, test: Split) -> Entry:
     d = run.model_config.latent_dim
     emb = _read_npz(path / "embedding.npz") if (path / "embedding.npz").is_file() else {}
     if emb.get("latents") is not None and emb["latents"].shape == (len(test), d):
-        latents, labels = emb["latents"].astype(np.float32), emb["labels"]
+        latents, labels = emb["latents"].astype(np.float32), emb["labels"].astype(np.int64)
     else:
         latents = run.model.embed_split(test).numpy()  # conditional models get each image's own label
         labels, emb = test.labels.numpy(), {}
@@ -141,14 +141,14 @@ def make_entry(key: str, label: str, path: Path, test: Split) -> Entry:
     if "pca_xy" in emb:
         pca = PCA2D()
         pca.mean_, pca.components_ = emb["pca_mean"].astype(np.float64), emb["pca_components"].astype(np.float64)
-        pca_xy = emb["pca_xy"]
+        pca_xy = emb["pca_xy"].astype(np.float32)
     else:
         pca = PCA2D().fit(latents)
         pca_xy = pca.transform(latents)
     entry.views["pca"] = View("pca", pca_xy, pca, _extent(pca_xy))
     if "umap_xy" in emb and "umap_grid" in emb:
         grid = GridInverse(emb["umap_grid"], emb["umap_extent"])
-        entry.views["umap"] = View("umap", emb["umap_xy"], grid, tuple(grid.extent_))
+        entry.views["umap"] = View("umap", emb["umap_xy"].astype(np.float32), grid, tuple(grid.extent_))
         entry.umap_status = "ready"
     return entry
 

@@ -122,7 +122,7 @@ def resume(run_name, epochs, session):
         gr.Timer(active=True)
 
 
-def measure(run_name):
+def measure(run_name, progress=gr.Progress()):
     """Measure a saved run on its test split, as `python -m trainer eval --save` does; the results go into its
     metrics.json, so the "How good is each model?" table lists it."""
     if run_name not in saved_runs():  # a name from the list only: the results are written into the folder
@@ -135,7 +135,8 @@ def measure(run_name):
     try:
         run = checkpoint.load(run_dir)
         data = load_run_dataset(run.dataset)  # the data it was trained on
-        results = measure_run(run, data.train, data.test, scorer_for(run))
+        results = measure_run(run, data.train, data.test, scorer_for(run),
+                              lambda fraction, what: progress(fraction, desc=f"Measuring {run_name}: {what}"))
         save_results(run, results)
     except (DataError, checkpoint.CheckpointError, OSError) as e:
         raise gr.Error(str(e)) from None
@@ -298,6 +299,7 @@ def build_tab(session):
                         with gr.Row():
                             show = gr.Button("Show curves", size="sm")
                             measure_btn = gr.Button("Measure", size="sm")
+                        measure_note = gr.Markdown(min_height=60)  # beside the button: progress, then the numbers
                         with gr.Row():
                             more = gr.Number(value=10, precision=0, label="Resume to epoch", min_width=80)
                             resume_btn = gr.Button("Resume", size="sm")
@@ -318,7 +320,7 @@ def build_tab(session):
     show.click(show_run, [runs], [curves], api_visibility="private")
     resume_btn.click(resume, [runs, more, session], [job_id, message, session, timer], api_visibility="private")
     reload_runs.click(lambda: gr.update(choices=saved_runs()), None, [runs], api_visibility="private")
-    measured = measure_btn.click(measure, [runs], [message], api_name="measure_run")
+    measured = measure_btn.click(measure, [runs], [measure_note], api_name="measure_run")
 
     return {"compare": compare, "job_id": job_id, "timer": timer, "measured": measured}
 

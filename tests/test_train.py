@@ -155,12 +155,17 @@ def test_a_wide_latent_gets_a_knn_on_the_apps_pca_plane_and_the_report_card_show
     "kNN 2-D", marked PCA, until pretrained.build adds the UMAP plane's)."""
     from explorer.projection import PCA2D
     from explorer.registry import report_card
+    from trainer.classifier import SHIPPED, load_classifier
     from trainer.evaluate import knn_accuracy, measure_run, save_results
 
     cfg = ModelConfig(model="ae", hidden=(64,), latent_dim=6)
     fit(new_model(cfg, seed=0), small_data, TrainConfig(epochs=1, batch_size=64), run_dir=tmp_path / "ae6")
     loaded = C.load(tmp_path / "ae6")
-    results = measure_run(loaded, small_data.train, small_data.test)
+    stages = []
+    results = measure_run(loaded, small_data.train, small_data.test, load_classifier(SHIPPED),
+                          progress=lambda fraction, what: stages.append((fraction, what)))
+    assert [f for f, _ in stages] == [0.0, 0.6] and "256 test digits" in stages[0][1]  # what the Measure bar shows
+    assert 0 <= results["confident_share"] <= 1
     train_codes = loaded.model.embed_split(small_data.train).numpy()
     pca = PCA2D().fit(train_codes)
     expected = knn_accuracy(pca.transform(train_codes), small_data.train.labels,

@@ -89,12 +89,15 @@ def evaluate(model: Autoencoder, train: Split, test: Split, *, seed: int = 0, kn
     return results
 
 
-def measure_run(run, train: Split, test: Split, classifier=None) -> dict[str, float]:
+def measure_run(run, train: Split, test: Split, classifier=None, progress=None) -> dict[str, float]:
     """What the zoo's table shows of a loaded run (checkpoint.Run), but the 2-D projections: ``evaluate``, the
     classifier's view of its prior samples when a classifier is given, and the training loop's time (seconds,
-    summed over the epochs in its history)."""
+    summed over the epochs in its history). ``progress(fraction, what)`` is told before each part."""
+    progress = progress or (lambda fraction, what: None)
+    progress(0.0, f"reconstructions and kNN of {len(test):,} test digits")
     results = evaluate(run.model, train, test)
     if classifier is not None:
+        progress(0.6, "the classifier scores 10,000 prior samples")
         results.update(sample_quality(run.model, classifier))
     epochs = [r for r in checkpoint.read_history(run.path) if isinstance(r, dict) and r.get("kind") == "epoch"]
     if epochs:

@@ -74,7 +74,8 @@ ZOO: dict[str, list[str]] = {
     # decoder-only epochs: samples 78.0%. Not shipped: its plane has no petals. The adversary lost (disc loss 0.66,
     # generator 3.0): digits sit in round blobs off the petals, 31% of the test codes within 0.6 of the origin (the
     # prior: 5.3%; 92% of the 3s and 91% of the 8s), so it gains kNN as a plain AE would, and an AAE that does not
-    # take its prior's shape is no lesson. 60 epochs looked the same at epoch 45
+    # take its prior's shape is no lesson. 60 epochs looked the same at epoch 45; with --adv-lr 1e-3 (the default)
+    # the plane was a mess by epoch 11 (only the 1s on a petal, test recon 158 against 147 at adv-lr 3e-4): stopped
     "aae-mixture10-2d": ["--model", "aae", "--prior", "mixture10", *MLP2, *COSINE, "--epochs", "40"],
     # kNN 0.943 (target 0.97): the encoder puts ~5% of even the training digits off their label's petal. adv-lr
     # 2e-3 0.946, 3e-3 0.945 (samples 86%); petals moved out (shift 2.0) 0.944; 40 epochs 0.942; conv 0.926;

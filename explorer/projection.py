@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from trainer.evaluate import pca_axes
+
 GRID = 48  # UMAP inverse grid resolution (cells per side)
 UMAP_FIT_POINTS = 10_000
 
@@ -28,10 +30,7 @@ class PCA2D:
     """Projection on the two main axes of the codes; the inverse lands on that plane through the mean."""
 
     def fit(self, codes):
-        codes = np.asarray(codes, dtype=np.float64)
-        self.mean_ = codes.mean(0)
-        _, _, vt = np.linalg.svd(codes - self.mean_, full_matrices=False)
-        self.components_ = vt[:2]
+        self.mean_, self.components_ = pca_axes(codes)
         return self
 
     def transform(self, codes):

@@ -13,13 +13,11 @@ from .models import VAE, AAE, Autoencoder
 KNN_K, IWAE_K, IWAE_IMAGES, MMD_SAMPLES = 5, 100, 1000, 2000
 
 
-def pca_plane(train_codes, *codes) -> list[np.ndarray]:
-    """Each array of codes projected on the two main axes of train_codes (the app's PCA plane), train_codes
-    first."""
-    train = np.asarray(train_codes, dtype=np.float64)
-    mean = train.mean(0)
-    axes = np.linalg.svd(train - mean, full_matrices=False)[2][:2]
-    return [(np.asarray(c, dtype=np.float64) - mean) @ axes.T for c in (train, *codes)]
+def pca_axes(codes) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and the two main axes (2, d) of codes (n, d): the app's PCA plane (explorer.projection.PCA2D)."""
+    codes = np.asarray(codes, dtype=np.float64)
+    mean = codes.mean(0)
+    return mean, np.linalg.svd(codes - mean, full_matrices=False)[2][:2]
 
 
 def knn_accuracy(train_codes, train_labels, test_codes, test_labels, k: int = KNN_K) -> float:
@@ -78,8 +76,9 @@ def evaluate(model: Autoencoder, train: Split, test: Split, *, seed: int = 0, kn
     train_codes, test_codes = model.embed_split(train).numpy(), model.embed_split(test).numpy()
     results["knn_accuracy"] = knn_accuracy(train_codes, train.labels, test_codes, test.labels)
     if model.latent_dim > 2:  # also on a 2-D plane (seconds; UMAP's is minutes, pretrained.build measures it)
-        train_xy, test_xy = pca_plane(train_codes, test_codes)
-        results["knn_accuracy_pca"] = knn_accuracy(train_xy, train.labels, test_xy, test.labels)
+        mean, axes = pca_axes(train_codes)
+        results["knn_accuracy_pca"] = knn_accuracy((train_codes - mean) @ axes.T, train.labels,
+                                                   (test_codes - mean) @ axes.T, test.labels)
     if isinstance(model, VAE):
         results["neg_elbo"] = neg_elbo(model, test)
         results["iwae_bound"] = iwae_bound(model, test.head(iwae_images), iwae_k)

@@ -334,10 +334,13 @@ def report_card(folders: dict[str, Path]) -> str:
             continue  # no measured results, or not readable: the model picker reports real problems
         if not isinstance(results, dict):
             continue
-        knn = _cell(results.get("knn_accuracy") if model.latent_dim == 2 else
-                    results.get("knn_accuracy_umap"), percent=True)  # > 2-D: UMAP plane, pretrained.build measures it
-        if knn == "—" and model.latent_dim > 2 and isinstance(results.get("knn_accuracy_pca"), (int, float)):
-            knn = _cell(results["knn_accuracy_pca"], percent=True) + " (PCA)"  # what eval/Measure measure
+        # > 2-D: of the UMAP plane (pretrained.build measures it), else of the PCA plane (eval/Measure do)
+        knn = results.get("knn_accuracy") if model.latent_dim == 2 else results.get("knn_accuracy_umap")
+        pca = results.get("knn_accuracy_pca")
+        if model.latent_dim > 2 and not isinstance(knn, (int, float)) and isinstance(pca, (int, float)):
+            knn = _cell(pca, percent=True) + " (PCA)"
+        else:
+            knn = _cell(knn, percent=True)
         seconds = results.get("train_seconds")
         cells = [key.split("/", 1)[1].replace("|", "\\|"), model.model.upper(), str(model.latent_dim),
                  str(cfg.get("epoch", "—")),

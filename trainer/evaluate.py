@@ -10,7 +10,7 @@ from . import checkpoint, losses
 from .data import Split
 from .models import VAE, AAE, Autoencoder
 
-KNN_K, IWAE_K, IWAE_IMAGES, MMD_SAMPLES = 5, 100, 1000, 2000
+KNN_K, IWAE_K, IWAE_IMAGES, MMD_SAMPLES, QUALITY_SAMPLES = 5, 100, 1000, 2000, 10_000
 
 
 def pca_axes(codes) -> tuple[np.ndarray, np.ndarray]:
@@ -96,7 +96,7 @@ def measure_run(run, train: Split, test: Split, classifier=None, progress=None) 
     progress(0.0, f"reconstructions and kNN of {len(test):,} test digits")
     results = evaluate(run.model, train, test)
     if classifier is not None:
-        progress(0.6, "the classifier scores 10,000 prior samples")
+        progress(0.6, f"the classifier scores {QUALITY_SAMPLES:,} prior samples")
         results.update(sample_quality(run.model, classifier))
     epochs = [r for r in checkpoint.read_history(run.path) if isinstance(r, dict) and r.get("kind") == "epoch"]
     if epochs:
@@ -111,7 +111,7 @@ def save_results(run, results: dict) -> None:
 
 
 @torch.no_grad()
-def sample_quality(model: Autoencoder, classifier, n: int = 10_000, seed: int = 0,
+def sample_quality(model: Autoencoder, classifier, n: int = QUALITY_SAMPLES, seed: int = 0,
                    confident: float = 0.9) -> dict[str, float]:
     """Classifier view of n prior samples: share classified with confidence > 0.9, the inception-like score
     exp(E[KL(p(y|x) || p(y))]) (10 = confident and balanced over 10 classes) and the smallest class share."""

@@ -316,7 +316,7 @@ def _upload_name(folder: Path) -> str:
 
 
 REPORT_COLUMNS = ("model", "type", "latent", "epochs", "train min", "−ELBO", "recon BCE", "kNN 2-D",
-                  "samples look like a digit", "samples from")
+                  "samples look like a digit", "samples in holes", "samples from")
 
 
 def report_card(folders: dict[str, Path]) -> str:
@@ -346,7 +346,8 @@ def report_card(folders: dict[str, Path]) -> str:
                  str(cfg.get("epoch", "—")),
                  f"{seconds / 60:.0f}" if isinstance(seconds, (int, float)) else "—",
                  _cell(results.get("neg_elbo")), _cell(results.get("recon_bce")), knn,
-                 _cell(results.get("confident_share"), percent=True), model.sampled_from]
+                 _cell(results.get("confident_share"), percent=True), _cell(results.get("prior_holes"), percent=True),
+                 model.sampled_from]
         order = (model.latent_dim, MODEL_TYPES.index(model.model) if model.model in MODEL_TYPES else 99, key)
         rows.append((order, "| " + " | ".join(cells) + " |"))
     if not rows:

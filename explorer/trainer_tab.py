@@ -145,7 +145,7 @@ def measure(run_name, progress=gr.Progress()):
     parts = [f"−ELBO {results['neg_elbo']:.1f}" if "neg_elbo" in results else None,
              f"recon BCE {results['recon_bce']:.1f}", f"kNN {results['knn_accuracy']:.3f}",
              f"samples that look like a digit {results['confident_share']:.0%}" if "confident_share" in results
-             else None]
+             else None, f"samples in holes {results['prior_holes']:.0%}"]
     return (f"Measured **{run_name}** (epoch {run.epoch}) on {results['test_images']:,} test digits: "
             + ", ".join(p for p in parts if p) + ". The table under *How good is each model?* lists it now.")
 

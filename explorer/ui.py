@@ -51,6 +51,9 @@ REPORT_NOTE = ("Nats per image, lower is better: **−ELBO** (VAEs only: a bound
                "the plane (UMAP for 16-D) have its label, i.e. how well the plane separates digits without labels "
                "(low for the CVAE/CAAE on purpose: the label is their input, their code holds only the style). "
                "**Samples look like a digit**: share of prior samples the project's classifier is over 90% sure of. "
+               "**Samples in holes**: share of prior samples farther from every training code than 95% of test "
+               "digits' codes are, so about 5% when the codes fill the prior: samples there fall where the decoder "
+               "never learned to draw (the AE's are many, as it has no prior to fill). "
                "A run of yours appears here once measured: *Measure* under *Saved runs* in the Train tab, or "
                "`python -m trainer eval runs/NAME --save`.")
 NO_REPORT = ("*No measured model yet: measure a run with Measure (Train tab, Saved runs) or "
@@ -61,6 +64,7 @@ CSS = """
 .caption p {font-size: 0.95em; margin: 0;}
 footer {display: none !important;}
 .plane-row {justify-content: flex-start !important;}
+#report th, #report td {overflow-wrap: normal; word-break: normal; padding: 6px 10px;}
 .lower-plane {max-width: calc((100% - 2 * var(--layout-gap)) / 3); margin: 0 !important;}
 """
 

@@ -239,7 +239,8 @@ COLUMNS = [("model", "model"), ("arch", "arch"), ("latent", "latent"), ("samples
            ("epochs", "epochs"),
            ("train min", "train_seconds"), ("−ELBO", "neg_elbo"), ("IWAE k=100", "iwae_bound"),
            ("recon BCE", "recon_bce"), ("recon MSE", "recon_mse"), ("kNN 2-D", "knn_2d"),
-           ("prior MMD", "prior_mmd"), ("samples >0.9", "confident_share"), ("IS", "inception_score"),
+           ("prior MMD", "prior_mmd"), ("prior holes", "prior_holes"), ("codes off prior", "codes_off_prior"),
+           ("samples >0.9", "confident_share"), ("IS", "inception_score"),
            ("min class", "min_class_share")]
 
 

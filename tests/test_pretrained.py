@@ -9,7 +9,7 @@ import torch
 from trainer import checkpoint
 from trainer.classifier import accuracy, load_classifier
 from trainer.data import bundled_test_split
-from trainer.evaluate import knn_accuracy, neg_elbo, reconstruction_errors, sample_quality
+from trainer.evaluate import knn_accuracy, neg_elbo, prior_coverage, reconstruction_errors, sample_quality
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"
 NAMES = sorted(p.name for p in PRETRAINED.iterdir() if (p / "config.json").is_file() and p.name != "classifier")
@@ -88,6 +88,17 @@ def test_knn_accuracy_remeasures(name, train_head, test_split):
     assert acc == pytest.approx(stored, abs=0.025)
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_prior_coverage_remeasures(name, train_head, test_split):
+    """"prior holes" and "codes off prior" with other random draws (5,000 test codes, 20,000 training codes,
+    as in the table)."""
+    run = checkpoint.load(PRETRAINED / name)
+    stored = json.loads((PRETRAINED / name / "metrics.json").read_text())["eval"]
+    measured = prior_coverage(run.model, train_head, test_split, seed=1)
+    for key in ("prior_holes", "codes_off_prior"):
+        assert measured[key] == pytest.approx(stored[key], abs=0.04), key
+
+
 PROJECTED = [n for n in NAMES if checkpoint.read_config(PRETRAINED / n)["model"]["latent_dim"] > 2]
 
 
@@ -164,7 +175,8 @@ def test_the_apps_report_card_shows_every_shipped_models_stored_numbers(tmp_path
     for name in NAMES:
         r = json.loads((PRETRAINED / name / "metrics.json").read_text())["eval"]
         knn = r.get("knn_accuracy_umap", r["knn_accuracy"])
-        assert rows[name][6:9] == [f"{r['recon_bce']:.1f}", f"{100 * knn:.0f}%", f"{100 * r['confident_share']:.0f}%"]
+        assert rows[name][6:10] == [f"{r['recon_bce']:.1f}", f"{100 * knn:.0f}%", f"{100 * r['confident_share']:.0f}%",
+                                    f"{100 * r['prior_holes']:.0f}%"]
         assert rows[name][5] == (f"{r['neg_elbo']:.1f}" if "neg_elbo" in r else "—")
     for broken, text in (("ae-2d", "{not json"), ("vae-2d", '{"kind": "epoch"}'), ("aae-2d", "[1, 2]")):
         shutil.copytree(PRETRAINED / broken, tmp_path / broken)

@@ -176,3 +176,36 @@ def test_a_wide_latent_gets_a_knn_on_the_apps_pca_plane_and_the_report_card_show
     assert row[7] == f"{100 * results['knn_accuracy_pca']:.0f}% (PCA)"
     save_results(loaded, {**results, "knn_accuracy_umap": 0.5})  # what pretrained.build adds
     assert report_card({"runs/ae6": tmp_path / "ae6"}).splitlines()[2].split(" | ")[7] == "50%"
+
+
+def test_outside_share_is_calibrated_to_the_level_and_sees_misses_both_ways():
+    """Queries drawn like the reference are outside at the 1 - level rate; a wider cloud is mostly outside, a
+    narrower one inside; in 16-D, samples off the 4-D sheet the reference lies on are outside (the "holes")."""
+    from trainer.evaluate import outside_share
+
+    g = torch.Generator().manual_seed(0)
+    normal = lambda n, d=2, scale=1.0: scale * torch.randn(n, d, generator=g)  # noqa: E731
+    reference, calibration = normal(5000), normal(2000)
+    assert outside_share(reference, calibration, normal(4000)) == pytest.approx(0.05, abs=0.015)
+    assert outside_share(reference, calibration, normal(2000), level=0.8) == pytest.approx(0.2, abs=0.03)
+    assert outside_share(reference, calibration, normal(2000, scale=3.0)) > 0.5
+    assert outside_share(reference, calibration, normal(2000, scale=0.3)) < 0.01
+    sheet = lambda n: torch.cat([normal(n, 4), torch.zeros(n, 12)], 1)  # noqa: E731
+    assert outside_share(sheet(5000), sheet(2000), sheet(2000)) == pytest.approx(0.05, abs=0.02)
+    assert outside_share(sheet(5000), sheet(2000), normal(2000, 16)) > 0.9
+
+
+def test_prior_coverage_of_a_trained_model_sees_a_prior_moved_off_its_codes(small_data, tmp_path):
+    """An AE samples from a Gaussian fitted to its codes: little is off either way (the same numbers for the same
+    seed). Moving that Gaussian away from the codes puts nearly every sample in a hole and every code off it."""
+    from trainer.evaluate import prior_coverage
+
+    cfg = ModelConfig(model="ae", hidden=(64,), latent_dim=2)
+    fit(new_model(cfg, seed=0), small_data, TrainConfig(epochs=1, batch_size=64), run_dir=tmp_path / "ae")
+    model = C.load(tmp_path / "ae").model
+    fitted = prior_coverage(model, small_data.train, small_data.test, n=256, reference=1024)
+    assert fitted == prior_coverage(model, small_data.train, small_data.test, n=256, reference=1024)
+    assert fitted["prior_holes"] < 0.2 and fitted["codes_off_prior"] < 0.2
+    model.code_mean += 20 * model.code_scale_tril.diagonal()
+    moved = prior_coverage(model, small_data.train, small_data.test, n=256, reference=1024)
+    assert moved["prior_holes"] > 0.95 and moved["codes_off_prior"] > 0.95

@@ -11,6 +11,7 @@ from .data import Split
 from .models import VAE, AAE, Autoencoder
 
 KNN_K, IWAE_K, IWAE_IMAGES, MMD_SAMPLES, QUALITY_SAMPLES = 5, 100, 1000, 2000, 10_000
+COVERAGE_REFERENCE, COVERAGE_QUERIES, COVERAGE_LEVEL = 20_000, 5_000, 0.95
 
 
 def pca_axes(codes) -> tuple[np.ndarray, np.ndarray]:
@@ -58,6 +59,39 @@ def prior_mmd(model: AAE, split: Split, n: int = MMD_SAMPLES) -> float:
     return float(losses.mmd_rbf(codes, prior))
 
 
+def outside_share(reference, calibration, queries, level: float = COVERAGE_LEVEL) -> float:
+    """Share of queries farther from their nearest reference point than ``level`` of the calibration points
+    (drawn like the reference points) are from theirs: 1 - level when the queries are drawn like them too."""
+    from sklearn.neighbors import NearestNeighbors
+
+    nn = NearestNeighbors(n_neighbors=1).fit(np.asarray(reference))
+    limit = np.quantile(nn.kneighbors(np.asarray(calibration))[0][:, 0], level)
+    return float((nn.kneighbors(np.asarray(queries))[0][:, 0] > limit).mean())
+
+
+@torch.no_grad()
+def prior_coverage(model: Autoencoder, train: Split, test: Split, *, seed: int = 0,
+                   n: int = COVERAGE_QUERIES, reference: int = COVERAGE_REFERENCE) -> dict[str, float]:
+    """Where the prior and the codes the decoder learned from miss each other, by nearest neighbours (any prior,
+    any latent dim; codes as in training, so a VAE's are draws from q(z|x)); 0.05 each when they match.
+
+    ``prior_holes``: share of prior samples farther from every training code than 95% of test codes are:
+    samples that land where the decoder saw no code. ``codes_off_prior``: share of test codes farther from every
+    prior sample than 95% of other prior samples are: codes where the prior has (almost) no mass."""
+    g = torch.Generator().manual_seed(seed)
+    code = lambda x, y: model.training_code(x, y, g)  # noqa: E731
+    train_codes = model.embed_split(train.head(reference), code=code)
+    test_codes = model.embed_split(test.head(n), code=code)
+    classes = model.config.num_classes
+
+    def prior(count):  # every class equally often (a label-guided prior's components, as sample_quality)
+        return model.sample_latent(count, torch.arange(count) % classes, g).cpu()
+
+    prior_reference, prior_queries = prior(reference), prior(n)
+    return {"prior_holes": outside_share(train_codes, test_codes, prior_queries),
+            "codes_off_prior": outside_share(prior_reference, prior_queries, test_codes)}
+
+
 @torch.no_grad()
 def neg_elbo(model: VAE, split: Split, batch_size: int = 1000) -> float:
     total = 0.0
@@ -79,6 +113,7 @@ def evaluate(model: Autoencoder, train: Split, test: Split, *, seed: int = 0, kn
         mean, axes = pca_axes(train_codes)
         results["knn_accuracy_pca"] = knn_accuracy((train_codes - mean) @ axes.T, train.labels,
                                                    (test_codes - mean) @ axes.T, test.labels)
+    results.update(prior_coverage(model, train, test, seed=seed))
     if isinstance(model, VAE):
         results["neg_elbo"] = neg_elbo(model, test)
         results["iwae_bound"] = iwae_bound(model, test.head(iwae_images), iwae_k)

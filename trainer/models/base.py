@@ -70,6 +70,11 @@ class Autoencoder(nn.Module):
         """The deterministic latent code of x (the mean for a VAE): what scatters and kNN use."""
         return self.encode(x, y)
 
+    def training_code(self, x: torch.Tensor, y: torch.Tensor | None = None,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+        """A code as the decoder sees them in training: ``embed``'s here, a draw from q(z|x) for a VAE."""
+        return self.embed(x, y)
+
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of p(x|z), shape (B, 1, H, W)."""
         return self.decoder(z, self.onehot(y))

@@ -39,6 +39,10 @@ class VAE(Autoencoder):
     def embed(self, x, y=None):
         return self.encode(x, y)[0]
 
+    def training_code(self, x, y=None, generator=None):
+        posterior = self.encode(x, y)
+        return self.reparameterize(*posterior, eps=torch.randn(posterior[0].shape, generator=generator).to(self.device))
+
     @staticmethod
     def reparameterize(mu, logvar, tril=None, eps=None):
         """z = mu + L eps, one standard-normal epsilon per element (eps may have leading sample dims)."""
@@ -75,12 +79,8 @@ class VAE(Autoencoder):
         if not self.config.prior_components:
             return
         noise = torch.Generator().manual_seed(0)
-
-        def draw(x, y):
-            posterior = self.encode(x, y)
-            return self.reparameterize(*posterior, eps=torch.randn(posterior[0].shape, generator=noise).to(self.device))
-
-        fitted = fit_mixture(self.embed_split(train.head(CODES_FOR_FIT), code=draw), self.config.prior_components)
+        codes = self.embed_split(train.head(CODES_FOR_FIT), code=lambda x, y: self.training_code(x, y, noise))
+        fitted = fit_mixture(codes, self.config.prior_components)
         for name, value in fitted.items():
             getattr(self, f"prior_{name}").copy_(value)
 

@@ -128,7 +128,7 @@ def measure_run(run, train: Split, test: Split, classifier=None, progress=None) 
     classifier's view of its prior samples when a classifier is given, and the training loop's time (seconds,
     summed over the epochs in its history). ``progress(fraction, what)`` is told before each part."""
     progress = progress or (lambda fraction, what: None)
-    progress(0.0, f"reconstructions and kNN of {len(test):,} test digits")
+    progress(0.0, f"reconstructions, kNN and prior holes of {len(test):,} test digits")
     results = evaluate(run.model, train, test)
     if classifier is not None:
         progress(0.6, f"the classifier scores {QUALITY_SAMPLES:,} prior samples")

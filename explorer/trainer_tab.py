@@ -290,7 +290,8 @@ def build_tab(session):
             with gr.Row():
                 snap = gr.Plot(label="Latent space (test digits; PCA when > 2-D)", show_label=False)
                 with gr.Column():
-                    snap_epoch = gr.Slider(1, 2, value=1, step=1, label="Replay epoch", interactive=False)
+                    snap_epoch = gr.Slider(1, 2, value=1, step=1, label="Replay epoch", interactive=False,
+                                           info="when a run ends: the latent space after any of its epochs")
                     with gr.Accordion("Saved runs", open=False):
                         with gr.Row(equal_height=True):
                             runs = gr.Dropdown(saved_runs(), label="Runs under runs/", allow_custom_value=True,

@@ -183,3 +183,29 @@ def test_the_apps_report_card_shows_every_shipped_models_stored_numbers(tmp_path
         (tmp_path / broken / "metrics.json").write_text(text)
     folders = {**folders, **{f"runs/{n}": tmp_path / n for n in ("ae-2d", "vae-2d", "aae-2d")}}
     assert len(report_card(folders).splitlines()) == 2 + len(NAMES)  # the copies are left out
+
+
+def test_off_surface_moves_keep_their_length_and_their_subspace():
+    from pretrained.off_surface import moved_codes
+
+    rng = np.random.default_rng(0)
+    on_plane = np.c_[rng.standard_normal((500, 2)) * 3, np.zeros((500, 2))]  # codes on a plane inside 4-D
+    reference = on_plane + rng.standard_normal(on_plane.shape) * 1e-3
+    codes, distances = on_plane[:50], rng.uniform(0.5, 2.0, 50)
+    moved = moved_codes(codes, reference, distances, tangent_dims=2)
+    for z in moved.values():
+        assert np.allclose(np.linalg.norm(z - codes, axis=1), distances)
+    assert np.abs(moved["tangent"][:, 2:]).max() < 0.01  # stays in the plane
+    assert np.abs(moved["normal"][:, :2] - codes[:, :2]).max() < 0.01  # leaves it straight
+    with pytest.raises(ValueError, match="tangent_dims"):
+        moved_codes(codes, reference, distances, tangent_dims=4)
+
+
+def test_aae_16d_decodes_poorly_off_the_surface_of_its_codes(train_head, test_split):
+    """What pretrained/README says of aae-16d: its test codes, moved as far as its prior samples lie from the
+    nearest training code, lose much of their confidence, more when moved off their surface than along it."""
+    from pretrained.off_surface import measure
+
+    r = measure(checkpoint.load(PRETRAINED / "aae-16d").model, load_classifier(PRETRAINED / "classifier"),
+                train_head, test_split, n=500)
+    assert r["test"] > 0.9 and r["random"] < r["test"] - 0.1 and r["tangent"] > r["normal"] + 0.07, r

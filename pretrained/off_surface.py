@@ -51,7 +51,7 @@ def moved_codes(codes: np.ndarray, reference: np.ndarray, distances: np.ndarray,
 @torch.no_grad()
 def confident_share(model, classifier, codes: np.ndarray, threshold: float = 0.9) -> float:
     images = torch.sigmoid(model.decode(torch.as_tensor(codes, dtype=torch.float32, device=model.device))).cpu()
-    return float((torch.softmax(classifier(images), 1).max(1).values > threshold).float().mean())
+    return float((classifier.predict(images)[1] > threshold).float().mean())
 
 
 @torch.no_grad()
@@ -62,7 +62,6 @@ def measure(model, classifier, train_split, test_split, *, n: int = 2000, refere
     from sklearn.neighbors import NearestNeighbors
 
     model.eval()
-    classifier.eval()
     train = model.embed_split(train_split.head(reference)).numpy()
     test = model.embed_split(test_split.head(n)).numpy()
     g = torch.Generator().manual_seed(seed)

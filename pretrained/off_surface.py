@@ -77,7 +77,7 @@ def measure(model, classifier, train_split, test_split, *, n: int = 2000, refere
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data"), help="full MNIST folder")
-    p.add_argument("--models", nargs="*", default=list(MODELS), help="zoo folders to measure")
+    p.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS, help="zoo folders to measure")
     args = p.parse_args(argv)
     data = load_dataset(args.data)
     classifier = load_classifier(HERE / "classifier")

@@ -165,7 +165,7 @@ def typed_model(keys, projection, background, points, session, evt: gr.SelectDat
     return gr.update(value=keys), *load_models(keys, projection, background, points, session)
 
 
-VIEW_OUTPUTS = MAX_MODELS + 7  # what load_models returns: a plane per slot, then the 7 of view_outputs in build()
+VIEW_OUTPUTS = MAX_MODELS + 8  # what load_models returns: a plane per slot, then the 8 of view_outputs in build()
 
 
 def load_models(keys, projection, background, points, session):
@@ -174,17 +174,29 @@ def load_models(keys, projection, background, points, session):
     session = session or new_session()
     marks = _drawn_marks(entries, projection, session)
     status = "Showing " + ", ".join(f"**{e.label}** ({e.kind}, {e.config.latent_dim}-D)" for e in entries)
-    waiting = [e.label for e in entries if e.umap_status == "computing"]
-    if waiting and projection == "umap":
-        status += (f". UMAP for {', '.join(waiting)} is being computed in the background (about half a minute the "
-                   "first time); PCA is shown until then — pick the projection again to refresh.")
+    waiting = [e.label for e in entries if e.umap_status == "computing"] if projection == "umap" else []
+    if waiting:
+        status += (f". UMAP for {', '.join(waiting)} is being computed in the background (a minute or two the "
+                   "first time, less after); PCA is shown until then, and the planes switch to UMAP by themselves.")
     status += "".join(f". {e.label}: {e.umap_status}" for e in entries if e.umap_status.startswith("UMAP failed"))
     # start with the origin of the first plane decoded, so the page never opens empty
     view = entries[0].view(projection)
     xy = (0.0, 0.0) if view.shared else tuple(float(v) for v in np.median(view.xy, 0))
     strip, targets, session = _decode(entries, 0, xy, projection, "auto", session)
     return [*plane_updates(entries, projection, background, points, session, targets),
-            plots.latent_scatter(entries, projection, marks=marks), status, strip, xy[0], xy[1], 0, session]
+            plots.latent_scatter(entries, projection, marks=marks), status, strip, xy[0], xy[1], 0, session,
+            gr.Timer(active=bool(waiting))]
+
+
+def umap_tick(keys, projection, background, points, session):
+    """Timer tick while a shown model's UMAP is computed: once none is, show the models again (now on UMAP)."""
+    try:
+        entries = entries_for(keys, session)
+    except gr.Error:  # the picker was emptied meanwhile: nothing to refresh
+        return [gr.skip()] * (VIEW_OUTPUTS - 1) + [gr.Timer(active=False)]
+    if projection == "umap" and any(e.umap_status == "computing" for e in entries):
+        return [gr.skip()] * VIEW_OUTPUTS
+    return load_models(keys, projection, background, points, session)
 
 
 def _drawn_marks(entries, projection, session):
@@ -540,7 +552,8 @@ def build() -> gr.Blocks:
                     refresh_btn = gr.Button("Refresh model list")
 
         view_inputs = [models, projection, background, points, session]
-        view_outputs = [*planes, scatter, status, decoded, x, y, clicked, session]
+        umap_timer = gr.Timer(2.0, active=False)  # ticks while a shown model's UMAP is computed in the background
+        view_outputs = [*planes, scatter, status, decoded, x, y, clicked, session, umap_timer]
         assert len(view_outputs) == VIEW_OUTPUTS
         cross_inputs = [models, projection, background, points, label, session]
 
@@ -556,6 +569,7 @@ def build() -> gr.Blocks:
             control.change(load_models, view_inputs, view_outputs, api_visibility="private").then(
                 crosshairs, cross_inputs, planes, api_visibility="private")
         models.input(load_models, view_inputs, view_outputs, api_visibility="private")
+        umap_timer.tick(umap_tick, view_inputs, view_outputs, api_visibility="private", show_progress="hidden")
         models.select(typed_model, view_inputs, [models, *view_outputs], api_visibility="private")
         for slot, image in enumerate(planes):
             image.select(make_click_handler(slot), [models, projection, label, session],

@@ -232,19 +232,36 @@ def test_a_typed_picker_entry_is_shown_or_taken_away(registry, monkeypatch):
     assert picker["value"] == shown  # the unknown chip is taken away; the shown models stay as they are
     assert all(v == __import__("gradio").skip() for v in views)
 
-def test_fresh_high_dim_model_gets_umap_in_the_background(registry):
+def test_fresh_high_dim_model_gets_umap_in_the_background(registry, monkeypatch):
+    """PCA is shown while UMAP is fitted; the page's timer ticks meanwhile and shows the UMAP plane once it is there."""
+    import gradio as gr
+
+    from explorer import ui
     from explorer.registry import compute_umap, make_entry
 
-    entry = make_entry("runs/x", "x", registry.pretrained / "vae-8d", registry.test)  # folder has no embedding.npz
+    monkeypatch.setattr(ui, "REGISTRY", registry)
+    # a folder without embedding.npz, shown on the first 600 test digits to keep the fit quick
+    entry = make_entry("upload/1-x", "upload: x", registry.pretrained / "vae-8d", registry.test.head(600))
     assert entry.umap_status == "" and entry.view("umap").name == "pca"  # PCA until UMAP is there
-    entry.latents = entry.latents[:600]  # keep the fit quick in the test
-    entry.labels = entry.labels[:600]
+    entry.umap_status = "computing"  # as registry.start_umap sets it before its thread starts
+    session, keys = ui.new_session(), ["upload/1-x"]
+    session["uploads"]["upload/1-x"] = entry
+    shown = ui.load_models(keys, "umap", "none", True, session)
+    assert shown[0]["label"] == "upload: x · PCA" and "being computed" in shown[ui.MAX_MODELS + 1]
+    assert shown[-1].active  # the timer starts
+    assert not ui.load_models(keys, "pca", "none", True, session)[-1].active  # PCA asked for: nothing to wait for
+    assert all(v == gr.skip() for v in ui.umap_tick(keys, "umap", "none", True, session))  # still computing
+
     compute_umap(entry)
     assert entry.umap_status == "ready"
     view = entry.view("umap")
     assert view.name == "umap" and view.xy.shape == (600, 2)
     z = view.inverse.inverse_transform(view.xy[:3])
     assert z.shape == (3, 8) and np.isfinite(z).all()
+    ticked = ui.umap_tick(keys, "umap", "none", True, session)
+    assert ticked[0]["label"] == "upload: x · UMAP" and "being computed" not in ticked[ui.MAX_MODELS + 1]
+    assert not ticked[-1].active  # and the timer stops
+    assert not ui.umap_tick([], "umap", "none", True, session)[-1].active  # picker emptied meanwhile: stop too
 
 
 def test_the_page_shows_the_readme_lesson(tmp_path):

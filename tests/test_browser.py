@@ -154,27 +154,6 @@ def test_a_model_name_typed_into_the_picker_is_shown(page, app_server):
         fresh.close()
 
 
-def test_a_model_without_a_shipped_umap_switches_from_pca_to_umap_by_itself(page, app_server):
-    """The tiny zoo's vae-8d has no embedding.npz: it is shown on PCA while UMAP is fitted in the app's background,
-    and a timer puts the UMAP plane on the page when it is ready, with nothing to click."""
-    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})  # its own session
-    try:
-        fresh.goto(app_server.url)
-        fresh.wait_for_selector(".plane img", timeout=60_000)
-        picker = fresh.get_by_label("Models to compare (up to 6)")
-        picker.click()
-        picker.fill("vae-8d")
-        picker.press("Enter")
-        fresh.wait_for_function("() => document.body.innerText.includes('vae-8d · PCA') && "
-                                "document.querySelector('#status').innerText.includes('being computed')",
-                                timeout=30_000)
-        fresh.wait_for_function("() => document.body.innerText.includes('vae-8d · UMAP')", timeout=300_000)
-        assert "being computed" not in fresh.locator("#status").inner_text()
-        assert fresh.locator(".plane img").count() == 4
-    finally:
-        fresh.close()
-
-
 def test_the_planes_have_a_key_to_their_digit_colors(page):
     from explorer.render import PALETTE
 

@@ -262,7 +262,9 @@ def test_kill_9_while_training_leaves_a_resumable_run(tmp_path, tiny_zoo):
 
 
 @pytest.mark.browser
-def test_closing_the_tab_deletes_its_uploads(app_server, tiny_zoo):
+def test_an_uploaded_model_switches_to_umap_and_closing_the_tab_deletes_it(app_server, tiny_zoo):
+    """An uploaded 8-D model is shown on PCA while its UMAP is fitted in the background, and a timer puts the UMAP
+    plane on the page when it is ready (nothing to click); closing the tab then deletes the upload."""
     playwright = pytest.importorskip("playwright.sync_api")
     from test_browser import ARGS, CHROMIUM
 
@@ -281,6 +283,12 @@ def test_closing_the_tab_deletes_its_uploads(app_server, tiny_zoo):
         page.wait_for_timeout(1000)
         page.get_by_role("button", name="Load upload").click()
         page.wait_for_function("() => document.body.innerText.includes('Loaded upload: vae-8d')", timeout=60_000)
+        page.get_by_role("tab", name="Click a plane").click()
+        page.wait_for_function("() => document.body.innerText.includes('upload: vae-8d · PCA') && "
+                               "document.querySelector('#status').innerText.includes('being computed')",
+                               timeout=30_000)
+        page.wait_for_function("() => document.body.innerText.includes('upload: vae-8d · UMAP')", timeout=300_000)
+        assert "being computed" not in page.locator("#status").inner_text()
         mine = [f for f in uploaded() if f not in before]
         assert len(mine) == 1
         page.close()

@@ -174,7 +174,7 @@ def load_models(keys, projection, background, points, session):
     session = session or new_session()
     marks = _drawn_marks(entries, projection, session)
     status = "Showing " + ", ".join(f"**{e.label}** ({e.kind}, {e.config.latent_dim}-D)" for e in entries)
-    waiting = [e.label for e in entries if e.umap_status == "computing"] if projection == "umap" else []
+    waiting = umap_pending(entries, projection)
     if waiting:
         status += (f". UMAP for {', '.join(waiting)} is being computed in the background (a minute or two the "
                    "first time, less after); PCA is shown until then, and the planes switch to UMAP by themselves.")
@@ -188,13 +188,18 @@ def load_models(keys, projection, background, points, session):
             gr.Timer(active=bool(waiting))]
 
 
+def umap_pending(entries, projection) -> list[str]:
+    """Labels of the shown models whose UMAP plane is still being fitted (only UMAP planes wait for it)."""
+    return [e.label for e in entries if e.umap_status == "computing"] if projection == "umap" else []
+
+
 def umap_tick(keys, projection, background, points, session):
     """Timer tick while a shown model's UMAP is computed: once none is, show the models again (now on UMAP)."""
     try:
         entries = entries_for(keys, session)
     except gr.Error:  # the picker was emptied meanwhile: nothing to refresh
         return [gr.skip()] * (VIEW_OUTPUTS - 1) + [gr.Timer(active=False)]
-    if projection == "umap" and any(e.umap_status == "computing" for e in entries):
+    if umap_pending(entries, projection):
         return [gr.skip()] * VIEW_OUTPUTS
     return load_models(keys, projection, background, points, session)
 

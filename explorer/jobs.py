@@ -164,8 +164,8 @@ class JobManager:
         steps_per_epoch = -(-len(train) // train_config.batch_size)
         job.total_steps = steps_per_epoch * train_config.epochs
         if resume:
-            job.rows = checkpoint.read_history(run_dir)
-            job.epoch = checkpoint.read_config(run_dir).get("epoch", 0)
+            job.epoch = checkpoint.resume_epoch(run_dir) or 0
+            job.rows = [r for r in checkpoint.read_history(run_dir) if r.get("epoch", 0) <= job.epoch]
             job.step = job.epoch * steps_per_epoch
         job.thread = threading.Thread(target=self._work, args=(job, data, resume), daemon=True,
                                       name=f"train-{job.id}")

@@ -109,16 +109,17 @@ def train_stop(job_id, session):
 def resume(run_name, epochs, session):
     run_dir = RUNS / (run_name or "")
     try:
-        if not run_name or not (run_dir / checkpoint.STATE).is_file():
-            raise JobError("choose a saved run that has a resumable checkpoint (trainer_state.json)")
+        done = checkpoint.resume_epoch(run_dir) if run_name else None
+        if done is None:
+            raise JobError("choose a saved run that has a resumable checkpoint (optimizer.safetensors)")
         run = checkpoint.load(run_dir)
-        train_config = TrainConfig(**{**run.train_config.__dict__, "epochs": max(int(epochs), run.epoch + 1)})
+        train_config = TrainConfig(**{**run.train_config.__dict__, "epochs": max(int(epochs), done + 1)})
         data = load_run_dataset(run.dataset)  # the same data it was trained on
         job = JOBS.start(_owner(session), run.model_config, train_config, data, name=run_name, resume=True)
     except (JobError, ConfigError, DataError, checkpoint.CheckpointError) as e:
         raise gr.Error(str(e)) from None
     session["job"], session["cursor"] = job.id, 0
-    return job.id, f"Resuming **{job.name}** from epoch {run.epoch} to {train_config.epochs}.", session, \
+    return job.id, f"Resuming **{job.name}** from epoch {done} to {train_config.epochs}.", session, \
         gr.Timer(active=True)
 
 

@@ -141,7 +141,7 @@ def train(name: str, data: str) -> Path:
     epochs = int(ZOO[name][ZOO[name].index("--epochs") + 1])
     if (out / checkpoint.CONFIG).exists() and checkpoint.read_config(out).get("epoch") == epochs:
         return out
-    resume = ["--resume"] if (out / checkpoint.STATE).exists() else []
+    resume = ["--resume"] if checkpoint.resume_epoch(out) is not None else []
     quiet = [] if sys.stdout.isatty() else ["--quiet"]
     cmd = [sys.executable, "-m", "trainer", "train", *ZOO[name], "--data", data, "--out", str(out), *resume, *quiet]
     print("$", " ".join(cmd), flush=True)

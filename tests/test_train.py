@@ -50,6 +50,47 @@ def test_same_seed_same_numbers_and_resume_equivalence(small_data, tmp_path, mod
     assert all(math.isfinite(r["loss"]) for r in history if r["kind"] == "step")
 
 
+@pytest.mark.parametrize("killed_at", range(5))
+def test_a_save_interrupted_at_any_file_resumes_exactly(small_data, tmp_path, monkeypatch, killed_at):
+    """A save is five files (weights, config, metrics, history, the resume point); a kill between any two must
+    still leave a run that loads and resumes to the numbers of an uninterrupted run."""
+    full, _ = run(small_data, tmp_path, "a", "aae", epochs=3)
+    run(small_data, tmp_path, "b", "aae", epochs=1)
+    write, calls = C.atomic_write, []
+
+    def killed(path, data):
+        calls.append(path)
+        if len(calls) > killed_at:
+            raise KeyboardInterrupt  # the process dies before this file is replaced
+        write(path, data)
+
+    monkeypatch.setattr(C, "atomic_write", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run(small_data, tmp_path, "b", "aae", epochs=2, resume=True)
+    monkeypatch.undo()
+    assert C.load(tmp_path / "b").epoch in (1, 2) and C.resume_epoch(tmp_path / "b") == 1
+    resumed, out = run(small_data, tmp_path, "b", "aae", epochs=3, resume=True)
+    assert resumed.metrics["test_loss"] == pytest.approx(full.metrics["test_loss"], rel=1e-6)
+    assert [r["epoch"] for r in C.read_history(out) if r["kind"] == "epoch"] == [1, 2, 3]
+    assert C.load(out).epoch == 3 and C.resume_epoch(out) == 3
+
+
+def test_an_older_run_with_a_separate_trainer_state_still_resumes(small_data, tmp_path):
+    """Runs saved before the resume point was one file kept weights in model.safetensors and the optimizer's
+    JSON in trainer_state.json; they resume as before, and their next save moves them to the new layout."""
+    import json
+
+    full, _ = run(small_data, tmp_path, "a", "vae", epochs=2)
+    _, out = run(small_data, tmp_path, "b", "vae", epochs=1)
+    tensors, meta = C.read_safetensors(out / C.OPTIMIZER)
+    (out / C.LEGACY_STATE).write_text(json.dumps(json.loads(meta.pop("state"))))
+    C.atomic_write(out / C.OPTIMIZER, C.st_save({k: v for k, v in tensors.items()
+                                                 if not k.startswith(C.RESUME_WEIGHTS)}, metadata=meta))
+    resumed, _ = run(small_data, tmp_path, "b", "vae", epochs=2, resume=True)
+    assert resumed.metrics["test_loss"] == pytest.approx(full.metrics["test_loss"], rel=1e-6)
+    assert not (out / C.LEGACY_STATE).exists() and "state" in C.read_safetensors(out / C.OPTIMIZER)[1]
+
+
 def test_a_fitted_prior_needs_enough_training_images(small_data, tmp_path):
     from trainer.config import ConfigError
 

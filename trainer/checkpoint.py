@@ -2,11 +2,14 @@
 
     config.json          model + training config, dataset, class names, epoch, format version
     model.safetensors    weights (and buffers)
-    optimizer.safetensors + trainer_state.json   optimizer tensors / the rest, for --resume
     metrics.json         last epoch's metrics (+ evaluation results when measured)
     history.jsonl        one JSON line per logged step / epoch
+    optimizer.safetensors  the resume point: weights, optimizer tensors and RNG of one epoch in one file, with
+                         the rest of the optimizer state as JSON in its metadata; written last (--resume)
 
-Files are written atomically (temp file + rename) and read without unpickling anything.
+Files are written atomically (temp file + rename) and read without unpickling anything. A save is several
+files, so a kill can land between two of them; the resume point, being one file, is always whole: --resume
+continues from it (the epoch it holds) whatever the other files had reached.
 """
 from __future__ import annotations
 
@@ -29,9 +32,10 @@ from .models import Autoencoder, build_model
 FORMAT = "latent-explorer-checkpoint"
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 512 * 2**20  # no model this app trains comes near; bigger files are refused
-CONFIG, WEIGHTS, OPTIMIZER, STATE, METRICS, HISTORY = (
-    "config.json", "model.safetensors", "optimizer.safetensors", "trainer_state.json", "metrics.json",
-    "history.jsonl")
+CONFIG, WEIGHTS, OPTIMIZER, METRICS, HISTORY = (
+    "config.json", "model.safetensors", "optimizer.safetensors", "metrics.json", "history.jsonl")
+LEGACY_STATE = "trainer_state.json"  # runs saved before the resume point was one file
+RESUME_WEIGHTS = "weights:"  # the weights' key prefix inside the resume point (optimizer keys are name/i/key)
 
 
 class CheckpointError(ValueError):
@@ -212,18 +216,14 @@ def load_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], where)
 def save(run_dir: str | Path, model: Autoencoder, *, train_config: TrainConfig, dataset: dict, epoch: int,
          metrics: dict | None = None, history: list[dict] | None = None,
          optimizers: dict[str, torch.optim.Optimizer] | None = None) -> Path:
-    """Write a complete run folder. trainer_state.json is written last: it marks a resumable epoch."""
+    """Write a complete run folder; with ``optimizers``, the resume point last."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    for name in (OPTIMIZER, WEIGHTS, CONFIG, METRICS, HISTORY, STATE):  # half-written by a killed earlier writer
+    for name in (OPTIMIZER, WEIGHTS, CONFIG, METRICS, HISTORY, LEGACY_STATE):  # half-written by a killed writer
         for stale in run_dir.glob(f".{name}.*.tmp"):
             stale.unlink(missing_ok=True)
     meta = {"epoch": str(epoch), "model": model.config.model}
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    if optimizers is not None:
-        tensors, state = _flatten_optimizers(optimizers)
-        tensors["rng/torch"] = torch.get_rng_state()
-        atomic_write(run_dir / OPTIMIZER, st_save(tensors, metadata=meta))
     atomic_write(run_dir / WEIGHTS, st_save(weights, metadata=meta))
     write_json(run_dir / CONFIG, {"format": FORMAT, "format_version": FORMAT_VERSION,
                                   "model": to_dict(model.config), "train": to_dict(train_config),
@@ -234,8 +234,24 @@ def save(run_dir: str | Path, model: Autoencoder, *, train_config: TrainConfig, 
     if history is not None:
         atomic_write(run_dir / HISTORY, "".join(json.dumps(r, allow_nan=False) + "\n" for r in history))
     if optimizers is not None:
-        write_json(run_dir / STATE, {"epoch": epoch, "optimizers": state})
+        tensors, state = _flatten_optimizers(optimizers)
+        tensors.update({f"{RESUME_WEIGHTS}{k}": v for k, v in weights.items()})
+        tensors["rng/torch"] = torch.get_rng_state()
+        state_json = json.dumps({"epoch": epoch, "optimizers": state}, allow_nan=False)
+        atomic_write(run_dir / OPTIMIZER, st_save(tensors, metadata={**meta, "state": state_json}))
+        (run_dir / LEGACY_STATE).unlink(missing_ok=True)
     return run_dir
+
+
+def resume_epoch(run_dir: str | Path) -> int | None:
+    """The epoch --resume would continue from, or None when the run has no resume point."""
+    path = Path(run_dir) / OPTIMIZER
+    if not path.is_file():
+        return None
+    epoch = read_safetensors(path)[1].get("epoch", "")
+    if not epoch.isdigit():
+        raise CheckpointError(f"{path}: no epoch in its metadata")
+    return int(epoch)
 
 
 def _flatten_optimizers(optimizers):
@@ -253,19 +269,29 @@ def _flatten_optimizers(optimizers):
     return tensors, state
 
 
-def load_training_state(run_dir: str | Path, optimizers: dict[str, torch.optim.Optimizer]) -> int:
-    """Restore optimizer states and the RNG for --resume; returns the epoch they belong to."""
+def load_training_state(run_dir: str | Path, model: Autoencoder,
+                        optimizers: dict[str, torch.optim.Optimizer]) -> int:
+    """Restore the weights, optimizer states and RNG of the resume point for --resume; returns its epoch."""
     run_dir = Path(run_dir)
-    state = read_json(run_dir / STATE)
     tensors, meta = read_safetensors(run_dir / OPTIMIZER)
-    _, weights_meta = read_safetensors(run_dir / WEIGHTS)
+    weights = {k[len(RESUME_WEIGHTS):]: tensors.pop(k) for k in list(tensors) if k.startswith(RESUME_WEIGHTS)}
+    if "state" in meta:
+        try:
+            state = json.loads(meta["state"])
+        except ValueError:
+            raise CheckpointError(f"{run_dir / OPTIMIZER}: its optimizer state is not valid JSON") from None
+        weights_epoch, source = meta.get("epoch"), run_dir / OPTIMIZER
+    else:  # an older run: the state and weights are separate files, which an interrupted save can leave apart
+        state = read_json(run_dir / LEGACY_STATE)
+        weights, weights_meta = read_safetensors(run_dir / WEIGHTS)
+        weights_epoch, source = weights_meta.get("epoch"), run_dir / WEIGHTS
     epoch = state.get("epoch") if isinstance(state, dict) else None
-    if not isinstance(epoch, int) or meta.get("epoch") != str(epoch) or weights_meta.get("epoch") != str(epoch):
+    if not isinstance(epoch, int) or meta.get("epoch") != str(epoch) or weights_epoch != str(epoch):
         raise CheckpointError(f"{run_dir}: weights, optimizer and trainer state are from different epochs "
                               "(the save was interrupted); the weights load, but this run cannot be resumed")
     saved = state.get("optimizers", {})
     if set(saved) != set(optimizers):
-        raise CheckpointError(f"{run_dir / STATE}: optimizers {sorted(saved)} do not match {sorted(optimizers)}")
+        raise CheckpointError(f"{run_dir / OPTIMIZER}: optimizers {sorted(saved)} do not match {sorted(optimizers)}")
     for name, opt in optimizers.items():
         per_param: dict[int, dict] = {}
         for key, value in tensors.items():
@@ -279,6 +305,7 @@ def load_training_state(run_dir: str | Path, optimizers: dict[str, torch.optim.O
             opt.load_state_dict({"state": per_param, "param_groups": saved[name]["param_groups"]})
         except (ValueError, KeyError, RuntimeError) as e:
             raise CheckpointError(f"{run_dir / OPTIMIZER}: optimizer {name} does not fit the model ({e})") from None
+    load_state(model, weights, source)
     if "rng/torch" in tensors:
         torch.set_rng_state(tensors["rng/torch"])
     return epoch

@@ -78,8 +78,8 @@ def fit(model: Autoencoder, data: Dataset, config: TrainConfig, callbacks=(), *,
         run_dir: str | Path | None = None, resume: bool = False) -> FitResult:
     """Train ``model`` on ``data.train``, evaluating on ``data.test`` and checkpointing to ``run_dir`` each epoch.
 
-    With ``resume=True`` the optimizer, RNG and history are restored from ``run_dir`` and training
-    continues after its last finished epoch, giving the same numbers as an uninterrupted run.
+    With ``resume=True`` the weights, optimizer, RNG and history are restored from ``run_dir``'s resume point and
+    training continues after its epoch, giving the same numbers as an uninterrupted run.
     """
     config.validate()
     device = pick_device(config.device)
@@ -91,7 +91,7 @@ def fit(model: Autoencoder, data: Dataset, config: TrainConfig, callbacks=(), *,
     if resume:
         if run_dir is None:
             raise ValueError("resume needs the run folder")
-        start_epoch = checkpoint.load_training_state(run_dir, optimizers)
+        start_epoch = checkpoint.load_training_state(run_dir, model, optimizers)
         history = [r for r in checkpoint.read_history(run_dir) if r.get("epoch", 0) <= start_epoch]
         step = max((r.get("step", 0) for r in history), default=0)
     else:

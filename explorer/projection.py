@@ -8,6 +8,7 @@ from trainer.evaluate import pca_axes
 
 GRID = 48  # UMAP inverse grid resolution (cells per side)
 UMAP_FIT_POINTS = 10_000
+_numba_cache_on = False  # import_umap() switches numba's cache on once per process
 
 
 class Identity2D:
@@ -68,11 +69,34 @@ def padded_extent(xy: np.ndarray, pad: float = 0.05):
             float(lo[1] - pad * span[1]), float(hi[1] + pad * span[1]))
 
 
+def import_umap():
+    """umap-learn, with numba's on-disk cache switched on for the compiled functions of its modules (umap-learn
+    leaves it off for most): after the first fit on a machine, a new process compiles about half as much.
+    Functions numba cannot cache are compiled as before; a cache it cannot write only costs that saving."""
+    import sys
+
+    import umap
+    from numba.core.dispatcher import Dispatcher
+
+    global _numba_cache_on
+    if not _numba_cache_on:
+        for name, module in list(sys.modules.items()):
+            if name.split(".")[0] in ("umap", "pynndescent"):
+                for f in [f for f in vars(module).values() if isinstance(f, Dispatcher)]:
+                    try:
+                        f.enable_caching()
+                    except RuntimeError:  # no writable cache folder for this file
+                        pass
+        _numba_cache_on = True
+    return umap
+
+
 def fit_umap(train_codes: np.ndarray, *, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1,
              max_points: int | None = UMAP_FIT_POINTS):
     """A UMAP fitted on the first ``max_points`` training codes (None: all). Slow the first time in a process
-    (numba); then about 6 s for 10k codes and 45 s for 60k on one core."""
-    import umap
+    (numba compiling: about a minute here, half that once numba's cache holds it); then about 6 s for 10k codes
+    and 45 s for 60k on one core."""
+    umap = import_umap()
 
     codes = np.asarray(train_codes, dtype=np.float32)[:max_points]
     return umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed).fit(codes)

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -38,6 +40,18 @@ def test_projections_invert():
     grid = np.stack(np.meshgrid(np.linspace(0, 1, 5), np.linspace(10, 20, 5)), -1)  # latent = (x, y) itself
     inv = GridInverse(grid, (0, 1, 10, 20))
     assert np.allclose(inv.inverse_transform([[0.3, 12.5], [1.0, 20.0]]), [[0.3, 12.5], [1.0, 20.0]], atol=1e-5)
+
+
+def test_umap_is_imported_with_numbas_disk_cache_on():
+    """umap-learn compiles most of its functions uncached; import_umap() caches them on disk, so a later process
+    skips that (measured in benchmarks/explorer_latency.py: 93 s -> 49 s for a fresh model's UMAP here)."""
+    from explorer.projection import import_umap
+
+    umap = import_umap()
+    f = umap.umap_.smooth_knn_dist  # one of the functions umap-learn itself leaves uncached
+    assert type(f._cache).__name__ == "FunctionCache"
+    f(np.sort(np.random.default_rng(0).random((20, 5)), axis=1), 5.0)  # compiles now or loads what is cached
+    assert list(Path(f._cache.cache_path).glob("*smooth_knn_dist*.nbi"))
 
 
 def test_sketch_to_digit_centers_and_scales():

@@ -469,7 +469,7 @@ def build() -> gr.Blocks:
             with gr.Tab("Click a plane"):
                 gr.Markdown(CAPTIONS["planes"], elem_classes=["caption"])
                 with gr.Row():
-                    with gr.Column(scale=3):
+                    with gr.Column(scale=2):
                         planes = []
                         for row in range(MAX_MODELS // 3):
                             with gr.Row(elem_classes=["plane-row"]):

@@ -65,6 +65,25 @@ def test_sketch_to_digit_centers_and_scales():
     assert actions.sketch_to_digit(None) is None
 
 
+@pytest.mark.parametrize("size", [12, 14, 16])
+def test_centered_text_from_cached_glyphs_draws_what_pillow_draws(size):
+    """The decoded strip draws its captions from cached glyphs; they must match Pillow's own rendering."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(size)
+    captions = ["aae-mixture10-2d", "nearest test digit: #2339", "z = (-0.63, 1.07, …), label 3\nclassifier: 3 (99%)"]
+    captions += [f"z = ({rng.normal():.2f}, {rng.normal():.2f})\nclassifier: {rng.integers(10)} ({rng.random():.0%})"
+                 for _ in range(10)]
+    for caption in captions:
+        for x in (150, 151):  # the line's left edge then falls on a whole or a half pixel
+            ours, pillows = Image.new("RGB", (300, 60), render.WHITE), Image.new("RGB", (300, 60), render.WHITE)
+            render.centered_text(ours, (x, 5), caption, size=size, fill=render.INK)
+            ImageDraw.Draw(pillows).multiline_text((x, 5), caption, fill=render.INK, font=render.font(size), anchor="ma",
+                                                   align="center", spacing=2)
+            diff = np.abs(np.asarray(ours, int) - np.asarray(pillows, int))
+            assert diff.max() <= 1 and np.asarray(pillows).min() < 100, (caption, x)  # and something was drawn
+
+
 def test_tables_and_tiles_have_expected_sizes():
     imgs = np.random.default_rng(0).random((6, 28, 28)).astype(np.float32)
     assert render.tile(imgs, 2, 3, gap=1).shape == (57, 86)

@@ -74,10 +74,14 @@ def import_umap():
     leaves it off for most): after the first fit on a machine, a new process compiles about half as much.
     Functions numba cannot cache are compiled as before; a cache it cannot write only costs that saving."""
     import sys
+    import warnings
 
     import umap
     from numba.core.dispatcher import Dispatcher
+    from numba.core.errors import NumbaWarning
 
+    # the few it cannot cache (they take functions as globals) would each print a warning at first use
+    warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=NumbaWarning)
     global _numba_cache_on
     if not _numba_cache_on:
         for name, module in list(sys.modules.items()):

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from trainer import checkpoint as C
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -114,3 +116,29 @@ def test_eval_scores_prior_samples_and_saves_what_the_app_lists(tmp_path):
     assert r.returncode == 0 and "confident_share" not in json.loads(r.stdout)
     r = cli("eval", out, "--classifier", tmp_path / "no-classifier")
     assert r.returncode != 0 and "no-classifier" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_ctrl_c_says_which_epoch_was_kept_and_how_to_continue(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "trainer", "train", "--model", "vae", "--hidden", "64", "--epochs",
+                             "500", "--limit", "2000", "--out", str(out), "--quiet"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (out / "optimizer.safetensors").exists() and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    kept = C.resume_epoch(out)
+    assert kept and f"{out} keeps epoch {kept}. Continue with: python -m trainer train --out {out} --resume" in err
+    r = cli("train", "--out", out, "--resume", "--epochs", kept + 1, "--quiet")  # the printed command works
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "config.json").read_text())["epoch"] == kept + 1

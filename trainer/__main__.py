@@ -110,12 +110,16 @@ def _given(value, default):
     return default if value is None else value
 
 
+def run_dir(args) -> Path:
+    return Path(args.out or f"runs/{args.model}-{args.arch}-{args.latent_dim}d")
+
+
 def cmd_train(args) -> int:
     if args.threads:
         import torch
 
         torch.set_num_threads(max(1, args.threads))
-    out = Path(args.out or f"runs/{args.model}-{args.arch}-{args.latent_dim}d")
+    out = run_dir(args)
     exists = (out / checkpoint.CONFIG).exists()
     if args.resume:
         run = checkpoint.load(out)
@@ -190,7 +194,19 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; the last finished epoch is kept in the run folder", file=sys.stderr)
+        if args.command != "train":
+            print("interrupted", file=sys.stderr)
+            return 130
+        out = run_dir(args)
+        try:
+            done = checkpoint.resume_epoch(out)
+        except checkpoint.CheckpointError:
+            done = None
+        if done is None:
+            print("interrupted before the first epoch finished; nothing was saved", file=sys.stderr)
+        else:
+            print(f"interrupted; {out} keeps epoch {done}. Continue with: python -m trainer train --out {out} "
+                  "--resume", file=sys.stderr)
         return 130
 
 

@@ -20,7 +20,7 @@ from trainer.config import ModelConfig, TrainConfig
 from trainer.data import DataError, Dataset, Split, bundled_dataset, load_dataset
 from trainer.train import Callback, FitResult, fit, new_model
 
-LIMITS = {"epochs": 50, "latent_dim": 64, "batch_size": 1024, "train_images": 60_000}
+LIMITS = {"epochs": 50, "latent_dim": 64, "batch_size": 1024, "train_images": 60_000, "width": 2048, "layers": 4}
 SNAPSHOT_POINTS = 2000
 DONE = ("finished", "stopped", "diverged", "failed")  # a job's final statuses
 
@@ -211,6 +211,9 @@ def check_limits(model_config: ModelConfig, train_config: TrainConfig) -> None:
         raise JobError(f"latent dim must be at most {LIMITS['latent_dim']} here (got {model_config.latent_dim})")
     if train_config.batch_size > LIMITS["batch_size"]:
         raise JobError(f"batch size must be at most {LIMITS['batch_size']} here (got {train_config.batch_size})")
+    if len(model_config.hidden) > LIMITS["layers"] or max(model_config.hidden) > LIMITS["width"]:
+        raise JobError(f"dense widths: at most {LIMITS['layers']} layers of at most {LIMITS['width']} here "
+                       f"(got {','.join(map(str, model_config.hidden))})")
 
 
 def load_training_data(choice: str, upload_dir: Path | None = None, limit: int | None = None) -> Dataset:

@@ -58,9 +58,27 @@ def session_dir(session, request=None) -> str:
     return session["dir"]
 
 
+def dense_widths(text, arch: str) -> tuple[int, ...]:
+    """The Advanced accordion's "Dense widths": blank for the default (512,256 for mlp, 256 for conv)."""
+    text = str(text or "").strip()
+    if not text:
+        return (512, 256) if arch == "mlp" else (256,)
+    try:
+        widths = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        widths = ()
+    if not widths or min(widths) < 1:
+        raise ValueError(f"dense widths must be positive whole numbers separated by commas, like 512,256 "
+                         f"(got {text!r})")
+    if arch == "conv" and len(widths) > 1:
+        raise ValueError(f"the conv architecture has one dense layer: give one width, like 256 (got {text!r})")
+    return widths
+
+
 def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs, batch_size, lr, seed, data_choice,
                 idx_files, name, limit, posterior, prior_components, lr_schedule="constant", weight_decay=0.0,
-                adv_lr=1e-3, decoder_epochs=0, channels="16,32", session=None, request: gr.Request = None):
+                adv_lr=1e-3, decoder_epochs=0, channels="16,32", hidden="", session=None,
+                request: gr.Request = None):
     """Start a background job; returns its id. ``posterior`` (diagonal/full) applies to the VAE and CVAE,
     ``prior_components`` (0 = N(0, I), K = a mixture of K Gaussians fitted to the codes) to the VAE, ``adv_lr`` to
     the AAE/CAAE; the rest (the Advanced accordion) as in ``python -m trainer train``."""
@@ -72,7 +90,7 @@ def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs,
                                    posterior=posterior if model in ("vae", "cvae") else "diagonal", prior=prior,
                                    prior_components=int(prior_components or 0) if model == "vae" else 0,
                                    label_guided=bool(label_guided) and model == "aae",
-                                   hidden=(512, 256) if arch == "mlp" else (256,),
+                                   hidden=dense_widths(hidden, arch),
                                    channels=CHANNELS[channels])
         train_config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), seed=int(seed),
                                    lr_schedule=lr_schedule, weight_decay=float(weight_decay or 0),
@@ -280,8 +298,11 @@ def build_tab(session):
                                        info="discriminator and generator steps")
                     decoder_epochs = gr.Number(value=0, precision=0, minimum=0, label="Decoder-only epochs",
                                                info="the last N epochs train the decoder alone, codes frozen")
-                channels = gr.Dropdown([("16-32 (faster)", "16,32"), ("32-64 (as vae-2d, aae-2d)", "32,64")],
-                                       value="16,32", label="Conv channels", info="widths of the conv architecture")
+                with gr.Row():
+                    channels = gr.Dropdown([("16-32 (faster)", "16,32"), ("32-64 (as vae-2d, aae-2d)", "32,64")],
+                                           value="16,32", label="Conv channels", info="widths of the conv architecture")
+                    hidden = gr.Textbox(value="", label="Dense widths", placeholder="512,256",
+                                        info="encoder order, the decoder mirrors them; blank: 512,256 (mlp), 256 (conv)")
         with gr.Column(scale=5):
             job_id = gr.Textbox(label="Job id", interactive=False, max_lines=1)
             message = gr.Markdown("Pick a model and press **Start**: the loss curves and the latent space of the "
@@ -310,7 +331,7 @@ def build_tab(session):
     status_json = gr.JSON(visible=False)
     inputs = [model, arch, latent_dim, kl_weight, prior, label_guided, epochs, batch_size, lr, seed, data_choice,
               idx_files, name, limit, posterior, prior_components, lr_schedule, weight_decay, adv_lr, decoder_epochs,
-              channels, session]
+              channels, hidden, session]
     start.click(train_start, inputs, [job_id, message, session, timer], api_name="train_start")
     stop.click(train_stop, [job_id, session], [message], api_name="train_stop")
     data_choice.change(lambda choice: gr.update(visible=choice == "uploaded"), data_choice, idx_files,

@@ -26,11 +26,11 @@ from trainer import checkpoint
 DEFAULT = ["pretrained/ae-2d", "pretrained/vae-2d", "pretrained/aae-mixture10-2d"]
 TRAIN_ORDER = ["model", "arch", "latent_dim", "kl_weight", "prior", "label_guided", "epochs", "batch_size", "lr",
                "seed", "data_choice", "idx_files", "name", "limit", "posterior", "prior_components", "lr_schedule",
-               "weight_decay", "adv_lr", "decoder_epochs", "channels"]
+               "weight_decay", "adv_lr", "decoder_epochs", "channels", "hidden"]
 TRAIN = dict(model="vae", arch="mlp", latent_dim=2, kl_weight=1.0, prior="gaussian", label_guided=False, epochs=2,
              batch_size=64, lr=1e-3, seed=0, data_choice="bundled", idx_files=None, name="hardening", limit=256,
              posterior="diagonal", prior_components=0, lr_schedule="constant", weight_decay=0.0, adv_lr=1e-3,
-             decoder_epochs=0, channels="16,32")
+             decoder_epochs=0, channels="16,32", hidden="")
 SKIP_DIRS = {".git", "__pycache__", ".pytest_cache", "runs", "pretrained"}  # runs/, pretrained/: not the server's
 
 
@@ -156,6 +156,9 @@ ABSURD_TRAINING = {
     "lr 1e9": (dict(lr=1e9), r"maximum value|lr must be"),
     "negative limit": (dict(limit=-5), r"minimum value|limit"),
     "unknown model": (dict(model="gan"), r"not in the list of choices|unknown model"),
+    "dense width 10^6": (dict(hidden="1000000"), r"dense widths: at most 4 layers of at most 2048"),
+    "dense widths not numbers": (dict(hidden="wide"), r"dense widths must be positive whole numbers"),
+    "two dense widths for conv": (dict(arch="conv", hidden="64,32"), r"conv architecture has one dense layer"),
 }
 
 

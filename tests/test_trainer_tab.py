@@ -9,14 +9,14 @@ from trainer import checkpoint
 TINY = dict(model="vae", arch="mlp", latent_dim=2, kl_weight=1.0, prior="gaussian", label_guided=False,
             batch_size=64, lr=1e-3, seed=0, data_choice="bundled", idx_files=None, posterior="diagonal",
             prior_components=0, lr_schedule="constant", weight_decay=0.0, adv_lr=1e-3, decoder_epochs=0,
-            channels="16,32")
+            channels="16,32", hidden="")
 
 
 def start(client, name, epochs, limit, **change):
     args = dict(TINY, epochs=epochs, name=name, limit=limit, **change)
     order = ["model", "arch", "latent_dim", "kl_weight", "prior", "label_guided", "epochs", "batch_size", "lr", "seed",
              "data_choice", "idx_files", "name", "limit", "posterior", "prior_components", "lr_schedule",
-             "weight_decay", "adv_lr", "decoder_epochs", "channels"]
+             "weight_decay", "adv_lr", "decoder_epochs", "channels", "hidden"]
     job_id, message = client.predict(*[args[k] for k in order], api_name="/train_start")[:2]
     assert job_id and "Started" in message
     return job_id
@@ -41,7 +41,8 @@ def clients(app_server):
 
 def test_job_streams_history_and_saves_a_loadable_run(clients, app_server):
     a, _ = clients
-    job_id = start(a, "tab-tiny", epochs=2, limit=640, posterior="full", prior_components=10)  # both VAE options
+    job_id = start(a, "tab-tiny", epochs=2, limit=640, posterior="full", prior_components=10,  # both VAE options
+                   hidden="64,32")
     status = wait(a, job_id, lambda s: s["status"] in ("finished", "failed", "diverged"))
     assert status["status"] == "finished", status["message"]
     rows = status["rows"]
@@ -56,6 +57,7 @@ def test_job_streams_history_and_saves_a_loadable_run(clients, app_server):
     runs = app_server[1].runs
     run = checkpoint.load(runs / "tab-tiny")
     assert run.epoch == 2 and len(checkpoint.read_history(runs / "tab-tiny")) == len(rows)
+    assert run.model_config.hidden == (64, 32)
     assert run.model_config.posterior == "full" and run.model_config.prior_components == 10
     assert not run.model.prior_means.eq(0).all()  # the prior was fitted to the codes
 
@@ -63,13 +65,14 @@ def test_job_streams_history_and_saves_a_loadable_run(clients, app_server):
 def test_advanced_options_reach_the_saved_run(clients, app_server):
     a, _ = clients
     job_id = start(a, "tab-advanced", epochs=2, limit=640, model="aae", lr_schedule="cosine", weight_decay=0.1,
-                   adv_lr=5e-4, decoder_epochs=1, arch="conv", channels="32,64")
+                   adv_lr=5e-4, decoder_epochs=1, arch="conv", channels="32,64", hidden="128")
     status = wait(a, job_id, lambda s: s["status"] in ("finished", "failed", "diverged"))
     assert status["status"] == "finished", status["message"]
     run = checkpoint.load(app_server[1].runs / "tab-advanced")
     train = run.train_config
     assert (train.lr_schedule, train.weight_decay, train.adv_lr, train.decoder_epochs) == ("cosine", 0.1, 5e-4, 1)
     assert run.model_config.arch == "conv" and run.model_config.channels == (32, 64)
+    assert run.model_config.hidden == (128,)
 
 
 def test_measure_stores_a_saved_runs_results_for_the_report_card(clients, app_server):

@@ -1,7 +1,9 @@
 """Background training through the app's named endpoints /train_start, /train_status, /train_stop."""
+import json
 import math
 import time
 
+import gradio as gr
 import pytest
 
 from trainer import checkpoint
@@ -12,12 +14,14 @@ TINY = dict(model="vae", arch="mlp", latent_dim=2, kl_weight=1.0, prior="gaussia
             channels="16,32", hidden="")
 
 
+ORDER = ["model", "arch", "latent_dim", "kl_weight", "prior", "label_guided", "epochs", "batch_size", "lr", "seed",
+         "data_choice", "idx_files", "name", "limit", "posterior", "prior_components", "lr_schedule", "weight_decay",
+         "adv_lr", "decoder_epochs", "channels", "hidden"]
+
+
 def start(client, name, epochs, limit, **change):
     args = dict(TINY, epochs=epochs, name=name, limit=limit, **change)
-    order = ["model", "arch", "latent_dim", "kl_weight", "prior", "label_guided", "epochs", "batch_size", "lr", "seed",
-             "data_choice", "idx_files", "name", "limit", "posterior", "prior_components", "lr_schedule",
-             "weight_decay", "adv_lr", "decoder_epochs", "channels", "hidden"]
-    job_id, message = client.predict(*[args[k] for k in order], api_name="/train_start")[:2]
+    job_id, message = client.predict(*[args[k] for k in ORDER], api_name="/train_start")[:2]
     assert job_id and "Started" in message
     return job_id
 
@@ -153,3 +157,30 @@ def test_a_job_ending_during_a_tick_gets_one_more_tick(monkeypatch, tmp_path):
     monkeypatch.setattr(job, "progress", real_progress)
     bar, *_, timer = trainer_tab.poll(session)
     assert "finished 2 epochs" in bar and not timer.active
+
+
+def test_resume_continues_a_saved_run_from_its_resume_point(monkeypatch, tmp_path):
+    """The Saved runs > Resume button: the job continues the run after the epoch its resume point holds, even when
+    config.json is an epoch ahead (a save killed half-way), and the history ends up with every epoch once."""
+    from explorer import jobs, trainer_tab
+
+    runs = tmp_path / "runs"
+    monkeypatch.setattr(trainer_tab, "JOBS", jobs.JobManager(runs))
+    monkeypatch.setattr(trainer_tab, "RUNS", runs)
+    session = {"owner": "me"}
+    args = dict(TINY, epochs=2, name="resumable", limit=256)
+    job_id, *_ = trainer_tab.train_start(*[args[k] for k in ORDER], session=session)
+    trainer_tab.JOBS.get(job_id, "me").thread.join(120)
+    # a save of epoch 3 killed after config.json: the folder says 3, the resume point 2
+    config = json.loads((runs / "resumable" / "config.json").read_text())
+    (runs / "resumable" / "config.json").write_text(json.dumps({**config, "epoch": 3}))
+    job_id, message, *_ = trainer_tab.resume("resumable", 4, session)
+    assert "from epoch 2 to 4" in message
+    job = trainer_tab.JOBS.get(job_id, "me")
+    job.thread.join(120)
+    assert job.status == "finished", job.message
+    assert checkpoint.load(runs / "resumable").epoch == 4 and checkpoint.resume_epoch(runs / "resumable") == 4
+    assert [r["epoch"] for r in checkpoint.read_history(runs / "resumable") if r["kind"] == "epoch"] == [1, 2, 3, 4]
+    assert [r["epoch"] for r in job.rows if r["kind"] == "epoch"] == [1, 2, 3, 4]
+    with pytest.raises(gr.Error, match="resumable checkpoint"):
+        trainer_tab.resume("no-such-run", 4, session)

@@ -80,8 +80,10 @@ def import_umap():
     from numba.core.dispatcher import Dispatcher
     from numba.core.errors import NumbaWarning
 
-    # the few it cannot cache (they take functions as globals) would each print a warning at first use
+    # the few it cannot cache (they take functions as globals) would each print a warning at first use, and every
+    # seeded fit says it runs on one thread (a fixed seed is what makes the shipped planes reproducible)
     warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=NumbaWarning)
+    warnings.filterwarnings("ignore", message="n_jobs value 1 overridden to 1 by setting random_state")
     global _numba_cache_on
     if not _numba_cache_on:
         for name, module in list(sys.modules.items()):

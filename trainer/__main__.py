@@ -152,7 +152,7 @@ def cmd_train(args) -> int:
     print(f"{model_config.model} ({model_config.arch}, latent {model_config.latent_dim}) on {data.name}: "
           f"{len(data.train.head(train_config.limit))} train / {len(data.test)} test images -> {out}")
     steps = -(-len(data.train.head(train_config.limit)) // train_config.batch_size)
-    start = checkpoint.resume_epoch(out) or 0 if args.resume else 0
+    start = (checkpoint.resume_epoch(out) or 0) if args.resume else 0
     bar = ProgressBar(steps * train_config.epochs, steps * start, disable=args.quiet)
     try:
         result: FitResult = fit(model, data, train_config, [bar], run_dir=out, resume=args.resume)

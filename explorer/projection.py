@@ -82,7 +82,7 @@ def import_umap():
 
     # the few it cannot cache (they take functions as globals) would each print a warning at first use, and every
     # seeded fit says it runs on one thread (a fixed seed is what makes the shipped planes reproducible)
-    warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=NumbaWarning)
+    warnings.filterwarnings("ignore", message=".*Cannot cache compiled function", category=NumbaWarning)
     warnings.filterwarnings("ignore", message="n_jobs value 1 overridden to 1 by setting random_state")
     global _numba_cache_on
     if not _numba_cache_on:

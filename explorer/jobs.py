@@ -165,7 +165,7 @@ class JobManager:
         job.total_steps = steps_per_epoch * train_config.epochs
         if resume:
             job.epoch = checkpoint.resume_epoch(run_dir) or 0
-            job.rows = [r for r in checkpoint.read_history(run_dir) if r.get("epoch", 0) <= job.epoch]
+            job.rows = checkpoint.read_history(run_dir, until=job.epoch)
             job.step = job.epoch * steps_per_epoch
         job.thread = threading.Thread(target=self._work, args=(job, data, resume), daemon=True,
                                       name=f"train-{job.id}")

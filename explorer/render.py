@@ -28,14 +28,14 @@ def _glyph(char: str, size: int):
     """One character: its anti-aliased mask (None for blanks), the mask's offset from the pen on the baseline,
     and the advance to the next character."""
     f = font(size)
+    advance = f.getlength(char)
     origin = (size, 2 * size)  # room on every side: ink can reach past the advance box
-    canvas = Image.new("L", (int(f.getlength(char)) + 2 * size, 3 * size))
+    canvas = Image.new("L", (int(advance) + 2 * size, 3 * size))
     ImageDraw.Draw(canvas).text(origin, char, fill=255, font=f, anchor="ls")
     box = canvas.getbbox()
     if box is None:
-        return None, 0, 0, f.getlength(char)
-    mask, left, top = canvas.crop(box), box[0] - origin[0], box[1] - origin[1]
-    return mask, left, top, f.getlength(char)
+        return None, 0, 0, advance
+    return canvas.crop(box), box[0] - origin[0], box[1] - origin[1], advance
 
 
 def centered_text(im: Image.Image, xy: tuple[int, int], text: str, *, size: int, fill, spacing: int = 2) -> None:

@@ -121,8 +121,9 @@ def read_json(path: str | Path):
         raise CheckpointError(f"{path}: not valid JSON ({e})") from None
 
 
-def read_history(run_dir: str | Path) -> list[dict]:
-    """History rows; a half-written last line (from a kill mid-write of an older format) is skipped."""
+def read_history(run_dir: str | Path, until: int | None = None) -> list[dict]:
+    """History rows (with ``until``: those of epochs up to it, as a resume from that epoch keeps); a half-written
+    last line (from a kill mid-write of an older format) is skipped."""
     path = Path(run_dir) / HISTORY
     rows = []
     if path.is_file():
@@ -131,7 +132,7 @@ def read_history(run_dir: str | Path) -> list[dict]:
                 rows.append(json.loads(line))
             except json.JSONDecodeError:
                 continue
-    return rows
+    return rows if until is None else [r for r in rows if r.get("epoch", 0) <= until]
 
 
 # -- the run folder ------------------------------------------------------------

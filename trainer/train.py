@@ -92,7 +92,7 @@ def fit(model: Autoencoder, data: Dataset, config: TrainConfig, callbacks=(), *,
         if run_dir is None:
             raise ValueError("resume needs the run folder")
         start_epoch = checkpoint.load_training_state(run_dir, model, optimizers)
-        history = [r for r in checkpoint.read_history(run_dir) if r.get("epoch", 0) <= start_epoch]
+        history = checkpoint.read_history(run_dir, until=start_epoch)
         step = max((r.get("step", 0) for r in history), default=0)
     else:
         torch.manual_seed(config.seed)

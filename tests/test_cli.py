@@ -79,6 +79,17 @@ def test_resume_can_polish_the_decoder_of_a_finished_run(tmp_path):
     (["train", "--model", "aae", "--label-guided"], "error: label_guided needs"),
     (["eval", "/no/such/run"], "error: /no/such/run: no such checkpoint folder"),
     (["train", "--weight-decay", "-0.1"], "error: weight_decay must be in [0, 1]"),
+    (["train", "--epochs", "0"], "error: epochs must be between 1 and 1000, got 0"),  # not the default 10
+    (["train", "--limit", "0"], "error: limit must be a positive number of images, got 0"),
+    (["train", "--threads", "0"], "error: threads must be >= 1, got 0"),
+    # a flag the chosen model would ignore
+    (["train", "--model", "aae", "--kl-weight", "4"], "error: --kl-weight applies to the vae and cvae models only"),
+    (["train", "--model", "vae", "--prior", "mixture10"], "error: --prior applies to the aae and caae models only"),
+    (["train", "--model", "ae", "--adv-lr", "1e-4"], "error: --adv-lr applies to the aae and caae models only"),
+    (["train", "--arch", "mlp", "--channels", "8,16"], "error: --channels applies to --arch conv only"),
+    (["train", "--device", "gpu"], "error: unknown device 'gpu'"),
+    pytest.param(["train", "--device", "cuda"], "error: device 'cuda' is not available",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")),
 ])
 def test_user_errors_exit_nonzero_with_one_line(args, message):
     r = cli(*args)
@@ -92,6 +103,23 @@ def test_existing_run_is_not_overwritten(tmp_path):
     (tmp_path / "run" / "config.json").write_text("{}")
     r = cli("train", "--out", tmp_path / "run")
     assert r.returncode == 2 and "already holds a run" in r.stderr
+    r = cli("train", "--out", tmp_path / "run", "--latent-dim", "0")  # the bad flag is named first
+    assert r.returncode == 2 and "latent_dim must be between 1 and 512" in r.stderr
+
+
+def test_resume_refuses_settings_it_would_ignore_and_takes_a_new_device(tmp_path):
+    out = tmp_path / "ae"
+    first = ["--model", "ae", "--hidden", "32", "--limit", "256", "--out", out, "--quiet"]
+    assert cli("train", *first, "--epochs", "1", cwd=tmp_path).returncode == 0
+    r = cli("train", "--out", out, "--resume", "--epochs", "2", "--hidden", "64", "--lr", "0.01", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.startswith(f"error: --resume continues {out} with its saved settings "
+                                                     "(--hidden 32, --lr 0.001); only --epochs")
+    assert json.loads((out / "config.json").read_text())["epoch"] == 1  # nothing trained
+    # the same flags as saved (as pretrained.build passes them) and a device to move the run to are fine
+    r = cli("train", *first, "--resume", "--epochs", "2", "--device", "cpu", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["epoch"] == 2 and config["train"]["device"] == "cpu" and config["model"]["hidden"] == [32]
 
 
 def test_eval_scores_prior_samples_and_saves_what_the_app_lists(tmp_path):

@@ -9,9 +9,9 @@ from pathlib import Path
 from . import checkpoint
 from .classifier import SHIPPED
 from .config import (ACTIVATIONS, ARCHS, MODEL_TYPES, POSTERIORS, PRIORS, RECON_LOSSES, ConfigError, ModelConfig,
-                     TrainConfig)
+                     TrainConfig, to_dict)
 from .data import DATA_ENV, DataError, load_dataset, load_run_dataset
-from .train import Callback, FitResult, fit, new_model
+from .train import Callback, FitResult, fit, new_model, pick_device
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -110,43 +110,89 @@ def _given(value, default):
     return default if value is None else value
 
 
+# flags only some models read: given for another model they would be silently ignored
+MODEL_ONLY = {"kl_weight": ("vae", "cvae"), "prior": ("aae", "caae"), "disc_hidden": ("aae", "caae"),
+              "adv_lr": ("aae", "caae")}
+RESUME_MAY_CHANGE = ("epochs", "decoder_epochs", "device")  # the rest of a resumed run stays as it was saved
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def changed_flags(args) -> set[str]:
+    """The train flags set to something other than their default."""
+    defaults = vars(build_parser().parse_args(["train"]))
+    return {name for name, value in vars(args).items() if value != defaults.get(name)}
+
+
 def run_dir(args) -> Path:
     return Path(args.out or f"runs/{args.model}-{args.arch}-{args.latent_dim}d")
 
 
+def configs_for_resume(args, run, changed: set[str]) -> tuple[ModelConfig, TrainConfig]:
+    """The saved configs with what --resume may change; a different value for any other flag is an error, not
+    silently ignored."""
+    saved = {**to_dict(run.model_config), **to_dict(run.train_config)}
+    clash = sorted(name for name in changed - set(RESUME_MAY_CHANGE)
+                   if name in saved and getattr(args, name) != saved[name])
+    if clash:
+        shown = {name: ",".join(map(str, v)) if isinstance(v, tuple) else v for name, v in saved.items()}
+        was = ", ".join(f"{_flag(name)} {shown[name]}" for name in clash)
+        raise ConfigError(f"--resume continues {run_dir(args)} with its saved settings ({was}); only --epochs, "
+                          "--decoder-epochs and --device can change. To train with other settings, start a new "
+                          "run in another --out")
+    train_config = TrainConfig(**{**to_dict(run.train_config), "epochs": _given(args.epochs, run.train_config.epochs),
+                                  "decoder_epochs": _given(args.decoder_epochs, run.train_config.decoder_epochs),
+                                  "device": args.device if "device" in changed else run.train_config.device})
+    return run.model_config, train_config
+
+
+def configs_for_new_run(args, changed: set[str]) -> tuple[ModelConfig, TrainConfig]:
+    model_config = ModelConfig(model=args.model, arch=args.arch, hidden=args.hidden, channels=args.channels,
+                               activation=args.activation, latent_dim=args.latent_dim,
+                               kl_weight=args.kl_weight, posterior=args.posterior, prior=args.prior,
+                               prior_components=args.prior_components,
+                               label_guided=args.label_guided, recon_loss=args.recon_loss,
+                               disc_hidden=args.disc_hidden).validate()
+    for name, models in MODEL_ONLY.items():
+        if name in changed and args.model not in models:
+            raise ConfigError(f"{_flag(name)} applies to the {' and '.join(models)} models only, not {args.model}")
+    if "channels" in changed and args.arch != "conv":
+        raise ConfigError("--channels applies to --arch conv only")
+    train_config = TrainConfig(epochs=_given(args.epochs, TrainConfig.epochs), batch_size=args.batch_size,
+                               lr=args.lr, lr_schedule=args.lr_schedule, adv_lr=args.adv_lr,
+                               weight_decay=args.weight_decay,
+                               decoder_epochs=_given(args.decoder_epochs, TrainConfig.decoder_epochs),
+                               seed=args.seed, device=args.device, log_every=args.log_every, limit=args.limit)
+    return model_config, train_config
+
+
 def cmd_train(args) -> int:
-    if args.threads:
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"threads must be >= 1, got {args.threads}")
         import torch
 
-        torch.set_num_threads(max(1, args.threads))
+        torch.set_num_threads(args.threads)
     out = run_dir(args)
-    exists = (out / checkpoint.CONFIG).exists()
+    changed = changed_flags(args)
     if args.resume:
         run = checkpoint.load(out)
-        model_config, saved = run.model_config, run.train_config
-        train_config = TrainConfig(**{**saved.__dict__, "epochs": args.epochs or saved.epochs,
-                                      "decoder_epochs": _given(args.decoder_epochs, saved.decoder_epochs)})
+        model_config, train_config = configs_for_resume(args, run, changed)
         model = run.model
-        data = load_run_dataset(run.dataset, args.data)
     else:
-        if exists and not args.overwrite:
+        model_config, train_config = configs_for_new_run(args, changed)
+        if (out / checkpoint.CONFIG).exists() and not args.overwrite:
             raise ConfigError(f"{out} already holds a run; pass --resume to continue it, --overwrite to replace it, "
                               "or choose another --out")
-        model_config = ModelConfig(model=args.model, arch=args.arch, hidden=args.hidden, channels=args.channels,
-                                   activation=args.activation, latent_dim=args.latent_dim,
-                                   kl_weight=args.kl_weight, posterior=args.posterior, prior=args.prior,
-                                   prior_components=args.prior_components,
-                                   label_guided=args.label_guided, recon_loss=args.recon_loss,
-                                   disc_hidden=args.disc_hidden).validate()
-        train_config = TrainConfig(epochs=args.epochs or TrainConfig.epochs, batch_size=args.batch_size, lr=args.lr,
-                                   lr_schedule=args.lr_schedule, adv_lr=args.adv_lr,
-                                   weight_decay=args.weight_decay,
-                                   decoder_epochs=_given(args.decoder_epochs, TrainConfig.decoder_epochs),
-                                   seed=args.seed, device=args.device, log_every=args.log_every,
-                                   limit=args.limit)
+    train_config.validate()
+    pick_device(train_config.device)  # a missing GPU is reported before anything loads
+    if args.resume:
+        data = load_run_dataset(run.dataset, args.data)
+    else:
         model = new_model(model_config, train_config.seed)
         data = load_dataset(args.data, download=args.download)
-    train_config.validate()
     if data.note:
         print(f"\n*** {data.note} ***\n", file=sys.stderr)
     print(f"{model_config.model} ({model_config.arch}, latent {model_config.latent_dim}) on {data.name}: "

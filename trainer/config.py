@@ -113,6 +113,8 @@ class TrainConfig:
         _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if self.log_every < 1:
             raise ConfigError(f"log_every must be >= 1, got {self.log_every}")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"limit must be a positive number of images, got {self.limit}")
         return self
 
 

@@ -38,14 +38,27 @@ class FitResult:
     message: str = ""
 
 
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
 def pick_device(name: str = "auto") -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    """"auto" is the GPU when there is one (cuda, then mps), else the CPU; a named device must exist here."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"unknown device {name!r}; expected auto, cpu, cuda, cuda:N or mps")
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device.type == "cuda" and (device.index or 0) >= gpus:
+        raise ConfigError(f"device {name!r} is not available: this machine has {gpus or 'no'} CUDA GPU"
+                          f"{'s' if gpus != 1 else ''}; use auto or cpu")
+    if device.type == "mps" and not _mps_available():
+        raise ConfigError(f"device {name!r} is not available on this machine (no Apple GPU); use auto or cpu")
+    return device
 
 
 def new_model(config: ModelConfig, seed: int = 0) -> Autoencoder:

@@ -11,7 +11,7 @@ import gradio as gr
 
 from trainer import checkpoint
 from trainer.classifier import scorer_for
-from trainer.config import ConfigError, ModelConfig, TrainConfig
+from trainer.config import SEED_MAX, ConfigError, ModelConfig, TrainConfig
 from trainer.data import DataError, load_run_dataset
 from trainer.evaluate import measure_run, save_results
 
@@ -131,7 +131,7 @@ def resume(run_name, epochs, session):
         if done is None:
             raise JobError("choose a saved run that has a resumable checkpoint (optimizer.safetensors)")
         run = checkpoint.load(run_dir)
-        train_config = TrainConfig(**{**run.train_config.__dict__, "epochs": max(int(epochs), done + 1)})
+        train_config = TrainConfig(**{**run.train_config.__dict__, "epochs": max(int(epochs or 0), done + 1)})
         data = load_run_dataset(run.dataset)  # the same data it was trained on
         job = JOBS.start(_owner(session), run.model_config, train_config, data, name=run_name, resume=True)
     except (JobError, ConfigError, DataError, checkpoint.CheckpointError) as e:
@@ -278,7 +278,7 @@ def build_tab(session):
                                        label="Batch size")
             with gr.Row():
                 lr = gr.Number(value=1e-3, minimum=1e-6, maximum=1.0, label="Learning rate")
-                seed = gr.Number(value=0, precision=0, label="Seed")
+                seed = gr.Number(value=0, precision=0, minimum=0, maximum=SEED_MAX, label="Seed")
             data_choice = gr.Radio(["bundled", "full", "uploaded"], value="bundled", label="Data",
                                    info="bundled: 8k/2k of the shipped test split; full: an MNIST folder on disk; "
                                         "uploaded: your four IDX files")
@@ -324,7 +324,8 @@ def build_tab(session):
                             measure_btn = gr.Button("Measure", size="sm")
                         measure_note = gr.Markdown(min_height=60)  # beside the button: progress, then the numbers
                         with gr.Row():
-                            more = gr.Number(value=10, precision=0, label="Resume to epoch", min_width=80)
+                            more = gr.Number(value=10, precision=0, minimum=1, maximum=LIMITS["epochs"], label="Resume to epoch",
+                                             min_width=80)
                             resume_btn = gr.Button("Resume", size="sm")
     timer = gr.Timer(1.0, active=False)
     since = gr.Number(value=0, visible=False)

@@ -11,6 +11,7 @@ import gradio as gr
 import numpy as np
 
 from trainer.checkpoint import CheckpointError
+from trainer.config import SEED_MAX
 
 from . import actions, plots, render, trainer_tab
 from .registry import DEFAULT_MODELS, PRETRAINED, ROOT, ModelLoadError, Registry, load_upload, report_card
@@ -509,7 +510,7 @@ def build() -> gr.Blocks:
                         mode = gr.Radio(["one per class", "random", "by index"], value="one per class",
                                         label="Test digits")
                         indices = gr.Textbox(label="Indices (for 'by index')", placeholder="3, 17, 256")
-                        seed = gr.Number(value=0, label="Seed (random / one per class)", precision=0)
+                        seed = gr.Number(value=0, label="Seed (random / one per class)", precision=0, minimum=0, maximum=SEED_MAX)
                         recon_btn = gr.Button("Reconstruct", variant="primary")
                     sketch = gr.Sketchpad(label="Draw a digit (optional)", type="numpy", image_mode="RGBA",
                                           canvas_size=(280, 280), scale=1, layers=False, transforms=(), elem_id="sketch",
@@ -522,7 +523,7 @@ def build() -> gr.Blocks:
             with gr.Tab("Samples") as sample_tab:
                 gr.Markdown(CAPTIONS["samples"])
                 with gr.Row():
-                    sample_seed = gr.Number(value=0, label="Seed", precision=0)
+                    sample_seed = gr.Number(value=0, label="Seed", precision=0, minimum=0, maximum=SEED_MAX)
                     sample_btn = gr.Button("Sample from the priors", variant="primary")
                 sample_gallery = gr.Image(type="numpy", format="png", interactive=False, label="Prior samples",
                                           show_label=False, buttons=["download"], elem_id="samples")

@@ -63,6 +63,8 @@ def test_user_errors_are_messages_and_the_server_keeps_serving(client, tmp_path)
         client.predict(DEFAULT, "by index", "1, 123456", None, 0, "umap", api_name="/reconstruct")
     with pytest.raises(AppError, match="unknown model"):
         client.predict(["pretrained/nope"], 0, 0.0, 0.0, "umap", "auto", api_name="/decode")
+    with pytest.raises(AppError, match="greater than maximum value 4294967295"):  # once an unexplained crash
+        client.predict(DEFAULT, 1e20, api_name="/sample")
     bad = tmp_path / "model.pt"
     bad.write_bytes(b"\x80\x04K\x01.")
     with pytest.raises(AppError, match="Invalid file type"):

@@ -82,6 +82,7 @@ def test_resume_can_polish_the_decoder_of_a_finished_run(tmp_path):
     (["train", "--epochs", "0"], "error: epochs must be between 1 and 1000, got 0"),  # not the default 10
     (["train", "--limit", "0"], "error: limit must be a positive number of images, got 0"),
     (["train", "--threads", "0"], "error: threads must be >= 1, got 0"),
+    (["train", "--seed", "-1"], "error: seed must be between 0 and 4294967295, got -1"),
     # a flag the chosen model would ignore
     (["train", "--model", "aae", "--kl-weight", "4"], "error: --kl-weight applies to the vae and cvae models only"),
     (["train", "--model", "vae", "--prior", "mixture10"], "error: --prior applies to the aae and caae models only"),

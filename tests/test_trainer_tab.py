@@ -132,6 +132,8 @@ def test_bad_parameters_are_refused(clients):
                   api_name="/train_start")
     with pytest.raises(AppError, match="decoder_epochs must be between 0 and epochs - 1"):
         start(a, "all-decoder", epochs=2, limit=64, decoder_epochs=2)
+    with pytest.raises(AppError, match="greater than maximum value 4294967295"):  # torch cannot seed with it
+        start(a, "huge-seed", epochs=1, limit=64, seed=1e20)
 
 
 def test_a_job_ending_during_a_tick_gets_one_more_tick(monkeypatch, tmp_path):

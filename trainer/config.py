@@ -11,6 +11,7 @@ RECON_LOSSES = ("bce", "mse")
 ACTIVATIONS = ("elu", "relu", "leaky_relu")
 LR_SCHEDULES = ("constant", "cosine")
 POSTERIORS = ("diagonal", "full")
+SEED_MAX = 2**32 - 1  # seeds are 0..2^32-1, as numpy takes them
 
 
 class ConfigError(ValueError):
@@ -113,6 +114,8 @@ class TrainConfig:
         _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if self.log_every < 1:
             raise ConfigError(f"log_every must be >= 1, got {self.log_every}")
+        if not (0 <= self.seed <= SEED_MAX):
+            raise ConfigError(f"seed must be between 0 and {SEED_MAX}, got {self.seed}")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"limit must be a positive number of images, got {self.limit}")
         return self

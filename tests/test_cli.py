@@ -155,7 +155,9 @@ def test_ctrl_c_says_which_epoch_was_kept_and_how_to_continue(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "trainer", "train", "--model", "vae", "--hidden", "64", "--epochs",
                              "500", "--limit", "2000", "--out", str(out), "--quiet"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # a shell's background job ignores SIGINT, and a child inherits that: let Ctrl+C in
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 120
         while not (out / "optimizer.safetensors").exists() and time.time() < deadline:

@@ -11,7 +11,7 @@ import gradio as gr
 
 from trainer import checkpoint
 from trainer.classifier import scorer_for
-from trainer.config import SEED_MAX, ConfigError, ModelConfig, TrainConfig
+from trainer.config import APPLIES_TO, SEED_MAX, ConfigError, ModelConfig, TrainConfig
 from trainer.data import DataError, load_run_dataset
 from trainer.evaluate import measure_run, save_results
 
@@ -86,15 +86,16 @@ def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs,
     try:
         if channels not in CHANNELS:
             raise ValueError(f"conv channels must be one of {', '.join(CHANNELS)} (got {channels!r})")
-        model_config = ModelConfig(model=model, arch=arch, latent_dim=int(latent_dim), kl_weight=float(kl_weight),
-                                   posterior=posterior if model in ("vae", "cvae") else "diagonal", prior=prior,
-                                   prior_components=int(prior_components or 0) if model == "vae" else 0,
-                                   label_guided=bool(label_guided) and model == "aae",
-                                   hidden=dense_widths(hidden, arch),
-                                   channels=CHANNELS[channels])
+        options = {"kl_weight": float(kl_weight), "posterior": posterior, "prior": prior,
+                   "prior_components": int(prior_components or 0), "label_guided": bool(label_guided)}
+        # what the model does not read (the tab hides it) keeps the default, so the saved config says what was used
+        options = {key: value for key, value in options.items() if model in APPLIES_TO[key]}
+        model_config = ModelConfig(model=model, arch=arch, latent_dim=int(latent_dim),
+                                   hidden=dense_widths(hidden, arch), channels=CHANNELS[channels], **options)
         train_config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), seed=int(seed),
                                    lr_schedule=lr_schedule, weight_decay=float(weight_decay or 0),
-                                   adv_lr=float(adv_lr), decoder_epochs=int(decoder_epochs or 0),
+                                   adv_lr=float(adv_lr) if model in APPLIES_TO["adv_lr"] else TrainConfig.adv_lr,
+                                   decoder_epochs=int(decoder_epochs or 0),
                                    limit=int(limit) if limit else None, log_every=5)  # dense live curves
         folder = _idx_folder(idx_files, session, request) if data_choice == "uploaded" else None
         data = load_training_data(data_choice, folder)
@@ -104,6 +105,14 @@ def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs,
     session["job"], session["cursor"] = job.id, 0
     note = f"\n\n⚠ {job.data_note}" if job.data_note else ""
     return job.id, f"Started **{job.name}** (job `{job.id}`).{note}", session, gr.Timer(active=True)
+
+
+def shown_options(model, arch) -> list:
+    """Show only the options the model (APPLIES_TO) and arch read: β, the VAE's row (q(z|x), p(z)), the AAE's row
+    (prior, label-guided), adversarial lr, conv channels; and a run name placeholder for the model."""
+    shown = [model in APPLIES_TO[key] for key in ("kl_weight", "posterior", "posterior", "prior_components",
+                                                   "prior", "prior", "label_guided", "adv_lr")] + [arch == "conv"]
+    return [gr.update(visible=v) for v in shown] + [gr.update(placeholder=f"my-{model}")]
 
 
 def train_status(job_id, since, session):
@@ -263,15 +272,15 @@ def build_tab(session):
                 latent_dim = gr.Number(value=2, precision=0, minimum=1, maximum=LIMITS["latent_dim"],
                                        label="Latent dim")
                 kl_weight = gr.Number(value=1.0, minimum=0, label="β (KL weight, VAE)")
-            with gr.Row():
+            with gr.Row() as vae_row:
                 posterior = gr.Dropdown(["diagonal", "full"], value="diagonal", label="q(z|x) covariance (VAE)",
                                         info="full: each digit's Gaussian can tilt (correlated dims)")
                 prior_components = gr.Dropdown([("N(0, I)", 0), ("10 fitted Gaussians", 10)], value=0,
                                                label="p(z) prior (VAE)",
                                                info="fitted: a mixture refitted to the codes every epoch")
-            with gr.Row():
+            with gr.Row(visible=False) as aae_row:  # shown_options: only the options the model reads
                 prior = gr.Dropdown(["gaussian", "mixture10", "swissroll"], value="gaussian", label="AAE prior")
-                label_guided = gr.Checkbox(value=False, label="Label-guided AAE")
+                label_guided = gr.Checkbox(value=False, label="Label-guided AAE", visible=False)
             with gr.Row():
                 epochs = gr.Number(value=5, precision=0, minimum=1, maximum=LIMITS["epochs"], label="Epochs")
                 batch_size = gr.Number(value=128, precision=0, minimum=1, maximum=LIMITS["batch_size"],
@@ -295,12 +304,13 @@ def build_tab(session):
                                              info="AdamW, encoder/decoder; 0 = Adam")
                 with gr.Row():
                     adv_lr = gr.Number(value=1e-3, minimum=1e-6, maximum=1.0, label="Adversarial lr (AAE)",
-                                       info="discriminator and generator steps")
+                                       info="discriminator and generator steps", visible=False)
                     decoder_epochs = gr.Number(value=0, precision=0, minimum=0, label="Decoder-only epochs",
                                                info="the last N epochs train the decoder alone, codes frozen")
                 with gr.Row():
                     channels = gr.Dropdown([("16-32 (faster)", "16,32"), ("32-64 (as vae-2d, aae-2d)", "32,64")],
-                                           value="16,32", label="Conv channels", info="widths of the conv architecture")
+                                           value="16,32", label="Conv channels", info="widths of the conv architecture",
+                                           visible=False)
                     hidden = gr.Textbox(value="", label="Dense widths", placeholder="512,256",
                                         info="encoder order, the decoder mirrors them; blank: 512,256 (mlp), 256 (conv)")
         with gr.Column(scale=5):
@@ -324,8 +334,8 @@ def build_tab(session):
                             measure_btn = gr.Button("Measure", size="sm")
                         measure_note = gr.Markdown(min_height=60)  # beside the button: progress, then the numbers
                         with gr.Row():
-                            more = gr.Number(value=10, precision=0, minimum=1, maximum=LIMITS["epochs"], label="Resume to epoch",
-                                             min_width=80)
+                            more = gr.Number(value=10, precision=0, minimum=1, maximum=LIMITS["epochs"],
+                                             label="Resume to epoch", min_width=80)
                             resume_btn = gr.Button("Resume", size="sm")
     timer = gr.Timer(1.0, active=False)
     since = gr.Number(value=0, visible=False)
@@ -337,6 +347,9 @@ def build_tab(session):
     stop.click(train_stop, [job_id, session], [message], api_name="train_stop")
     data_choice.change(lambda choice: gr.update(visible=choice == "uploaded"), data_choice, idx_files,
                        api_visibility="private", show_progress="hidden")
+    for_model = [kl_weight, vae_row, posterior, prior_components, aae_row, prior, label_guided, adv_lr, channels, name]
+    gr.on([model.change, arch.change], shown_options, [model, arch], for_model, api_visibility="private",
+          show_progress="hidden")
     gr.Button(visible=False).click(train_status, [job_id, since, session], [status_json], api_name="train_status")
     timer.tick(poll, [session], [bar, curves, snap, snap_epoch, timer], api_visibility="private",
                show_progress="hidden")

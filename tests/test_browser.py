@@ -81,6 +81,14 @@ def test_trainer_tab_streams_curve_points(page, app_server):
     upload.first.wait_for(state="visible", timeout=10_000)
     page.get_by_label("bundled").check()
     upload.first.wait_for(state="hidden", timeout=10_000)
+    # only the options the picked model reads are shown: β for the VAE, the prior for the AAE
+    beta, aae_prior = page.get_by_label("β (KL weight, VAE)"), page.get_by_text("AAE prior", exact=True)
+    assert beta.is_visible() and not aae_prior.is_visible()
+    for picked in ("aae", "vae"):
+        page.get_by_label("Model", exact=True).click()
+        page.get_by_role("option", name=picked, exact=True).click()
+        (aae_prior if picked == "aae" else beta).wait_for(state="visible", timeout=10_000)
+        (beta if picked == "aae" else aae_prior).wait_for(state="hidden", timeout=10_000)
     page.get_by_label("Epochs").fill("2")
     page.get_by_label("Use first N images (0 = all)").fill("1280")
     page.get_by_label("Run name (folder under runs/)").fill("browser-run")

@@ -68,8 +68,10 @@ def test_job_streams_history_and_saves_a_loadable_run(clients, app_server):
 
 def test_advanced_options_reach_the_saved_run(clients, app_server):
     a, _ = clients
+    # β, q(z|x) and p(z) are hidden for an AAE: values left in them are not used, and the saved run says so
     job_id = start(a, "tab-advanced", epochs=2, limit=640, model="aae", lr_schedule="cosine", weight_decay=0.1,
-                   adv_lr=5e-4, decoder_epochs=1, arch="conv", channels="32,64", hidden="128")
+                   adv_lr=5e-4, decoder_epochs=1, arch="conv", channels="32,64", hidden="128", kl_weight=4.0,
+                   posterior="full", prior_components=10)
     status = wait(a, job_id, lambda s: s["status"] in ("finished", "failed", "diverged"))
     assert status["status"] == "finished", status["message"]
     run = checkpoint.load(app_server[1].runs / "tab-advanced")
@@ -77,6 +79,8 @@ def test_advanced_options_reach_the_saved_run(clients, app_server):
     assert (train.lr_schedule, train.weight_decay, train.adv_lr, train.decoder_epochs) == ("cosine", 0.1, 5e-4, 1)
     assert run.model_config.arch == "conv" and run.model_config.channels == (32, 64)
     assert run.model_config.hidden == (128,)
+    assert (run.model_config.kl_weight, run.model_config.posterior, run.model_config.prior_components) == \
+        (1.0, "diagonal", 0)
 
 
 def test_measure_stores_a_saved_runs_results_for_the_report_card(clients, app_server):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from . import checkpoint
 from .classifier import SHIPPED
-from .config import (ACTIVATIONS, ARCHS, MODEL_TYPES, POSTERIORS, PRIORS, RECON_LOSSES, ConfigError, ModelConfig,
-                     TrainConfig, to_dict)
+from .config import (ACTIVATIONS, APPLIES_TO, ARCHS, MODEL_TYPES, POSTERIORS, PRIORS, RECON_LOSSES, ConfigError,
+                     ModelConfig, TrainConfig, to_dict)
 from .data import DATA_ENV, DataError, load_dataset, load_run_dataset
 from .train import Callback, FitResult, fit, new_model, pick_device
 
@@ -110,9 +110,6 @@ def _given(value, default):
     return default if value is None else value
 
 
-# flags only some models read: given for another model they would be silently ignored
-MODEL_ONLY = {"kl_weight": ("vae", "cvae"), "prior": ("aae", "caae"), "disc_hidden": ("aae", "caae"),
-              "adv_lr": ("aae", "caae")}
 RESUME_MAY_CHANGE = ("epochs", "decoder_epochs", "device")  # the rest of a resumed run stays as it was saved
 
 
@@ -155,7 +152,7 @@ def configs_for_new_run(args, changed: set[str]) -> tuple[ModelConfig, TrainConf
                                prior_components=args.prior_components,
                                label_guided=args.label_guided, recon_loss=args.recon_loss,
                                disc_hidden=args.disc_hidden).validate()
-    for name, models in MODEL_ONLY.items():
+    for name, models in APPLIES_TO.items():  # given for another model they would be silently ignored
         if name in changed and args.model not in models:
             raise ConfigError(f"{_flag(name)} applies to the {' and '.join(models)} models only, not {args.model}")
     if "channels" in changed and args.arch != "conv":

@@ -12,6 +12,11 @@ ACTIVATIONS = ("elu", "relu", "leaky_relu")
 LR_SCHEDULES = ("constant", "cosine")
 POSTERIORS = ("diagonal", "full")
 SEED_MAX = 2**32 - 1  # seeds are 0..2^32-1, as numpy takes them
+# model options and the models that read them (the others ignore them): the CLI refuses them for other
+# models, the app's Train tab shows them only for these
+APPLIES_TO = {"kl_weight": ("vae", "cvae"), "posterior": ("vae", "cvae"), "prior_components": ("vae",),
+              "prior": ("aae", "caae"), "label_guided": ("aae",), "disc_hidden": ("aae", "caae"),
+              "adv_lr": ("aae", "caae")}
 
 
 class ConfigError(ValueError):

@@ -116,6 +116,10 @@ def test_resume_refuses_settings_it_would_ignore_and_takes_a_new_device(tmp_path
     assert r.returncode == 2 and r.stderr.startswith(f"error: --resume continues {out} with its saved settings "
                                                      "(--hidden 32, --lr 0.001); only --epochs")
     assert json.loads((out / "config.json").read_text())["epoch"] == 1  # nothing trained
+    r = cli("train", "--out", out, "--resume", "--model", "vae", cwd=tmp_path)  # typed, though the default
+    assert r.returncode == 2 and "(--model ae)" in r.stderr
+    r = cli("train", "--out", out, "--resume", cwd=tmp_path)  # its 1 epoch is done: nothing to continue
+    assert r.returncode == 2 and "is at epoch 1 already: pass --epochs above 1" in r.stderr
     # the same flags as saved (as pretrained.build passes them) and a device to move the run to are fine
     r = cli("train", *first, "--resume", "--epochs", "2", "--device", "cpu", cwd=tmp_path)
     assert r.returncode == 0, r.stderr

@@ -24,7 +24,11 @@ def _ints(text: str) -> tuple[int, ...]:
     return values
 
 
-def build_parser() -> argparse.ArgumentParser:
+NOT_GIVEN = object()  # the default of every train flag in build_parser(only_given=True) (not a str: no type call)
+
+
+def build_parser(only_given: bool = False) -> argparse.ArgumentParser:
+    """The CLI's parser; ``only_given=True``: train's flags get no defaults, so a parse holds only those typed."""
     parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     d = ModelConfig()
@@ -73,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    if only_given:
+        tr.set_defaults(**dict.fromkeys(vars(tr.parse_args([])), NOT_GIVEN))
     ev = sub.add_parser("eval", help="measure a run folder on the test split and print a table")
     ev.add_argument("path", help="run folder")
     ev.add_argument("--data", default=None, help="MNIST-format folder (default: as the run was trained)")
@@ -117,21 +123,21 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def changed_flags(args) -> set[str]:
-    """The train flags set to something other than their default."""
-    defaults = vars(build_parser().parse_args(["train"]))
-    return {name for name, value in vars(args).items() if value != defaults.get(name)}
+def given_flags(argv) -> set[str]:
+    """The train flags typed on the command line (whatever their value)."""
+    typed = vars(build_parser(only_given=True).parse_args(argv))
+    return {name for name, value in typed.items() if value is not NOT_GIVEN and name != "command"}
 
 
 def run_dir(args) -> Path:
     return Path(args.out or f"runs/{args.model}-{args.arch}-{args.latent_dim}d")
 
 
-def configs_for_resume(args, run, changed: set[str]) -> tuple[ModelConfig, TrainConfig]:
+def configs_for_resume(args, run, given: set[str]) -> tuple[ModelConfig, TrainConfig]:
     """The saved configs with what --resume may change; a different value for any other flag is an error, not
     silently ignored."""
     saved = {**to_dict(run.model_config), **to_dict(run.train_config)}
-    clash = sorted(name for name in changed - set(RESUME_MAY_CHANGE)
+    clash = sorted(name for name in given - set(RESUME_MAY_CHANGE)
                    if name in saved and getattr(args, name) != saved[name])
     if clash:
         shown = {name: ",".join(map(str, v)) if isinstance(v, tuple) else v for name, v in saved.items()}
@@ -141,11 +147,11 @@ def configs_for_resume(args, run, changed: set[str]) -> tuple[ModelConfig, Train
                           "run in another --out")
     train_config = TrainConfig(**{**to_dict(run.train_config), "epochs": _given(args.epochs, run.train_config.epochs),
                                   "decoder_epochs": _given(args.decoder_epochs, run.train_config.decoder_epochs),
-                                  "device": args.device if "device" in changed else run.train_config.device})
+                                  "device": args.device if "device" in given else run.train_config.device})
     return run.model_config, train_config
 
 
-def configs_for_new_run(args, changed: set[str]) -> tuple[ModelConfig, TrainConfig]:
+def configs_for_new_run(args, given: set[str]) -> tuple[ModelConfig, TrainConfig]:
     model_config = ModelConfig(model=args.model, arch=args.arch, hidden=args.hidden, channels=args.channels,
                                activation=args.activation, latent_dim=args.latent_dim,
                                kl_weight=args.kl_weight, posterior=args.posterior, prior=args.prior,
@@ -153,9 +159,9 @@ def configs_for_new_run(args, changed: set[str]) -> tuple[ModelConfig, TrainConf
                                label_guided=args.label_guided, recon_loss=args.recon_loss,
                                disc_hidden=args.disc_hidden).validate()
     for name, models in APPLIES_TO.items():  # given for another model they would be silently ignored
-        if name in changed and args.model not in models:
+        if name in given and args.model not in models:
             raise ConfigError(f"{_flag(name)} applies to the {' and '.join(models)} models only, not {args.model}")
-    if "channels" in changed and args.arch != "conv":
+    if "channels" in given and args.arch != "conv":
         raise ConfigError("--channels applies to --arch conv only")
     train_config = TrainConfig(epochs=_given(args.epochs, TrainConfig.epochs), batch_size=args.batch_size,
                                lr=args.lr, lr_schedule=args.lr_schedule, adv_lr=args.adv_lr,
@@ -165,7 +171,7 @@ def configs_for_new_run(args, changed: set[str]) -> tuple[ModelConfig, TrainConf
     return model_config, train_config
 
 
-def cmd_train(args) -> int:
+def cmd_train(args, given: set[str]) -> int:
     if args.threads is not None:
         if args.threads < 1:
             raise ConfigError(f"threads must be >= 1, got {args.threads}")
@@ -173,17 +179,19 @@ def cmd_train(args) -> int:
 
         torch.set_num_threads(args.threads)
     out = run_dir(args)
-    changed = changed_flags(args)
     if args.resume:
         run = checkpoint.load(out)
-        model_config, train_config = configs_for_resume(args, run, changed)
+        model_config, train_config = configs_for_resume(args, run, given)
         model = run.model
     else:
-        model_config, train_config = configs_for_new_run(args, changed)
+        model_config, train_config = configs_for_new_run(args, given)
         if (out / checkpoint.CONFIG).exists() and not args.overwrite:
             raise ConfigError(f"{out} already holds a run; pass --resume to continue it, --overwrite to replace it, "
                               "or choose another --out")
     train_config.validate()
+    start = (checkpoint.resume_epoch(out) or 0) if args.resume else 0
+    if start >= train_config.epochs:
+        raise ConfigError(f"{out} is at epoch {start} already: pass --epochs above {start} to train it further")
     pick_device(train_config.device)  # a missing GPU is reported before anything loads
     if args.resume:
         data = load_run_dataset(run.dataset, args.data)
@@ -195,7 +203,6 @@ def cmd_train(args) -> int:
     print(f"{model_config.model} ({model_config.arch}, latent {model_config.latent_dim}) on {data.name}: "
           f"{len(data.train.head(train_config.limit))} train / {len(data.test)} test images -> {out}")
     steps = -(-len(data.train.head(train_config.limit)) // train_config.batch_size)
-    start = (checkpoint.resume_epoch(out) or 0) if args.resume else 0
     bar = ProgressBar(steps * train_config.epochs, steps * start, disable=args.quiet)
     try:
         result: FitResult = fit(model, data, train_config, [bar], run_dir=out, resume=args.resume)
@@ -232,7 +239,9 @@ def cmd_eval(args) -> int:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"train": cmd_train, "eval": cmd_eval}[args.command](args)
+        if args.command == "train":
+            return cmd_train(args, given_flags(sys.argv[1:] if argv is None else argv))
+        return cmd_eval(args)
     except (ConfigError, DataError, checkpoint.CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

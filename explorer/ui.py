@@ -510,7 +510,8 @@ def build() -> gr.Blocks:
                         mode = gr.Radio(["one per class", "random", "by index"], value="one per class",
                                         label="Test digits")
                         indices = gr.Textbox(label="Indices (for 'by index')", placeholder="3, 17, 256")
-                        seed = gr.Number(value=0, label="Seed (random / one per class)", precision=0, minimum=0, maximum=SEED_MAX)
+                        seed = gr.Number(value=0, label="Seed (random / one per class)", precision=0, minimum=0,
+                                         maximum=SEED_MAX)
                         recon_btn = gr.Button("Reconstruct", variant="primary")
                     sketch = gr.Sketchpad(label="Draw a digit (optional)", type="numpy", image_mode="RGBA",
                                           canvas_size=(280, 280), scale=1, layers=False, transforms=(), elem_id="sketch",

@@ -79,6 +79,7 @@ def build_parser(only_given: bool = False) -> argparse.ArgumentParser:
 
     if only_given:
         tr.set_defaults(**dict.fromkeys(vars(tr.parse_args([])), NOT_GIVEN))
+
     ev = sub.add_parser("eval", help="measure a run folder on the test split and print a table")
     ev.add_argument("path", help="run folder")
     ev.add_argument("--data", default=None, help="MNIST-format folder (default: as the run was trained)")

@@ -1,6 +1,7 @@
 """The trainer tab: start / watch / stop / resume background jobs and send finished runs to the explorer."""
 from __future__ import annotations
 
+import functools
 import html
 import shutil
 import tempfile
@@ -107,11 +108,10 @@ def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs,
     return job.id, f"Started **{job.name}** (job `{job.id}`).{note}", session, gr.Timer(active=True)
 
 
-def shown_options(model, arch) -> list:
-    """Show only the options the model (APPLIES_TO) and arch read: β, the VAE's row (q(z|x), p(z)), the AAE's row
-    (prior, label-guided), adversarial lr, conv channels; and a run name placeholder for the model."""
-    shown = [model in APPLIES_TO[key] for key in ("kl_weight", "posterior", "posterior", "prior_components",
-                                                   "prior", "prior", "label_guided", "adv_lr")] + [arch == "conv"]
+def shown_options(options, model, arch) -> list:
+    """Visibility of each option (an APPLIES_TO key: shown for the models that read it), then of the conv channels
+    (for the conv arch), and a run name placeholder for the model."""
+    shown = [model in APPLIES_TO[key] for key in options] + [arch == "conv"]
     return [gr.update(visible=v) for v in shown] + [gr.update(placeholder=f"my-{model}")]
 
 
@@ -312,7 +312,8 @@ def build_tab(session):
                                            value="16,32", label="Conv channels", info="widths of the conv architecture",
                                            visible=False)
                     hidden = gr.Textbox(value="", label="Dense widths", placeholder="512,256",
-                                        info="encoder order, the decoder mirrors them; blank: 512,256 (mlp), 256 (conv)")
+                                        info="encoder order, the decoder mirrors them; blank: 512,256 (mlp), "
+                                             "256 (conv)")
         with gr.Column(scale=5):
             job_id = gr.Textbox(label="Job id", interactive=False, max_lines=1)
             message = gr.Markdown("Pick a model and press **Start**: the loss curves and the latent space of the "
@@ -347,9 +348,12 @@ def build_tab(session):
     stop.click(train_stop, [job_id, session], [message], api_name="train_stop")
     data_choice.change(lambda choice: gr.update(visible=choice == "uploaded"), data_choice, idx_files,
                        api_visibility="private", show_progress="hidden")
-    for_model = [kl_weight, vae_row, posterior, prior_components, aae_row, prior, label_guided, adv_lr, channels, name]
-    gr.on([model.change, arch.change], shown_options, [model, arch], for_model, api_visibility="private",
-          show_progress="hidden")
+    # each component with the option it shows (a row goes with the options it holds)
+    by_option = [(kl_weight, "kl_weight"), (vae_row, "posterior"), (posterior, "posterior"),
+                 (prior_components, "prior_components"), (aae_row, "prior"), (prior, "prior"),
+                 (label_guided, "label_guided"), (adv_lr, "adv_lr")]
+    gr.on([model.change, arch.change], functools.partial(shown_options, [key for _, key in by_option]),
+          [model, arch], [c for c, _ in by_option] + [channels, name], api_visibility="private", show_progress="hidden")
     gr.Button(visible=False).click(train_status, [job_id, since, session], [status_json], api_name="train_status")
     timer.tick(poll, [session], [bar, curves, snap, snap_epoch, timer], api_visibility="private",
                show_progress="hidden")

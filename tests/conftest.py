@@ -16,6 +16,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
+# the inputs of the app's /train_start endpoint (explorer.trainer_tab.train_start), in order
+TRAIN_ORDER = ["model", "arch", "latent_dim", "kl_weight", "prior", "label_guided", "epochs", "batch_size", "lr",
+               "seed", "data_choice", "idx_files", "name", "limit", "posterior", "prior_components", "lr_schedule",
+               "weight_decay", "adv_lr", "decoder_epochs", "channels", "hidden"]
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 

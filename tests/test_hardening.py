@@ -19,14 +19,11 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from conftest import ROOT, start_app, stop_app
+from conftest import ROOT, TRAIN_ORDER, start_app, stop_app
 from explorer import actions
 from trainer import checkpoint
 
 DEFAULT = ["pretrained/ae-2d", "pretrained/vae-2d", "pretrained/aae-mixture10-2d"]
-TRAIN_ORDER = ["model", "arch", "latent_dim", "kl_weight", "prior", "label_guided", "epochs", "batch_size", "lr",
-               "seed", "data_choice", "idx_files", "name", "limit", "posterior", "prior_components", "lr_schedule",
-               "weight_decay", "adv_lr", "decoder_epochs", "channels", "hidden"]
 TRAIN = dict(model="vae", arch="mlp", latent_dim=2, kl_weight=1.0, prior="gaussian", label_guided=False, epochs=2,
              batch_size=64, lr=1e-3, seed=0, data_choice="bundled", idx_files=None, name="hardening", limit=256,
              posterior="diagonal", prior_components=0, lr_schedule="constant", weight_decay=0.0, adv_lr=1e-3,

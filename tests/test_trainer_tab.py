@@ -6,6 +6,7 @@ import time
 import gradio as gr
 import pytest
 
+from conftest import TRAIN_ORDER
 from trainer import checkpoint
 
 TINY = dict(model="vae", arch="mlp", latent_dim=2, kl_weight=1.0, prior="gaussian", label_guided=False,
@@ -14,14 +15,9 @@ TINY = dict(model="vae", arch="mlp", latent_dim=2, kl_weight=1.0, prior="gaussia
             channels="16,32", hidden="")
 
 
-ORDER = ["model", "arch", "latent_dim", "kl_weight", "prior", "label_guided", "epochs", "batch_size", "lr", "seed",
-         "data_choice", "idx_files", "name", "limit", "posterior", "prior_components", "lr_schedule", "weight_decay",
-         "adv_lr", "decoder_epochs", "channels", "hidden"]
-
-
 def start(client, name, epochs, limit, **change):
     args = dict(TINY, epochs=epochs, name=name, limit=limit, **change)
-    job_id, message = client.predict(*[args[k] for k in ORDER], api_name="/train_start")[:2]
+    job_id, message = client.predict(*[args[k] for k in TRAIN_ORDER], api_name="/train_start")[:2]
     assert job_id and "Started" in message
     return job_id
 
@@ -175,7 +171,7 @@ def test_resume_continues_a_saved_run_from_its_resume_point(monkeypatch, tmp_pat
     monkeypatch.setattr(trainer_tab, "RUNS", runs)
     session = {"owner": "me"}
     args = dict(TINY, epochs=2, name="resumable", limit=256)
-    job_id, *_ = trainer_tab.train_start(*[args[k] for k in ORDER], session=session)
+    job_id, *_ = trainer_tab.train_start(*[args[k] for k in TRAIN_ORDER], session=session)
     trainer_tab.JOBS.get(job_id, "me").thread.join(120)
     # a save of epoch 3 killed after config.json: the folder says 3, the resume point 2
     config = json.loads((runs / "resumable" / "config.json").read_text())

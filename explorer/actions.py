@@ -17,15 +17,20 @@ BACKGROUNDS = ("none", "manifold", "prior density", "classifier")
 AXIS_NAMES = {"latent": ("z1", "z2"), "pca": ("PCA 1", "PCA 2"), "umap": ("UMAP 1", "UMAP 2")}
 
 
+LINKS = ("same test digit", "same z")  # how the other models follow a point of one model's plane
+OUTSIDE_FRACTION = 0.1  # a point farther than this share of its plane's width from every test code is "outside"
+
+
 @dataclass
 class Target:
-    """Where one click lands in one model."""
+    """Where one point lands in one model."""
     entry: Entry
     view: View
     xy: np.ndarray  # point in this model's plane
     z: np.ndarray  # the latent decoded (d,)
     label: int | None  # class for conditional decoding (None for unconditional models)
-    how: str  # "same (z1, z2)", "latent behind the point" or "same test digit #i"
+    how: str  # "the point", "same z (N(0, I) prior)" or "test digit #i" (with why, when same z was asked)
+    outside: bool = False  # the point is outside the region this model's test codes cover
 
 
 class LRU:
@@ -76,24 +81,58 @@ def conditional_label(entry: Entry, view: View, xy, label) -> int | None:
     return int(label)
 
 
-def click_targets(entries: list[Entry], clicked: int, xy, *, projection: str = "umap", label="auto") -> list[Target]:
-    """A click at plane point ``xy`` of model ``clicked``: the latent to decode in every model.
+def code_scale(entry: Entry, view: View) -> str | None:
+    """What a model's plane coordinates mean, when two models can share them: the prior their codes were made to
+    match (N(0, I) for a VAE or a Gaussian-prior AAE, the AAE's mixture or roll). None when a model's codes have a
+    scale of their own (the AE, a prior fitted to the codes) or the plane is a projection of a bigger latent."""
+    config = entry.config
+    if view.name != "latent":
+        return None
+    if config.model in ("vae", "cvae"):
+        return None if config.prior_components else "N(0, I) prior"
+    if config.model in ("aae", "caae"):
+        return "N(0, I) prior" if config.prior == "gaussian" else f"{config.prior} prior"
+    return None
 
-    Models whose planes share the 2-D latent coordinates get the same (z1, z2); the clicked model gets the
-    latent behind the point; any other model gets the latent of the test digit nearest to the click."""
+
+def outside_radius(view: View) -> float:
+    xmin, xmax, ymin, ymax = view.extent
+    return OUTSIDE_FRACTION * max(xmax - xmin, ymax - ymin)
+
+
+def is_outside(view: View, xy) -> bool:
+    """Farther from every test code of this plane than ``outside_radius``: the model never saw a code there."""
+    d2 = ((view.xy - np.asarray(xy, dtype=np.float32).reshape(1, 2)) ** 2).sum(1).min()
+    return bool(d2 > np.float32(outside_radius(view)) ** 2)
+
+
+def click_targets(entries: list[Entry], clicked: int, xy, *, projection: str = "umap", label="auto",
+                  link: str = "same test digit") -> list[Target]:
+    """A point ``xy`` of model ``clicked``'s plane: the latent to decode in every model.
+
+    The clicked model decodes the latent behind the point. With ``link`` "same test digit" every other model
+    decodes its own code of the test digit nearest to the point; with "same z" the models whose codes share the
+    clicked one's scale (``code_scale``) decode the same (z1, z2), the others still the same test digit. The page
+    (explorer/static/live_plane.js, linkTargets) follows the same rule; tests compare the two."""
+    if link not in LINKS:
+        raise ValueError(f"unknown link {link!r}; expected one of {', '.join(LINKS)}")
     xy = np.asarray(xy, dtype=np.float32).reshape(2)
     source = entries[clicked].view(projection)
+    scale = code_scale(entries[clicked], source)
     near = nearest(source.xy, xy)
     targets = []
     for k, entry in enumerate(entries):
         view = entry.view(projection)
-        if k == clicked or (view.shared and source.shared):
-            z, point, how = view.inverse.inverse_transform(xy[None])[0], xy, (
-                "latent behind the point" if not view.shared else "same (z1, z2)")
+        same_z = link == "same z" and scale is not None and code_scale(entry, view) == scale
+        if k == clicked or same_z:
+            z, point = view.inverse.inverse_transform(xy[None])[0], xy
+            how = "the point" if k == clicked else f"same z ({scale})"
         else:
-            z, point, how = entry.latents[near], view.xy[near], f"same test digit #{near}"
+            z, point, how = entry.latents[near], view.xy[near], f"test digit #{near}"
+            if link == "same z":
+                how += " (its codes have another scale)" if view.name == "latent" else " (a projected plane)"
         targets.append(Target(entry, view, np.asarray(point), np.asarray(z, np.float32),
-                              conditional_label(entry, view, point, label), how))
+                              conditional_label(entry, view, point, label), how, is_outside(view, point)))
     return targets
 
 
@@ -103,7 +142,8 @@ def decode_targets(targets: list[Target]) -> np.ndarray:
 
 
 def decoded_strip(targets: list[Target], test, classifier=None, columns: int | None = None) -> np.ndarray:
-    """The decoded digit of every model, large, with the nearest real test digit (in that model's latent space)."""
+    """The decoded digit of every model, large, with the nearest real test digit (in that model's latent space).
+    A point outside a model's codes is drawn faded in a red frame and says so: never as an ordinary decode."""
     images = decode_targets(targets)
     guesses = classify(classifier, images) if classifier is not None else None
     tiles = []
@@ -111,9 +151,11 @@ def decoded_strip(targets: list[Target], test, classifier=None, columns: int | N
         near = nearest(t.entry.latents, t.z)
         z = ", ".join(f"{v:.2f}" for v in t.z[:2]) + (", …" if len(t.z) > 2 else "")
         caption = f"z = ({z})" + (f", label {t.label}" if t.label is not None else "")
-        if guesses is not None:
+        if t.outside:
+            caption += "\noutside its codes"
+        elif guesses is not None:
             caption += f"\nclassifier: {guesses[0][k]} ({guesses[1][k]:.0%})"
-        tiles.append({"title": t.entry.label, "image": img, "caption": caption,
+        tiles.append({"title": t.entry.label, "image": img, "caption": caption, "outside": t.outside,
                       "small": test_digits(test, near), "small_caption": f"nearest test digit: #{near}"})
     return render.labelled_tiles(tiles, size=128, cols=min(len(tiles), columns or (2 if len(tiles) in (2, 4) else 3)))
 
@@ -153,37 +195,6 @@ def _grid_labels(entry: Entry, view: View, geo: render.Geometry, n: int):
     centers = geo.grid_centers(n)
     d2 = ((centers[:, None, :] - view.xy[None, ::5, :]) ** 2).sum(-1)
     return entry.labels[::5][d2.argmin(1)]
-
-
-def plane(entry: Entry, projection: str = "umap", background: str = "none", classifier=None,
-          points: bool = True) -> tuple[render.Geometry, np.ndarray]:
-    """The (cached) picture of a model's plane and its geometry."""
-    view = entry.view(projection)
-    key = (entry.key, id(entry), view.name, background, points, classifier is not None)
-
-    def make():
-        bg = plane_background(entry, view, background, classifier)
-        geo = geometry(view)
-        image = render.plane_image(geo, view.xy if points else view.xy[:0], entry.labels, background=bg,
-                                   axis_names=AXIS_NAMES[view.name])
-        return geo, image
-    return PLANES.get(key, make)
-
-
-def marked_plane(entry: Entry, projection: str, background: str, classifier, points: bool,
-                 cross=None, star=None) -> np.ndarray:
-    geo, image = plane(entry, projection, background, classifier, points)
-    if star is not None:
-        image = render.mark(image, geo, star, style="star")
-    if cross is not None:
-        image = render.mark(image, geo, cross)
-    return image
-
-
-def pixel_to_plane(entry: Entry, projection: str, px: int, py: int) -> tuple[float, float] | None:
-    """Plane coordinates of a clicked pixel, or None outside the data rectangle."""
-    geo = geometry(entry.view(projection))
-    return geo.to_data(px, py) if geo.inside(px, py) else None
 
 
 # -- grids, reconstructions, samples -------------------------------------------

@@ -14,14 +14,6 @@ def _hex(label: int) -> str:
     return "#%02x%02x%02x" % tuple(PALETTE[label % 10])
 
 
-def digit_legend_html() -> str:
-    """The key to the digit colors of the static planes (points and *classifier* background)."""
-    swatches = "".join(f'<span style="white-space: nowrap; margin-right: 0.8em;"><span style="color: {_hex(d)}; '
-                       f'font-size: 1.3em;">&#9679;</span>&nbsp;{d}</span>' for d in range(10))
-    key = "<b>Digit colors</b> (test points and <i>classifier</i> background)"
-    return f'<div id="digit-legend">{key}: {swatches}</div>'
-
-
 def latent_scatter(entries, projection: str = "umap", classes=None, max_points: int = 10_000,
                    marks: dict | None = None) -> go.Figure:
     """One panel per model: test codes colored by class; hover shows class and test index."""

@@ -24,6 +24,8 @@ from .projection import GridInverse, Identity2D, PCA2D
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = Path(os.environ.get("LATENT_EXPLORER_PRETRAINED", ROOT / "pretrained"))  # overridable for tests
 RUNS = Path(os.environ.get("LATENT_EXPLORER_RUNS", ROOT / "runs"))
+# decoders exported for the page from runs and uploads (the shipped models carry theirs), named by their source
+EXPORTS = Path(os.environ.get("LATENT_EXPLORER_EXPORTS", Path(tempfile.gettempdir()) / "latent-explorer-onnx"))
 DEFAULT_MODELS = ("ae-2d", "vae-2d", "aae-mixture10-2d")
 MAX_UPLOAD_BYTES = 64 * 2**20  # a zip or file bigger than this is refused before reading
 MAX_UNPACKED_BYTES = 256 * 2**20
@@ -42,11 +44,6 @@ class View:
     inverse: object  # has inverse_transform(xy (M, 2)) -> latents (M, d)
     extent: tuple[float, float, float, float]  # xmin, xmax, ymin, ymax shown
 
-    @property
-    def shared(self) -> bool:
-        """Identity planes of 2-D latents share one coordinate system (z1, z2) across models."""
-        return self.name == "latent"
-
 
 @dataclass
 class Entry:
@@ -58,6 +55,9 @@ class Entry:
     views: dict[str, View] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     umap_status: str = ""  # "", "computing", "ready" or an error message, for latents > 2-D without a shipped UMAP
+    onnx: Path | None = None  # the decoder exported for the page (explorer.onnx_export), once it is current
+    onnx_source: str = ""  # the hash of the config and weights it was exported from
+    export_status: str = ""  # "", "exporting", "ready" or an error message
 
     @property
     def model(self):
@@ -215,7 +215,7 @@ class Registry:
         entry = make_entry(key, key.split("/", 1)[1], folders[key], self.test)
         with self._lock:
             entry = self._entries.setdefault(key, entry)
-        start_umap(entry)
+        start_background(entry)
         return entry
 
     def forget(self, key: str) -> None:
@@ -285,6 +285,42 @@ def start_umap(entry: Entry) -> None:
     threading.Thread(target=compute_umap, args=(entry,), daemon=True, name=f"umap-{entry.key}").start()
 
 
+def start_export(entry: Entry) -> None:
+    """Make the decoder the page runs: the shipped ``decoder.onnx`` when it was exported from these very weights,
+    else an export in the background into EXPORTS (kept there by its source hash, so a reload reuses it)."""
+    from . import onnx_export
+
+    with entry.lock:
+        if entry.export_status:
+            return
+        entry.export_status = "exporting"
+    try:
+        source = onnx_export.run_source(entry.run.path)
+    except (OSError, ValueError) as e:
+        entry.export_status = f"no live decoding ({type(e).__name__}: {e})"
+        return
+    entry.onnx_source = source
+    for path in (entry.run.path / onnx_export.DECODER, EXPORTS / f"{source}.onnx"):
+        if onnx_export.is_current(path, source):
+            entry.onnx, entry.export_status = path, "ready"
+            return
+
+    path = EXPORTS / f"{source}.onnx"
+
+    def done(message: str) -> None:
+        if message or not onnx_export.is_current(path, source):
+            entry.export_status = f"no live decoding ({message or 'the export is not readable'})"
+        else:
+            entry.onnx, entry.export_status = path, "ready"
+    onnx_export.QUEUE.submit({"what": "decoder", "folder": entry.run.path, "out": path, "source": source}, done)
+
+
+def start_background(entry: Entry) -> None:
+    """What a freshly loaded model still needs, off the request path: its UMAP plane and its ONNX decoder."""
+    start_umap(entry)
+    start_export(entry)
+
+
 def discard_upload(folder: Path, error: Exception) -> str:
     """Remove a refused upload's folder; return the error's message naming the user's files, not our temp path."""
     shutil.rmtree(folder, ignore_errors=True)
@@ -298,7 +334,7 @@ def load_upload(files, session_dir: Path, test: Split, index: int) -> Entry:
         unpack_upload(files, folder)
         name = _upload_name(folder)
         entry = make_entry(f"upload/{index}-{name}", f"upload: {name}", folder, test)
-        start_umap(entry)
+        start_background(entry)
         return entry
     except (ModelLoadError, checkpoint.CheckpointError) as e:
         raise ModelLoadError(discard_upload(folder, e)) from None

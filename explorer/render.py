@@ -1,5 +1,5 @@
-"""Server-side pictures as numpy/PIL: clickable latent planes (with an exact pixel <-> plane mapping),
-decoded-digit strips, manifold grids and labelled image tables."""
+"""Server-side pictures as numpy/PIL: the pictures behind the page's latent planes (with an exact pixel <-> plane
+mapping), decoded-digit strips, manifold grids and labelled image tables."""
 from __future__ import annotations
 
 import math
@@ -111,77 +111,35 @@ class Geometry:
         return np.stack([gx.ravel(), gy.ravel()], 1)
 
 
-def _ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
-    raw = (hi - lo) / n
-    mag = 10 ** np.floor(np.log10(raw))
-    step = min((s * mag for s in (1, 2, 2.5, 5, 10) if s * mag >= raw), default=raw)
-    return np.arange(np.ceil(lo / step) * step, hi + 1e-9, step)
-
-
-def plane_image(geo: Geometry, xy: np.ndarray, labels: np.ndarray, *, background: np.ndarray | None = None,
-                axis_names=("z1", "z2"), point_alpha: float = 0.55) -> np.ndarray:
-    """RGB picture of a latent plane: optional background (H, W, 3/4 over the data rectangle), axes and
-    test points colored by class."""
-    img = np.full((geo.height, geo.width, 3), 255, np.float32)
-    t, l, h, w = geo.top, geo.left, geo.plot_h, geo.plot_w
-    img[t:t + h, l:l + w] = 250
+def plane_layer(extent, width: int, height: int, xy: np.ndarray, labels: np.ndarray, *,
+                background: np.ndarray | None = None, point_alpha: float = 0.55,
+                hatch: np.ndarray | None = None) -> np.ndarray:
+    """RGB picture of a plane's data rectangle alone (``width`` x ``height`` px over ``extent``): optional
+    background (H, W, 3/4), a hatch over the cells of the boolean mask ``hatch`` (n, n; row 0 at the top) and
+    the test points colored by class. The page draws the axes, the crosshairs and the moving point over it."""
+    geo = Geometry(tuple(extent), width, height, 0, 0, 0, 0)
+    img = np.full((height, width, 3), 250, np.float32)
     if background is not None:
-        bg = np.asarray(Image.fromarray(background).resize((w, h), Image.BILINEAR), np.float32)
+        bg = np.asarray(Image.fromarray(background).resize((width, height), Image.BILINEAR), np.float32)
         if bg.shape[2] == 4:
             a = bg[..., 3:] / 255
-            img[t:t + h, l:l + w] = img[t:t + h, l:l + w] * (1 - a) + bg[..., :3] * a
+            img = img * (1 - a) + bg[..., :3] * a
         else:
-            img[t:t + h, l:l + w] = bg
+            img = bg
+    if hatch is not None:
+        mask = np.asarray(Image.fromarray(hatch.astype(np.uint8) * 255).resize((width, height), Image.NEAREST)) > 0
+        yy, xx = np.mgrid[:height, :width]
+        stripes = mask & ((xx + yy) % 8 < 2)
+        img[mask] = img[mask] * 0.85 + 255 * 0.15
+        img[stripes] = img[stripes] * 0.6 + np.array([150, 150, 150]) * 0.4
     if len(xy):
         p = geo.to_pixel(xy)
-        ok = (p[:, 0] >= l) & (p[:, 0] < l + w - 1) & (p[:, 1] >= t) & (p[:, 1] < t + h - 1)
+        ok = (p[:, 0] >= 0) & (p[:, 0] < width - 1) & (p[:, 1] >= 0) & (p[:, 1] < height - 1)
         p, colors = p[ok], PALETTE[np.asarray(labels)[ok] % 10].astype(np.float32)
         for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):  # 2x2 px dots, the point's own pixel top-left
             region = img[p[:, 1] + dy, p[:, 0] + dx]
             img[p[:, 1] + dy, p[:, 0] + dx] = region * (1 - point_alpha) + colors * point_alpha
-    out = Image.fromarray(img.clip(0, 255).astype(np.uint8))
-    _axes(out, geo, axis_names)
-    return np.asarray(out)
-
-
-def _axes(im: Image.Image, geo: Geometry, names) -> None:
-    d = ImageDraw.Draw(im)
-    xmin, xmax, ymin, ymax = geo.extent
-    l, t, w, h = geo.left, geo.top, geo.plot_w, geo.plot_h
-    d.rectangle([l - 1, t - 1, l + w, t + h], outline=(150, 150, 150))
-    f = font(13)
-    for x in _ticks(xmin, xmax):
-        px = int(geo.to_pixel([[x, ymin]])[0, 0])
-        d.line([px, t + h, px, t + h + 4], fill=INK)
-        d.text((px, t + h + 6), f"{x:g}", fill=INK, font=f, anchor="ma")
-    for y in _ticks(ymin, ymax):
-        py = int(geo.to_pixel([[xmin, y]])[0, 1])
-        d.line([l - 4, py, l, py], fill=INK)
-        d.text((l - 6, py), f"{y:g}", fill=INK, font=f, anchor="rm")
-    d.text((l + w // 2, geo.height - 1), names[0], fill=INK, font=font(15), anchor="md")
-    label = Image.new("RGBA", (h, 18), (255, 255, 255, 0))
-    ImageDraw.Draw(label).text((h // 2, 9), names[1], fill=INK, font=font(15), anchor="mm")
-    label = label.rotate(90, expand=True)
-    im.paste(label, (0, t), label)
-
-
-def mark(image: np.ndarray, geo: Geometry, xy, *, color=(0, 0, 0), style: str = "cross") -> np.ndarray:
-    """A copy of a plane picture with a crosshair (or a star for a drawn digit) at plane point xy."""
-    im = Image.fromarray(image).copy()
-    d = ImageDraw.Draw(im)
-    px, py = geo.to_pixel_float([xy])[0] + 0.5
-    if style == "cross":
-        l, t = geo.left, geo.top
-        d.line([l, py, l + geo.plot_w - 1, py], fill=(120, 120, 120), width=1)
-        d.line([px, t, px, t + geo.plot_h - 1], fill=(120, 120, 120), width=1)
-        d.ellipse([px - 7, py - 7, px + 7, py + 7], outline=color, width=3)
-        d.ellipse([px - 8, py - 8, px + 8, py + 8], outline=WHITE, width=1)
-    else:
-        r = 9
-        pts = [(px + r * np.cos(a) * (1 if k % 2 == 0 else 0.45), py + r * np.sin(a) * (1 if k % 2 == 0 else 0.45))
-               for k, a in enumerate(np.linspace(-np.pi / 2, 1.5 * np.pi, 11)[:-1])]
-        d.polygon(pts, fill=(255, 215, 0), outline=(0, 0, 0))
-    return np.asarray(im)
+    return img.clip(0, 255).astype(np.uint8)
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -253,9 +211,10 @@ def labelled_tiles(tiles: list[dict], *, size: int = 140, small: int = 56, cols:
         r, c = divmod(k, cols)
         x0, y0 = c * cell_w + 20, r * cell_h + top
         centered_text(im, (x0 + size // 2, y0), t["title"], size=16, fill=INK)
-        digit = Image.fromarray(to_uint8(1 - t["image"])).resize((size, size), Image.NEAREST)
-        im.paste(digit, (x0, y0 + 20))
-        d.rectangle([x0 - 1, y0 + 19, x0 + size, y0 + 20 + size], outline=(170, 170, 170))
+        shown = 1 - t["image"] * (0.35 if t.get("outside") else 1.0)  # outside the codes: faded, in a red frame
+        im.paste(Image.fromarray(to_uint8(shown)).resize((size, size), Image.NEAREST), (x0, y0 + 20))
+        frame = ((200, 30, 30), 3) if t.get("outside") else ((170, 170, 170), 1)
+        d.rectangle([x0 - 1, y0 + 19, x0 + size, y0 + 20 + size], outline=frame[0], width=frame[1])
         centered_text(im, (x0 + size // 2, y0 + 24 + size), t.get("caption", ""), size=14, fill=INK)
         if t.get("small") is not None:
             sy = y0 + body

@@ -13,8 +13,9 @@ import numpy as np
 from trainer.checkpoint import CheckpointError
 from trainer.config import SEED_MAX
 
-from . import actions, plots, render, trainer_tab
-from .registry import DEFAULT_MODELS, PRETRAINED, ROOT, ModelLoadError, Registry, load_upload, report_card
+from . import actions, live, plots, render, trainer_tab
+from .registry import (DEFAULT_MODELS, EXPORTS, PRETRAINED, ROOT, ModelLoadError, Registry, load_upload,
+                       report_card)
 
 MAX_MODELS = 6
 SESSION_TTL = 4 * 3600  # seconds: a session idle this long is dropped with its uploads (API clients never "close")
@@ -24,11 +25,10 @@ _classifier_lock = threading.Lock()
 _classifier: list = []
 
 CAPTIONS = {
-    "planes": "**Click a plane**: the point is decoded by every model at once (2-D models share the same (z1, z2)). "
-              "The **AE** decodes junk in the gaps between its clusters, the **VAE** decodes a plausible digit almost "
-              "everywhere near the origin, the **AAE** fills the shape of its prior. Backgrounds show what each region "
-              "decodes to (*manifold*), where the prior expects codes (*prior density*), or which digit a classifier "
-              "sees (*classifier*).",
+    "planes": "**Move over a plane**: every model decodes that point at once, in your browser; click to pin it. The "
+              "**AE** decodes junk between its clusters, the **VAE** a plausible digit almost everywhere near the "
+              "origin, the **AAE** fills the shape of its prior. *Plane background*: what each region decodes to, "
+              "where the prior expects codes, or which digit a classifier sees.",
     "scatter": "The 10,000 test digits, placed at their latent codes (or a 2-D UMAP/PCA projection for bigger latents), "
                "colored by their true class. Zoom with the mouse; hover to see a digit's class and index. Separated "
                "colors mean the model organized digits by class without ever seeing a label (except guided models).",
@@ -60,13 +60,11 @@ REPORT_NOTE = ("Nats per image, lower is better: **−ELBO** (VAEs only: a bound
 NO_REPORT = ("*No measured model yet: measure a run with Measure (Train tab, Saved runs) or "
              "`python -m trainer eval runs/NAME --save`.*")
 CSS = """
-#title h3 {margin: 0;}
+#title h3 {margin: 0; font-size: 1.15em;}
 #status p {margin: 0; font-size: 0.9em;}
 .caption p {font-size: 0.95em; margin: 0;}
 footer {display: none !important;}
-.plane-row {justify-content: flex-start !important;}
 #report th, #report td {overflow-wrap: normal; word-break: normal; padding: 6px 10px;}
-.lower-plane {max-width: calc((100% - 2 * var(--layout-gap)) / 3); margin: 0 !important;}
 """
 
 
@@ -133,27 +131,40 @@ def _label_value(label):
     return "auto" if label in (None, "", "auto") else int(label)
 
 
-# -- planes and clicks ------------------------------------------------------------------
-def plane_updates(entries, projection, background, points, session, targets=None):
-    """Six image updates: each shown model's plane, with the click's crosshair and the drawn digit's star."""
-    clf = classifier() if background == "classifier" else None
-    drawn = session.get("drawn") if session else None
-    updates = []
-    for k in range(MAX_MODELS):
-        if k >= len(entries):
-            updates.append(gr.update(visible=False, value=None))
-            continue
-        entry = entries[k]
-        cross = targets[k].xy if targets else None
-        star = actions.embed_point(entry, drawn, projection) if drawn is not None else None
-        image = actions.marked_plane(entry, projection, background, clf, points, cross=cross, star=star)
-        view = entry.view(projection)
-        title = entry.label if view.name == "latent" else f"{entry.label} · {view.name.upper()}"  # short: fits 1024 px
-        updates.append(gr.update(visible=True, value=image, label=title))
-    return updates
+# -- the live planes and the pinned point ---------------------------------------------------------------
+def live_component() -> gr.HTML:
+    """The live planes: explorer/static/live_plane.js draws and decodes in the page; its value is live.view_json."""
+    return gr.HTML("", html_template='<div class="le-host"></div>', js_on_load=(live.STATIC / "mount.js").read_text(),
+                   apply_default_css=False, elem_id="live-planes", module_url=live.static_url("live_plane.js"),
+                   head=f'<link rel="stylesheet" href="{live.static_url("live_plane.css")}">', min_height=300)
 
 
-def typed_model(keys, projection, background, points, session, evt: gr.SelectData):
+# ----------------------------------------------------------------
+LINK_DEFAULT = actions.LINKS[0]
+
+
+def _pinned(entries, projection, session) -> tuple[int, float, float]:
+    """The pinned point (model #, x, y): the session's while that model is shown, else the first plane's centre
+    (its origin for a 2-D latent), so the page never opens on nothing."""
+    click = (session or {}).get("click")
+    if click is not None and click[0] < len(entries):
+        return click
+    view = entries[0].view(projection)
+    x, y = (0.0, 0.0) if view.name == "latent" else (float(v) for v in np.median(view.xy, 0))
+    return 0, float(x), float(y)
+
+
+def live_view(entries, projection, background, points, label, session) -> str:
+    """The live planes' value (explorer.live.view_json) for these models and this session's pin, link and drawing."""
+    session["click"] = _pinned(entries, projection, session)
+    return live.view_json(entries, projection=projection, background=background, points=bool(points),
+                          link=session.get("link", LINK_DEFAULT), label=_label_value(label),
+                          pinned=session["click"], classifier=classifier() if background == "classifier" else None,
+                          classifier_onnx=live.classifier_onnx(PRETRAINED / "classifier", EXPORTS),
+                          stars=_drawn_marks(entries, projection, session))
+
+
+def typed_model(keys, projection, background, points, label, session, evt: gr.SelectData):
     """A name typed and entered in the picker: Gradio reports it by a select event (index -1), before the picker's
     value includes it, and sends no input event; so add it here, as its key, and show the models."""
     if evt.index != -1 or not evt.selected:  # clicks and removals: the input event shows them
@@ -163,30 +174,29 @@ def typed_model(keys, projection, background, points, session, evt: gr.SelectDat
         gr.Warning(f"No model is called {str(evt.value).strip()!r}; pick one from the list.")
         return gr.update(value=[k for k in keys or [] if k != evt.value]), *[gr.skip()] * VIEW_OUTPUTS
     keys = list(dict.fromkeys(picked_key(k, session) for k in [*(keys or []), typed]))[-MAX_MODELS:]
-    return gr.update(value=keys), *load_models(keys, projection, background, points, session)
+    return gr.update(value=keys), *load_models(keys, projection, background, points, label, session)
 
 
-VIEW_OUTPUTS = MAX_MODELS + 8  # what load_models returns: a plane per slot, then the 8 of view_outputs in build()
+VIEW_OUTPUTS = 8  # what load_models returns: view_outputs in build()
 
 
-def load_models(keys, projection, background, points, session):
-    """Show the chosen models: planes and scatter."""
+def load_models(keys, projection, background, points, label="auto", session=None):
+    """Show the chosen models: the live planes' view and the scatter."""
     entries = entries_for(keys, session)
     session = session or new_session()
-    marks = _drawn_marks(entries, projection, session)
     status = "Showing " + ", ".join(f"**{e.label}** ({e.kind}, {e.config.latent_dim}-D)" for e in entries)
     waiting = umap_pending(entries, projection)
     if waiting:
         status += (f". UMAP for {', '.join(waiting)} is being computed in the background (a minute or two the "
                    "first time, less after); PCA is shown until then, and the planes switch to UMAP by themselves.")
     status += "".join(f". {e.label}: {e.umap_status}" for e in entries if e.umap_status.startswith("UMAP failed"))
-    # start with the origin of the first plane decoded, so the page never opens empty
-    view = entries[0].view(projection)
-    xy = (0.0, 0.0) if view.shared else tuple(float(v) for v in np.median(view.xy, 0))
-    strip, targets, session = _decode(entries, 0, xy, projection, "auto", session)
-    return [*plane_updates(entries, projection, background, points, session, targets),
-            plots.latent_scatter(entries, projection, marks=marks), status, strip, xy[0], xy[1], 0, session,
-            gr.Timer(active=bool(waiting))]
+    status += "".join(f". {e.label}: {e.export_status} (a click decodes it on the server)" for e in entries
+                      if e.export_status.startswith("no live"))
+    view = live_view(entries, projection, background, points, label, session)
+    clicked, x, y = session["click"]
+    marks = _drawn_marks(entries, projection, session)
+    return [view, plots.latent_scatter(entries, projection, marks=marks), status, x, y, clicked, session,
+            gr.Timer(active=bool(waiting or exports_pending(entries)))]
 
 
 def umap_pending(entries, projection) -> list[str]:
@@ -194,15 +204,26 @@ def umap_pending(entries, projection) -> list[str]:
     return [e.label for e in entries if e.umap_status == "computing"] if projection == "umap" else []
 
 
-def umap_tick(keys, projection, background, points, session):
-    """Timer tick while a shown model's UMAP is computed: once none is, show the models again (now on UMAP)."""
+def exports_pending(entries) -> list[str]:
+    """Labels of the shown models whose decoder is still being exported for the page."""
+    return [e.label for e in entries if e.export_status == "exporting"]
+
+
+def background_tick(keys, projection, background, points, label, session):
+    """Timer tick while a shown model's UMAP or ONNX decoder is made in the background: once none is, show the
+    models again (now on UMAP, decoded in the page)."""
     try:
         entries = entries_for(keys, session)
     except gr.Error:  # the picker was emptied meanwhile: nothing to refresh
         return [gr.skip()] * (VIEW_OUTPUTS - 1) + [gr.Timer(active=False)]
-    if umap_pending(entries, projection):
+    if umap_pending(entries, projection) or exports_pending(entries):
         return [gr.skip()] * VIEW_OUTPUTS
-    return load_models(keys, projection, background, points, session)
+    return load_models(keys, projection, background, points, label, session)
+
+
+def refresh_live(keys, projection, background, points, label, session):
+    """The live planes again (the pin, the label or the drawn digit's star changed)."""
+    return live_view(entries_for(keys, session), projection, background, points, label, session)
 
 
 def _drawn_marks(entries, projection, session):
@@ -212,57 +233,57 @@ def _drawn_marks(entries, projection, session):
     return {e.key: tuple(actions.embed_point(e, drawn, projection)) for e in entries}
 
 
-def decode_at(keys, clicked, x, y, projection, label, session):
-    """Decode plane point (x, y) of model number ``clicked`` in every shown model."""
+def decode_at(keys, clicked, x, y, projection, label, link=LINK_DEFAULT, session=None):
+    """Decode plane point (x, y) of model number ``clicked`` in every shown model; it becomes the pinned point."""
     entries = entries_for(keys, session)
-    clicked = int(clicked) if clicked is not None else 0
+    try:
+        clicked = int(clicked) if clicked is not None else 0
+        x, y = float(x), float(y)
+    except (TypeError, ValueError):
+        raise gr.Error(f"model # and (x, y) must be numbers, got {clicked!r}, ({x!r}, {y!r})") from None
     if not 0 <= clicked < len(entries):
         raise gr.Error(f"model number {clicked} is not shown (0..{len(entries) - 1})")
-    strip, _, session = _decode(entries, clicked, (float(x), float(y)), projection, label, session)
+    if not (np.isfinite(x) and np.isfinite(y)):
+        raise gr.Error(f"x and y must be finite numbers, got ({x}, {y})")
+    if link not in actions.LINKS:
+        raise gr.Error(f"link must be one of {', '.join(actions.LINKS)}, got {link!r}")
+    strip, _, session = _decode(entries, clicked, (x, y), projection, label, link, session)
     return strip, session
 
 
-def _decode(entries, clicked, xy, projection, label, session):
-    """The decoded strip and the click's targets; the click is remembered for the crosshairs."""
-    targets = actions.click_targets(entries, clicked, xy, projection=projection, label=_label_value(label))
+def _decode(entries, clicked, xy, projection, label, link, session):
+    """The server's decoded strip and the targets; the point becomes the session's pinned point."""
+    targets = actions.click_targets(entries, clicked, xy, projection=projection, label=_label_value(label),
+                                    link=link)
     session = session or new_session()
-    session["click"] = (clicked, float(xy[0]), float(xy[1]))
+    session["click"], session["link"] = (clicked, float(xy[0]), float(xy[1])), link
     return actions.decoded_strip(targets, REGISTRY.test, classifier()), targets, session
 
 
-def make_click_handler(slot: int):
-    def on_click(keys, projection, label, session, evt: gr.SelectData):
+def pinned_by_page(keys, projection, label, session, evt: gr.EventData):
+    """The page pinned a point (a click, tap, drag's end or walk) or switched the link: remember it for the other
+    tabs and the API. A page that cannot decode itself (no WebAssembly, a decoder still being exported) gets the
+    server's decoded strip instead."""
+    data = getattr(evt, "_data", None) or {}
+    try:
+        clicked, x, y = int(data["model"]), float(data["x"]), float(data["y"])
+        order = (str(data.get("page", "")), int(data.get("seq", 0)))
+    except (KeyError, TypeError, ValueError):
+        raise gr.Error("the page sent a pin without a model # and (x, y)") from None
+    last = (session or {}).get("pin_order")
+    if last is not None and last[0] == order[0] and order[1] <= last[1]:  # a newer pin of this page got here first
+        return [gr.skip()] * 6
+    session = session or new_session()
+    session["pin_order"] = order
+    link = data.get("link") if data.get("link") in actions.LINKS else LINK_DEFAULT
+    if data.get("live"):  # the page decodes itself: remember the point, draw nothing
         entries = entries_for(keys, session)
-        if slot >= len(entries) or evt is None or evt.index is None:
-            raise gr.Error("that plane is empty")
-        px, py = evt.index[:2]
-        xy = actions.pixel_to_plane(entries[slot], projection, int(px), int(py))
-        if xy is None:
-            raise gr.Error("Click inside the plotted square.")
-        strip, session = decode_at(keys, slot, xy[0], xy[1], projection, label, session)
-        return strip, xy[0], xy[1], slot, session
-    return on_click
-
-
-def walk(dx, dy):
-    def step(keys, clicked, x, y, projection, label, session):
-        entries = entries_for(keys, session)
-        clicked = int(clicked or 0) if int(clicked or 0) < len(entries) else 0
-        xmin, xmax, ymin, ymax = entries[clicked].view(projection).extent
-        x = float(x or 0) + dx * 0.04 * (xmax - xmin)
-        y = float(y or 0) + dy * 0.04 * (ymax - ymin)
-        strip, session = decode_at(keys, clicked, x, y, projection, label, session)
-        return strip, x, y, session
-    return step
-
-
-def crosshairs(keys, projection, background, points, label, session):
-    entries = entries_for(keys, session)
-    click = (session or {}).get("click")
-    targets = None
-    if click is not None and click[0] < len(entries):
-        targets = actions.click_targets(entries, click[0], click[1:], projection=projection, label=_label_value(label))
-    return plane_updates(entries, projection, background, points, session or new_session(), targets)
+        if not 0 <= clicked < len(entries) or not (np.isfinite(x) and np.isfinite(y)):
+            raise gr.Error(f"the page pinned model #{clicked} at ({x}, {y}): not a shown model's plane point")
+        session["click"], session["link"] = (clicked, x, y), link
+        return x, y, clicked, link, gr.update(visible=False), session
+    strip, session = decode_at(keys, clicked, x, y, projection, label, link, session)
+    return x, y, clicked, link, gr.update(value=strip, visible=True), session
 
 
 # -- other views -----------------------------------------------------------------------
@@ -442,55 +463,45 @@ def lesson_markdown(readme: Path = ROOT / "README.md") -> str | None:
 
 # -- layout and wiring -------------------------------------------------------------------
 def build() -> gr.Blocks:
-    with gr.Blocks(title="Latent Explorer", delete_cache=CACHE_CLEANUP) as demo:
+    with gr.Blocks(title="Latent Explorer", delete_cache=CACHE_CLEANUP, fill_width=True) as demo:
         session = gr.State(new_session, delete_callback=cleanup, time_to_live=SESSION_TTL)
         owner = gr.BrowserState(None, storage_key="latent-explorer-owner")
         gr.Markdown("### Latent Explorer — what do autoencoders learn? Compare an **AE**, a **VAE** and an **AAE** "
                     "trained on MNIST, side by side.", elem_id="title")
         lesson = lesson_markdown()
-        if lesson:
-            with gr.Accordion("A 10-minute lesson (for class)", open=False, elem_id="lesson"):
-                gr.Markdown(lesson)
-        with gr.Accordion("How good is each model? (measured on the 10,000 test digits)", open=False,
-                          elem_id="report"):
-            gr.Markdown(REPORT_NOTE, elem_classes=["caption"])
-            report = gr.Markdown(report_markdown)  # read again on every page load
+        with gr.Row(equal_height=True):  # side by side: one line of the screen while both are closed
+            if lesson:
+                with gr.Accordion("A 10-minute lesson (for class)", open=False, elem_id="lesson"):
+                    gr.Markdown(lesson)
+            with gr.Accordion("How good is each model? (measured on the 10,000 test digits)", open=False,
+                              elem_id="report"):
+                gr.Markdown(REPORT_NOTE, elem_classes=["caption"])
+                report = gr.Markdown(report_markdown)  # read again on every page load
         with gr.Row(equal_height=True):
             models = gr.Dropdown(label="Models to compare (up to 6)", multiselect=True, allow_custom_value=True,
                                  max_choices=MAX_MODELS, scale=5)
-            projection = gr.Dropdown(["umap", "pca"], value="umap", label="Projection (latents > 2-D)", scale=1,
-                                     min_width=150)
+            projection = gr.Dropdown(["umap", "pca"], value="umap", label="Projection (> 2-D)", scale=1,
+                                     min_width=140)
             background = gr.Dropdown(list(actions.BACKGROUNDS), value="none", label="Plane background", scale=1,
-                                     min_width=150)
-            label = gr.Dropdown(["auto", *range(10)], value="auto", label="Label for CVAE/CAAE", scale=1,
+                                     min_width=140)
+            label = gr.Dropdown(["auto", *range(10)], value="auto", label="CVAE/CAAE label", scale=1,
                                 min_width=120)
             points = gr.Checkbox(value=True, label="Test points", scale=0, min_width=110)
         status = gr.Markdown(elem_id="status")
         with gr.Tabs():
-            with gr.Tab("Click a plane"):
+            with gr.Tab("Latent planes"):
                 gr.Markdown(CAPTIONS["planes"], elem_classes=["caption"])
-                with gr.Row():
-                    with gr.Column(scale=2):
-                        planes = []
-                        for row in range(MAX_MODELS // 3):
-                            with gr.Row(elem_classes=["plane-row"]):
-                                for _ in range(3):  # lower rows: as wide as a top-row plane, however many
-                                    planes.append(gr.Image(type="numpy", format="png", interactive=False,
-                                                           visible=False, buttons=["download"], min_width=180,
-                                                           elem_classes=["plane"] + ["lower-plane"] * (row > 0)))
-                        gr.HTML(plots.digit_legend_html())
-                    with gr.Column(scale=1, min_width=300):
-                        decoded = gr.Image(type="numpy", format="png", interactive=False, label="Decoded at the click",
-                                           elem_id="decoded", buttons=["download"])
-                        with gr.Row():
-                            arrows = {name: gr.Button(name, scale=0, min_width=44, size="sm")
-                                      for name in ("←", "↑", "↓", "→")}
-                        with gr.Accordion("Decode exact coordinates", open=False):
-                            with gr.Row():
-                                clicked = gr.Number(value=0, label="Model #", precision=0, minimum=0, min_width=60)
-                                x = gr.Number(value=0.0, label="x", min_width=60)
-                                y = gr.Number(value=0.0, label="y", min_width=60)
-                            go = gr.Button("Decode at (x, y)", size="sm")
+                planes = live_component()
+                decoded = gr.Image(type="numpy", format="png", interactive=False, elem_id="decoded",
+                                   label="Decoded on the server", buttons=["download"], visible=False)
+                with gr.Accordion("Decode exact coordinates", open=False):
+                    with gr.Row():
+                        clicked = gr.Number(value=0, label="Model #", precision=0, minimum=0, min_width=60)
+                        x = gr.Number(value=0.0, label="x", min_width=60)
+                        y = gr.Number(value=0.0, label="y", min_width=60)
+                        link = gr.Radio(list(actions.LINKS), value=LINK_DEFAULT, label="Other models follow",
+                                        min_width=200)
+                        go = gr.Button("Decode at (x, y)", size="sm", scale=0, min_width=160)
             with gr.Tab("Scatter"):
                 gr.Markdown(CAPTIONS["scatter"])
                 scatter = gr.Plot(label="Test-set latents")
@@ -558,11 +569,10 @@ def build() -> gr.Blocks:
                     upload_btn = gr.Button("Load upload", variant="primary")
                     refresh_btn = gr.Button("Refresh model list")
 
-        view_inputs = [models, projection, background, points, session]
-        umap_timer = gr.Timer(2.0, active=False)  # ticks while a shown model's UMAP is computed in the background
-        view_outputs = [*planes, scatter, status, decoded, x, y, clicked, session, umap_timer]
+        view_inputs = [models, projection, background, points, label, session]
+        waiting_timer = gr.Timer(2.0, active=False)  # ticks while a shown model's UMAP or decoder is made
+        view_outputs = [planes, scatter, status, x, y, clicked, session, waiting_timer]
         assert len(view_outputs) == VIEW_OUTPUTS
-        cross_inputs = [models, projection, background, points, label, session]
 
         demo.load(remember_owner, [owner, session], [owner, session], api_visibility="private").then(
             trainer_tab.attach, [session], [train["job_id"], session, train["timer"]], api_visibility="private").then(
@@ -572,22 +582,17 @@ def build() -> gr.Blocks:
         train["compare"].click(compare_run, [train["job_id"], models, session], [models],
                                api_visibility="private").then(load_models, view_inputs, view_outputs,
                                                               api_visibility="private")
-        for control in (projection, background, points):
-            control.change(load_models, view_inputs, view_outputs, api_visibility="private").then(
-                crosshairs, cross_inputs, planes, api_visibility="private")
+        for control in (projection, background, points, label):
+            control.change(load_models, view_inputs, view_outputs, api_visibility="private")
         models.input(load_models, view_inputs, view_outputs, api_visibility="private")
-        umap_timer.tick(umap_tick, view_inputs, view_outputs, api_visibility="private", show_progress="hidden")
+        waiting_timer.tick(background_tick, view_inputs, view_outputs, api_visibility="private",
+                           show_progress="hidden")
         models.select(typed_model, view_inputs, [models, *view_outputs], api_visibility="private")
-        for slot, image in enumerate(planes):
-            image.select(make_click_handler(slot), [models, projection, label, session],
-                         [decoded, x, y, clicked, session], api_visibility="private", show_progress="hidden").then(
-                crosshairs, cross_inputs, planes, api_visibility="private", show_progress="hidden")
-        go.click(decode_at, [models, clicked, x, y, projection, label, session], [decoded, session],
-                 api_name="decode").then(crosshairs, cross_inputs, planes, api_visibility="private")
-        for name, (dx, dy) in {"←": (-1, 0), "→": (1, 0), "↑": (0, 1), "↓": (0, -1)}.items():
-            arrows[name].click(walk(dx, dy), [models, clicked, x, y, projection, label, session],
-                               [decoded, x, y, session], api_visibility="private", show_progress="hidden").then(
-                crosshairs, cross_inputs, planes, api_visibility="private", show_progress="hidden")
+        planes.pin(pinned_by_page, [models, projection, label, session], [x, y, clicked, link, decoded, session],
+                   api_visibility="private", show_progress="hidden", concurrency_limit=1,
+                   concurrency_id="pins")  # one at a time, in the order they came: the last pin wins
+        go.click(decode_at, [models, clicked, x, y, projection, label, link, session], [decoded, session],
+                 api_name="decode").then(refresh_live, view_inputs, [planes], api_visibility="private")
         # each tab opens with its pictures drawn for the current models (the buttons redraw after a change)
         grid_io = ([models, projection, grid_n, quantiles, label, session], [grids, grids_text])
         grid_btn.click(manifold, *grid_io, api_name="manifold")
@@ -595,9 +600,9 @@ def build() -> gr.Blocks:
         recon_io = ([models, mode, indices, sketch, seed, projection, session],
                     [recon_img, recon_table, recon_msg, scatter, session])
         recon_btn.click(reconstruct, *recon_io, api_name="reconstruct").then(
-            crosshairs, cross_inputs, planes, api_visibility="private")
+            refresh_live, view_inputs, [planes], api_visibility="private")  # the drawn digit's star
         recon_tab.select(reconstruct, *recon_io, api_visibility="private").then(
-            crosshairs, cross_inputs, planes, api_visibility="private")
+            refresh_live, view_inputs, [planes], api_visibility="private")
         # open the sketchpad with the brush already picked (Gradio starts with no tool)
         recon_tab.select(None, None, None, js="() => { setTimeout(() => { const b = document.querySelector("
                                                  "'#sketch button[aria-label=\"Brush\"]'); if (b) b.click(); }, 300); }")
@@ -624,4 +629,5 @@ def launch(**kwargs) -> None:
     build().queue(default_concurrency_limit=8).launch(max_file_size="150mb",
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860"))),
-        css=CSS, theme=gr.themes.Soft(), **kwargs)
+        css=CSS, theme=gr.themes.Soft(), ssr_mode=False,  # the live planes' files are served by our own routes
+        app_kwargs={"routes": live.ROUTES}, **kwargs)

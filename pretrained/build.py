@@ -240,6 +240,22 @@ def build_classifier(data) -> None:
                     metrics={"test_accuracy": accuracy(model, data.test), "train_seconds": round(time.time() - started)})
 
 
+def export_onnx(folder: Path, what: str = "decoder") -> None:
+    """The ONNX file the app's page runs (explorer.onnx_export), beside the weights; kept when it is current."""
+    from explorer import onnx_export
+
+    if what == "decoder":
+        path, source = folder / onnx_export.DECODER, onnx_export.run_source(folder)
+        if not onnx_export.is_current(path, source):
+            onnx_export.export_decoder(checkpoint.load(folder).model, path, source=source)
+    else:
+        path = folder / onnx_export.CLASSIFIER
+        source = onnx_export.source_hash((folder / "config.json").read_bytes(),
+                                         (folder / checkpoint.WEIGHTS).read_bytes())
+        if not onnx_export.is_current(path, source):
+            onnx_export.export_classifier(load_classifier(folder), path, source=source)
+
+
 def measure(name: str, data) -> dict:
     dest = HERE / name
     run = checkpoint.load(dest)
@@ -324,16 +340,24 @@ def main(argv=None) -> None:
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data"), help="full MNIST folder")
     p.add_argument("--only", nargs="*", default=None, help="names to (re)build; default all")
     p.add_argument("--measure-only", action="store_true", help="skip training, re-measure exported models")
+    p.add_argument("--onnx-only", action="store_true", help="only (re)export the ONNX files the page runs")
     args = p.parse_args(argv)
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    if args.onnx_only:
+        export_onnx(HERE / "classifier", "classifier")
+        for name in args.only or ZOO:
+            export_onnx(HERE / name)
+        return
     data = load_dataset(args.data)
     if data.note:
         sys.exit(f"error: the zoo is trained on full MNIST; {data.note}")
     build_classifier(data)
+    export_onnx(HERE / "classifier", "classifier")
     for name in args.only or ZOO:
         if not args.measure_only:
             export(train(name, args.data), HERE / name)
         print(name, json.dumps(measure(name, data), indent=None), flush=True)
+        export_onnx(HERE / name)
         write_table()
 
 

@@ -25,12 +25,32 @@ def test_named_endpoints_exist(client):
     assert {"/decode", "/reconstruct", "/sample", "/load_models", "/manifold", "/interpolate", "/upload"} <= names
 
 
-def test_load_models_returns_planes(client):
+def test_load_models_returns_the_live_view(client, app_server):
+    """The live planes' view: every model's plane picture, test codes and decoder, behind immutable URLs."""
+    import json
+    import urllib.request
+
     out = client.predict(DEFAULT, "umap", "none", True, api_name="/load_models")
-    planes = [p["value"] for p in out[:6] if p.get("visible")]
-    assert len(planes) == 3 and read(planes[0]).shape == (400, 400, 3)
-    assert out[0]["label"] == "ae-2d"
-    assert "ae-2d" in out[7] and "vae-2d" in out[7]
+    view = json.loads(out[0])
+    assert [m["key"] for m in view["models"]] == DEFAULT and view["link"] == "same test digit"
+    assert "ae-2d" in out[2] and "vae-2d" in out[2]
+    first = view["models"][0]
+    with urllib.request.urlopen(app_server.url.rstrip("/") + first["layer"]) as r:
+        assert r.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert read(__import__("io").BytesIO(r.read())).shape[2] == 3
+    with urllib.request.urlopen(app_server.url.rstrip("/") + first["data"]) as r:
+        size = 4 * sum(np.prod(a["shape"]) for name, a in first["arrays"].items() if a["dtype"] == "f32")
+        assert len(r.read()) >= size
+    assert client.predict(DEFAULT, "pca", "none", False, "auto", api_name="/load_models")[0]  # label is optional
+
+
+def test_decode_takes_the_link_mode_and_defaults_to_the_test_digit(client, app_server):
+    registry = app_server.registry
+    entries = [registry.get(k) for k in DEFAULT]
+    for args, link in (((), "same test digit"), (("same z",), "same z")):
+        path = client.predict(DEFAULT, 1, 0.4, -0.7, "umap", "auto", *args, api_name="/decode")
+        expected = actions.decoded_strip(actions.click_targets(entries, 1, (0.4, -0.7), link=link), registry.test)
+        assert np.array_equal(read(path), expected)
 
 
 def test_decode_matches_local_decoding(client, app_server):

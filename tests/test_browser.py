@@ -1,4 +1,4 @@
-"""A real headless Chromium (Debian's /usr/bin/chromium) clicks a latent plane."""
+"""A real headless Chromium (Debian's /usr/bin/chromium) on the app: the live planes, the tabs, the trainer."""
 import base64
 import io
 import shutil
@@ -18,6 +18,18 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 DEFAULT = ["pretrained/ae-2d", "pretrained/vae-2d", "pretrained/aae-mixture10-2d"]
 
 
+LIVE = "() => window.latentExplorer && window.latentExplorer.stats().live"
+
+
+def open_app(browser, url, **context):
+    """A fresh page (its own session) on the app, once its live planes decode in the page."""
+    viewport = context.pop("viewport", {"width": 1366, "height": 768})
+    pg = browser.new_context(viewport=viewport, **context).new_page()
+    pg.goto(url)
+    pg.wait_for_selector(".le-plane canvas", timeout=60_000)
+    return pg
+
+
 @pytest.fixture(scope="module")
 def page(app_server):
     playwright = pytest.importorskip("playwright.sync_api")
@@ -25,11 +37,22 @@ def page(app_server):
         pytest.fail("Debian chromium is not installed (apt-get install -y chromium)")
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1366, "height": 768})
-        pg.goto(app_server[0])
-        pg.wait_for_selector(".plane img", timeout=60_000)
+        pg = open_app(browser, app_server.url)
+        pg.wait_for_function(LIVE, timeout=120_000)  # the tiny zoo's decoders are exported when first shown
+        settle(pg)
         yield pg
         browser.close()
+
+
+def settle(page, quiet_ms: int = 1000, timeout: float = 30.0) -> None:
+    """Wait until the page has sent no request for ``quiet_ms`` (its start-up events and pins are done)."""
+    last = [time.time()]
+    listener = lambda r: last.__setitem__(0, time.time())  # noqa: E731
+    page.on("request", listener)
+    deadline = time.time() + timeout
+    while time.time() < deadline and time.time() - last[0] < quiet_ms / 1000:
+        page.wait_for_timeout(100)
+    page.remove_listener("request", listener)
 
 
 def image_of(page, selector) -> tuple[str, np.ndarray]:
@@ -41,36 +64,198 @@ def image_of(page, selector) -> tuple[str, np.ndarray]:
     return src, np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
-def test_click_on_plane_decodes_that_point_in_every_model(page, app_server):
+def plane_box(page, k):
+    """The k-th plane's canvas and the data rectangle inside it (as live_plane.js lays it out)."""
+    box = page.locator(".le-over").nth(k).bounding_box()
+    side = box["width"] - 50  # MARGIN: left 44 + right 6
+    return box, {"x": box["x"] + 44, "y": box["y"] + 8, "side": side}
+
+
+def at(page, k, fx, fy):
+    """Page coordinates of the point at fractions (fx, fy) of plane k's data rectangle (y from the top)."""
+    _, r = plane_box(page, k)
+    return r["x"] + fx * r["side"], r["y"] + fy * r["side"]
+
+
+def wait_for_field(page, label, value, timeout=15.0):
+    """Wait until the number field ``label`` (under "Decode exact coordinates") holds ``value``."""
+    deadline, seen = time.time() + timeout, None
+    while time.time() < deadline:
+        seen = page.get_by_label(label, exact=True).input_value()
+        try:
+            if abs(float(seen) - value) < 1e-6:
+                return
+        except ValueError:
+            pass
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{label} is {seen!r}, expected {value}")
+
+
+def tiles(page) -> list[str]:
+    return page.evaluate("() => [...document.querySelectorAll('.le-digit')].map(c => c.toDataURL())")
+
+
+def page_targets(page):
+    return page.evaluate("() => window.latentExplorer.lastTargets.map(t => ({how: t.how, z: Array.from(t.z), "
+                         "outside: t.outside, point: t.point}))")
+
+
+def test_hovering_decodes_every_model_in_the_page_without_asking_the_server(page, app_server):
+    """A hover decodes the point in every model, in the page, as the server would; it sends no request at all."""
+    requests = []
+    listener = lambda r: requests.append(r.url)  # noqa: E731
+    page.on("request", listener)
+    before = tiles(page)
+    page.mouse.move(*at(page, 1, 0.2, 0.2))
+    page.mouse.move(*at(page, 1, 0.6, 0.7), steps=40)
+    page.wait_for_timeout(300)
+    after = tiles(page)
+    page.remove_listener("request", listener)
+    assert requests == [], f"hovering asked the server: {requests[:5]}"
+    assert all(a != b for a, b in zip(before, after)), "every model's decoded digit changed"
+    stats = page.evaluate("() => window.latentExplorer.stats()")
+    assert stats["live"] and len(stats["repaint"]) >= 10
+    # the page's last decode is the server's decode of that point
+    point = page.evaluate("() => window.latentExplorer.point")
     registry = app_server.registry
-    page.get_by_text("Decode exact coordinates").click()  # shows the clicked point's coordinates
-    planes = page.locator(".plane img")
-    assert planes.count() == 3
-    seen = []
-    for fx, fy in ((0.55, 0.45), (0.3, 0.7)):
-        old_src = page.locator("#decoded img").first.get_attribute("src") if page.locator("#decoded img").count() else None
-        old_plane = planes.nth(0).get_attribute("src")
-        box = planes.nth(1).bounding_box()
-        planes.nth(1).click(position={"x": box["width"] * fx, "y": box["height"] * fy})
-        page.wait_for_function(
-            "old => { const i = document.querySelector('#decoded img'); return i && i.src && i.src !== old; }",
-            arg=old_src, timeout=15_000)
-        x = float(page.get_by_label("x", exact=True).input_value())
-        y = float(page.get_by_label("y", exact=True).input_value())
-        assert int(float(page.get_by_label("Model #").input_value())) == 1
+    entries = [registry.get(k) for k in DEFAULT]
+    targets = actions.click_targets(entries, 1, (point["x"], point["y"]))
+    for got, want in zip(page_targets(page), targets):
+        assert got["how"] == want.how and np.allclose(got["z"], want.z, atol=1e-6)
+    decoded = page.evaluate("([k, x, y]) => window.latentExplorer.decodeAt(k, x, y)", [1, point["x"], point["y"]])
+    expected = actions.decode_targets(targets).reshape(3, -1)
+    assert np.abs(np.asarray(decoded["images"]) - expected).max() <= 2 / 255
+    # leaving the plane shows the pinned point again
+    page.mouse.move(5, 5)
+    page.wait_for_function("() => window.latentExplorer.point === window.latentExplorer.pinned", timeout=5_000)
+
+
+def test_a_click_pins_the_point_for_the_server(page, app_server):
+    page.get_by_text("Decode exact coordinates").click()
+    page.mouse.click(*at(page, 2, 0.55, 0.45))
+    pinned = page.evaluate("() => window.latentExplorer.pinned")
+    assert pinned["model"] == 2
+    page.wait_for_function("x => Math.abs(parseFloat(document.querySelector('#live-planes ~ * input, "
+                           "input[aria-label=\"x\"]')?.value ?? 'NaN') - x) < 1e-6 || "
+                           "Math.abs(parseFloat([...document.querySelectorAll('input')].find(i => "
+                           "i.closest('label')?.innerText.trim() === 'x')?.value) - x) < 1e-6", arg=pinned["x"],
+                           timeout=15_000)
+    assert float(page.get_by_label("x", exact=True).input_value()) == pytest.approx(pinned["x"], abs=1e-6)
+    assert float(page.get_by_label("y", exact=True).input_value()) == pytest.approx(pinned["y"], abs=1e-6)
+    assert int(float(page.get_by_label("Model #").input_value())) == 2
+    extent = app_server.registry.get(DEFAULT[2]).view("umap").extent
+    assert pinned["x"] == pytest.approx(extent[0] + 0.55 * (extent[1] - extent[0]), abs=0.01 * (extent[1] - extent[0]))
+    assert not page.locator("#decoded").is_visible()  # the page decodes itself: no server strip
+    page.get_by_text("Decode exact coordinates").click()
+
+
+def test_arrow_keys_walk_a_focused_plane_and_pin_the_point(page):
+    page.mouse.click(*at(page, 1, 0.5, 0.5))
+    start = page.evaluate("() => window.latentExplorer.pinned")
+    page.locator(".le-over").nth(1).focus()
+    page.mouse.move(5, 5)
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowUp")
+    moved = page.evaluate("() => window.latentExplorer.pinned")
+    extent = page.evaluate("() => window.latentExplorer.models[1].extent")
+    assert moved["x"] - start["x"] == pytest.approx(3 * 0.02 * (extent[1] - extent[0]))
+    assert moved["y"] - start["y"] == pytest.approx(0.02 * (extent[3] - extent[2]))
+    wait_for_field(page, "x", moved["x"])  # pinned on the server a moment after the last key
+
+
+def test_a_touch_drag_moves_the_point_and_pins_it_where_it_ends(page):
+    """Touch: no hover, so a drag moves the decoded point and lifting the finger pins it."""
+    over = page.locator(".le-over").nth(0)
+    x0, y0 = at(page, 0, 0.3, 0.3)
+    x1, y1 = at(page, 0, 0.7, 0.6)
+    before = tiles(page)
+    over.evaluate("""(el, [x0, y0, x1, y1]) => {
+        const ev = (type, x, y) => el.dispatchEvent(new PointerEvent(type, {pointerId: 7, pointerType: 'touch',
+            clientX: x, clientY: y, bubbles: true, isPrimary: true}));
+        ev('pointerdown', x0, y0);
+        for (let i = 1; i <= 10; i++) ev('pointermove', x0 + (x1 - x0) * i / 10, y0 + (y1 - y0) * i / 10);
+        ev('pointerup', x1, y1);
+    }""", [x0, y0, x1, y1])
+    page.wait_for_timeout(300)
+    pinned = page.evaluate("() => window.latentExplorer.pinned")
+    _, r = plane_box(page, 0)
+    extent = page.evaluate("() => window.latentExplorer.models[0].extent")
+    assert pinned["model"] == 0
+    assert pinned["x"] == pytest.approx(extent[0] + (x1 - r["x"]) / r["side"] * (extent[1] - extent[0]), rel=1e-6)
+    assert tiles(page) != before
+
+
+def test_the_link_mode_is_named_and_switches(page, app_server):
+    """Same test digit by default; same z shares the point only between models of one prior, and says why."""
+    notes = lambda: page.locator(".le-note").all_inner_texts()
+    page.mouse.click(*at(page, 1, 0.5, 0.5))
+    assert "Each other model decodes its own code of the test digit" in page.locator(".le-link").inner_text()
+    assert all("test digit #" in n for k, n in enumerate(notes()) if k != 1)
+    page.get_by_role("button", name="same z").click()
+    page.wait_for_function("() => window.latentExplorer.view.link === 'same z'")
+    page.mouse.click(*at(page, 1, 0.5, 0.5))
+    page.wait_for_timeout(200)
+    text = notes()
+    assert "(its codes have another scale)" in text[0]  # the AE has no prior
+    assert "(its codes have another scale)" in text[2]  # the 10-petal AAE has another prior than the VAE's
+    assert "Same z only between models whose codes were made to match the same prior" in page.locator(
+        ".le-link").inner_text()
+    page.get_by_text("Decode exact coordinates").click()
+    page.wait_for_function("() => [...document.querySelectorAll('input[type=radio]')].some(r => r.checked && "
+                           "r.value === 'same z')", timeout=15_000)  # the server knows the link
+    page.get_by_role("button", name="same test digit").click()
+    page.get_by_text("Decode exact coordinates").click()
+
+
+def test_a_point_outside_the_codes_is_marked_as_outside(page):
+    page.mouse.move(*at(page, 1, 0.995, 0.005))  # the corner: no test code near it
+    page.wait_for_function("() => window.latentExplorer.lastTargets[1].outside", timeout=5_000)
+    assert "outside its codes" in page.locator(".le-note").nth(1).inner_text()
+    assert "le-outside" in page.locator(".le-tile").nth(1).get_attribute("class")
+    assert page.locator(".le-verdict").nth(1).inner_text() == "outside its codes"
+    page.mouse.move(5, 5)
+
+
+def test_the_planes_have_a_key_to_their_digit_colors(page):
+    from explorer.render import PALETTE
+
+    legend = page.locator(".le-legend")
+    legend.wait_for(state="visible", timeout=15_000)
+    colors = [d.evaluate("e => getComputedStyle(e).color") for d in legend.locator(".le-dot").all()]
+    assert colors == [f"rgb({r}, {g}, {b})" for r, g, b in PALETTE[:10]]
+    assert [s.inner_text().replace("●", "").strip() for s in legend.locator(".le-swatch").all()] == [
+        str(d) for d in range(10)]
+
+
+def test_without_webassembly_the_page_says_so_and_a_click_decodes_on_the_server(page, app_server):
+    ctx = page.context.browser.new_context(viewport={"width": 1366, "height": 768})
+    ctx.add_init_script("delete window.WebAssembly")
+    fresh = ctx.new_page()
+    try:
+        fresh.goto(app_server.url)
+        fresh.wait_for_selector(".le-status.le-warn", timeout=60_000)
+        assert "Live decoding is off in this browser" in fresh.locator(".le-status").inner_text()
+        fresh.get_by_text("Decode exact coordinates").click()
+        settle(fresh)  # the start-up pin has drawn the server's strip of the plane's centre
+        old = fresh.locator("#decoded img").first.get_attribute("src")
+        fresh.mouse.click(*at(fresh, 1, 0.4, 0.6))
+        pinned = fresh.evaluate("() => window.latentExplorer.pinned")
+        wait_for_field(fresh, "x", pinned["x"])
+        fresh.wait_for_function("old => { const i = document.querySelector('#decoded img'); "
+                                "return i && i.src && i.src !== old; }", arg=old, timeout=15_000)
+        registry = app_server.registry
         entries = [registry.get(k) for k in DEFAULT]
-        expected = actions.decoded_strip(actions.click_targets(entries, 1, (x, y)), registry.test)
-        _, got = image_of(page, "#decoded img")
-        assert np.array_equal(got, expected), "the decoded digits are not the decoding of the clicked point"
-        # the click landed where it was made: plane point -> pixel is inside the clicked image area
-        geo = actions.geometry(entries[1].view("umap"))
-        px, py = geo.to_pixel([[x, y]])[0]
-        assert abs(px - fx * 400) <= 3 and abs(py - fy * 400) <= 3
-        seen.append(got)
-        # every plane gets a crosshair at the click (a follow-up event redraws them)
-        page.wait_for_function("old => document.querySelector('.plane img').src !== old", arg=old_plane,
-                               timeout=15_000)
-    assert not np.array_equal(seen[0], seen[1])
+        from trainer.classifier import load_classifier
+
+        clf = load_classifier(registry.pretrained / "classifier") if (registry.pretrained / "classifier").is_dir() \
+            else None  # as the server has it
+        expected = actions.decoded_strip(actions.click_targets(entries, 1, (pinned["x"], pinned["y"])),
+                                         registry.test, clf)
+        _, got = image_of(fresh, "#decoded img")
+        assert np.array_equal(got, expected), "the server's strip is the decoding of the clicked point"
+    finally:
+        ctx.close()
 
 
 def test_trainer_tab_streams_curve_points(page, app_server):
@@ -134,21 +319,19 @@ def test_a_model_name_typed_into_the_picker_is_shown(page, app_server):
     fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})  # its own session
     try:
         fresh.goto(app_server[0])
-        fresh.wait_for_selector(".plane img", timeout=60_000)
+        fresh.wait_for_selector(".le-plane canvas", timeout=60_000)
         picker = fresh.get_by_label("Models to compare (up to 6)")
         picker.click()
         picker.fill("cvae-2d")
         picker.press("Enter")
         fresh.wait_for_function("() => document.body.innerText.includes('cvae-2d (cvae, 2-D)')", timeout=30_000)
-        fresh.wait_for_function("() => { const i = document.querySelectorAll('.plane img'); "
-                                "return i.length === 4 && [...i].every(e => e.complete && e.offsetWidth > 0); }",
-                                timeout=30_000)  # all four drawn and laid out before they are measured
+        fresh.wait_for_function("() => document.querySelectorAll('.le-plane').length === 4", timeout=30_000)
         chips = fresh.locator("[data-testid='multiselect'] .token, .token").all_inner_texts()
         assert [c.strip() for c in chips if c.strip()][-1] == "cvae-2d"  # the chip shows the name, not raw text
-        planes = fresh.locator(".plane img")
+        planes = fresh.locator(".le-over")
         top, lower = planes.nth(0).bounding_box(), planes.nth(3).bounding_box()
-        assert abs(lower["width"] - top["width"]) < 0.05 * top["width"]  # a lone lower plane is not stretched
-        assert abs(lower["x"] - top["x"]) < 2  # and sits under the first one
+        assert abs(lower["width"] - top["width"]) < 1  # every plane the same size, none stretched
+        assert lower["x"] + lower["width"] <= 1366  # and none off the screen
         picker.click()
         picker.fill("nope")  # no model has this name: a warning, and the chip is taken away again
         picker.press("Enter")
@@ -157,21 +340,9 @@ def test_a_model_name_typed_into_the_picker_is_shown(page, app_server):
         fresh.wait_for_timeout(500)
         chips = [c.strip() for c in fresh.locator(".token").all_inner_texts() if c.strip()]
         assert "nope" not in chips and chips[-1] == "cvae-2d"
-        assert fresh.locator(".plane img").count() == 4  # the shown models stay
+        assert fresh.locator(".le-plane").count() == 4  # the shown models stay
     finally:
         fresh.close()
-
-
-def test_the_planes_have_a_key_to_their_digit_colors(page):
-    from explorer.render import PALETTE
-
-    page.get_by_role("tab", name="Click a plane").click()
-    legend = page.locator("#digit-legend")
-    legend.wait_for(state="visible", timeout=15_000)
-    swatches = legend.locator("span > span")
-    colors = [swatches.nth(d).evaluate("e => getComputedStyle(e).color") for d in range(swatches.count())]
-    assert colors == [f"rgb({r}, {g}, {b})" for r, g, b in PALETTE[:10]]
-    assert [int(t) for t in legend.inner_text().split(":", 1)[1].replace("●", " ").split()] == list(range(10))
 
 
 def test_the_conditional_tab_adds_the_shipped_conditional_models(page, app_server):
@@ -181,7 +352,7 @@ def test_the_conditional_tab_adds_the_shipped_conditional_models(page, app_serve
     fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})  # its own session
     try:
         fresh.goto(app_server.url)
-        fresh.wait_for_selector(".plane img", timeout=60_000)
+        fresh.wait_for_selector(".le-plane canvas", timeout=60_000)
         fresh.get_by_role("tab", name="Conditional").click()
         fresh.wait_for_function("() => (document.querySelector('#styles-text') || {innerText: ''}).innerText"
                                 ".includes('None of the shown models is conditional')", timeout=30_000)
@@ -190,7 +361,7 @@ def test_the_conditional_tab_adds_the_shipped_conditional_models(page, app_serve
                                 timeout=30_000)
         chips = [c.strip() for c in fresh.locator(".token").all_inner_texts() if c.strip()]
         assert chips == ["ae-2d", "vae-2d", "aae-mixture10-2d", "cvae-2d"]  # the tiny zoo has no caae-2d
-        assert fresh.locator(".plane img").count() == 4
+        fresh.wait_for_function("() => document.querySelectorAll('.le-plane').length === 4", timeout=30_000)
         _, shown = image_of(fresh, "#styles img")
         path = Client(app_server.url, verbose=False).predict([*DEFAULT, "pretrained/cvae-2d"], "0, 1, 2, 3, 4",
                                                              api_name="/style_grid")[0]
@@ -226,7 +397,7 @@ def test_the_report_card_lists_a_model_once_it_is_measured(page, app_server):
         assert r.returncode == 0, r.stderr
         results = json.loads(r.stdout)
         fresh.goto(app_server.url)
-        fresh.wait_for_selector(".plane img", timeout=60_000)
+        fresh.wait_for_selector(".le-plane canvas", timeout=60_000)
         fresh.get_by_text(title).click()
         row = fresh.locator("#report tr", has_text="vae-2d")
         row.wait_for(state="visible", timeout=15_000)

@@ -1,4 +1,5 @@
 import io
+import json
 import pickle
 import zipfile
 
@@ -38,48 +39,68 @@ def test_test_latents_match_the_model(entries, registry):
             assert np.allclose(e.model.embed(x, y).numpy(), e.latents[:5], atol=1e-5)
 
 
-def test_clicking_a_test_points_pixel_decodes_that_points_latent(entries):
-    """The exact pixel -> latent mapping: the pixel where a test point is drawn decodes (to half a pixel) its code."""
+def test_a_plane_point_decodes_the_latent_behind_it(entries):
+    """The clicked model decodes exactly the latent behind the point; a test point's own position gives its code."""
     for k, e in enumerate(entries):
         for proj in ("umap", "pca"):
             view = e.view(proj)
-            geo = actions.geometry(view)
             i = int(np.argmin(np.abs(view.xy - np.median(view.xy, 0)).sum(1)))  # a point well inside the plane
-            px, py = geo.to_pixel(view.xy[i:i + 1])[0]
-            xy = actions.pixel_to_plane(e, proj, px, py)
-            half = np.array([(geo.extent[1] - geo.extent[0]), (geo.extent[3] - geo.extent[2])]) / (2 * geo.plot_w)
-            assert np.all(np.abs(np.array(xy) - view.xy[i]) <= half + 1e-6)
-            target = actions.click_targets(entries, k, xy, projection=proj)[k]
-            expected = view.inverse.inverse_transform(view.xy[i:i + 1])[0]
-            assert np.allclose(target.z, expected, atol=float(half.max()) * 3)
+            target = actions.click_targets(entries, k, view.xy[i], projection=proj)[k]
+            assert target.how == "the point" and not target.outside
+            assert np.array_equal(target.z, view.inverse.inverse_transform(view.xy[i:i + 1])[0])
             if view.name == "latent":
-                assert np.allclose(target.z, e.latents[i], atol=float(half.max()) + 1e-6)
+                assert np.allclose(target.z, e.latents[i], atol=1e-6)
 
 
-def test_click_semantics_shared_plane_and_nearest_digit(entries):
-    targets = actions.click_targets(entries, 1, (0.3, -0.2))
-    for t in targets[:3]:  # the 2-D models share (z1, z2)
-        assert np.allclose(t.z, [0.3, -0.2]) and t.how == "same (z1, z2)"
-    near = actions.nearest(entries[1].view("umap").xy, (0.3, -0.2))
-    assert targets[3].how == f"same test digit #{near}" and np.allclose(targets[3].z, entries[3].latents[near])
+def test_link_modes_same_test_digit_and_same_z(entries):
+    """Default: every other model decodes its own code of the test digit nearest to the point. Same z: only the
+    models whose codes were made to match the same prior share (z1, z2) (here the VAE and itself: the AE has no
+    prior, the AAE another one), the others still follow the test digit and say why."""
+    point = (0.3, -0.2)
+    near = actions.nearest(entries[1].view("umap").xy, point)
+    targets = actions.click_targets(entries, 1, point)
+    assert np.allclose(targets[1].z, point) and targets[1].how == "the point"
+    for k in (0, 2, 3):
+        assert targets[k].how == f"test digit #{near}" and np.array_equal(targets[k].z, entries[k].latents[near])
+        assert np.array_equal(targets[k].xy, entries[k].view("umap").xy[near])
     images = actions.decode_targets(targets)
     assert images.shape == (4, 28, 28)
     assert np.allclose(images[1], entries[1].decode(np.array([[0.3, -0.2]], np.float32))[0])
-    # clicking the projected model decodes the latent behind its point; the 2-D models get the nearest test digit
-    xy = entries[3].view("pca").xy[7]
-    t2 = actions.click_targets(entries, 3, xy, projection="pca")
-    assert t2[3].how == "latent behind the point"
-    assert np.allclose(t2[3].z, entries[3].view("pca").inverse.inverse_transform(xy[None])[0])
-    assert t2[0].how.startswith("same test digit")
+    assert [actions.code_scale(e, e.view("umap")) for e in entries] == [None, "N(0, I) prior", "mixture10 prior",
+                                                                         None]
+    same = actions.click_targets(entries, 1, point, link="same z")
+    assert same[1].how == "the point"
+    for k in (0, 2):
+        assert same[k].how == f"test digit #{near} (its codes have another scale)"
+    assert same[3].how == f"test digit #{near} (a projected plane)"
+    # two models of the same prior share the point itself
+    twin = actions.click_targets([entries[1], entries[1]], 0, point, link="same z")
+    assert twin[1].how == "same z (N(0, I) prior)" and np.allclose(twin[1].z, point)
+    with pytest.raises(ValueError, match="unknown link"):
+        actions.click_targets(entries, 0, point, link="same label")
+
+
+def test_a_point_outside_the_codes_is_marked_outside(entries):
+    """Outside = farther from every test code than a tenth of the plane's width: marked in the targets and drawn
+    faded in a red frame in the server's strip (never as an ordinary decode)."""
+    vae = entries[1].view("umap")
+    xmin, xmax, ymin, ymax = vae.extent
+    far = (xmax + 10 * (xmax - xmin), ymax)
+    assert actions.is_outside(vae, far) and not actions.is_outside(vae, vae.xy[0])
+    targets = actions.click_targets(entries, 1, far)
+    assert targets[1].outside and not targets[0].outside  # the others decode a real test digit's code
+    inside = actions.click_targets(entries, 1, vae.xy[0])
+    assert not any(t.outside for t in inside)
 
 
 @pytest.mark.parametrize("background", actions.BACKGROUNDS)
-def test_planes_render_with_every_background(entries, background):
+def test_plane_pictures_render_with_every_background(entries, background):
+    from explorer import live
+
     for e in entries:
-        geo, image = actions.plane(e, "pca", background)
-        assert image.shape == (400, 400, 3) and image.dtype == np.uint8
-        marked = actions.marked_plane(e, "pca", background, None, True, cross=e.view("pca").xy[0])
-        assert (marked != image).any()
+        url = live.layer_url(e, "pca", background, True)
+        item = live.ASSETS.get(url.rsplit("/", 1)[1])
+        assert item is not None and item["data"][:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_views_produce_images(entries, registry):
@@ -166,12 +187,14 @@ def test_drawn_digit_is_reconstructed_and_starred_in_every_plane(registry, monke
     assert "your drawing" in message and session["drawn"] is not None and len(table) == 3
     stars = [t for t in scatter.data if t.name == "your drawing"]
     assert len(stars) == 3
-    with_star = ui.crosshairs(keys, "pca", "none", True, "auto", session)
+    with_star = json.loads(ui.refresh_live(keys, "pca", "none", True, "auto", session))
     drawn, session["drawn"] = session["drawn"], None
-    without = ui.crosshairs(keys, "pca", "none", True, "auto", session)
+    without = json.loads(ui.refresh_live(keys, "pca", "none", True, "auto", session))
     session["drawn"] = drawn
-    for a, b in zip(with_star[:3], without[:3]):
-        assert (a["value"] != b["value"]).any()
+    for model in with_star["models"]:  # the page draws the star where the server placed the drawing
+        star = actions.embed_point(registry.get(model["key"]), drawn, "pca")
+        assert np.allclose(model["star"], star)
+    assert all(m["star"] is None for m in without["models"])
     _, _, _, scatter, session = ui.reconstruct(keys, "random", "", None, 0, "pca", session)
     assert not [t for t in scatter.data if t.name == "your drawing"]  # the star is gone with the drawing
     _, _, message, scatter, _ = ui.reconstruct(keys, "random", "", {"composite": np.zeros((280, 280, 4), np.uint8)},
@@ -217,16 +240,16 @@ def test_a_typed_picker_entry_is_shown_or_taken_away(registry, monkeypatch):
 
     monkeypatch.setattr(ui, "REGISTRY", registry)
     session, shown = ui.new_session(), ["pretrained/ae-2d"]
-    typed = lambda text: ui.typed_model(shown, "pca", "none", True, session,
+    typed = lambda text: ui.typed_model(shown, "pca", "none", True, "auto", session,
                                         SimpleNamespace(index=-1, selected=True, value=text))
     picker, *views = typed("cvae-2d")
     assert picker["value"] == ["pretrained/ae-2d", "pretrained/cvae-2d"]
-    assert [v.get("visible") for v in views[:3]] == [True, True, False]  # two planes drawn
+    assert [m["key"] for m in json.loads(views[0])["models"]] == picker["value"]  # two planes drawn
     # gr.Warning is recorded directly: outside a request it is a Python warning, and warnings.catch_warnings is
     # not thread-safe (a background UMAP fit from an earlier upload can swallow it: CI saw "DID NOT WARN")
     said = []
     monkeypatch.setattr(ui.gr, "Warning", lambda message, *args, **kwargs: said.append(message))
-    picker, *views = ui.typed_model([*shown, "nope"], "pca", "none", True, session,
+    picker, *views = ui.typed_model([*shown, "nope"], "pca", "none", True, "auto", session,
                                     SimpleNamespace(index=-1, selected=True, value="nope"))
     assert said == ["No model is called 'nope'; pick one from the list."]
     assert picker["value"] == shown  # the unknown chip is taken away; the shown models stay as they are
@@ -246,11 +269,11 @@ def test_fresh_high_dim_model_gets_umap_in_the_background(registry, monkeypatch)
     entry.umap_status = "computing"  # as registry.start_umap sets it before its thread starts
     session, keys = ui.new_session(), ["upload/1-x"]
     session["uploads"]["upload/1-x"] = entry
-    shown = ui.load_models(keys, "umap", "none", True, session)
-    assert shown[0]["label"] == "upload: x · PCA" and "being computed" in shown[ui.MAX_MODELS + 1]
+    shown = ui.load_models(keys, "umap", "none", True, "auto", session)
+    assert json.loads(shown[0])["models"][0]["title"] == "upload: x · PCA" and "being computed" in shown[2]
     assert shown[-1].active  # the timer starts
-    assert not ui.load_models(keys, "pca", "none", True, session)[-1].active  # PCA asked for: nothing to wait for
-    assert all(v == gr.skip() for v in ui.umap_tick(keys, "umap", "none", True, session))  # still computing
+    assert not ui.load_models(keys, "pca", "none", True, "auto", session)[-1].active  # PCA asked for: no wait
+    assert all(v == gr.skip() for v in ui.background_tick(keys, "umap", "none", True, "auto", session))
 
     compute_umap(entry)
     assert entry.umap_status == "ready"
@@ -258,10 +281,10 @@ def test_fresh_high_dim_model_gets_umap_in_the_background(registry, monkeypatch)
     assert view.name == "umap" and view.xy.shape == (600, 2)
     z = view.inverse.inverse_transform(view.xy[:3])
     assert z.shape == (3, 8) and np.isfinite(z).all()
-    ticked = ui.umap_tick(keys, "umap", "none", True, session)
-    assert ticked[0]["label"] == "upload: x · UMAP" and "being computed" not in ticked[ui.MAX_MODELS + 1]
+    ticked = ui.background_tick(keys, "umap", "none", True, "auto", session)
+    assert json.loads(ticked[0])["models"][0]["title"] == "upload: x · UMAP" and "being computed" not in ticked[2]
     assert not ticked[-1].active  # and the timer stops
-    assert not ui.umap_tick([], "umap", "none", True, session)[-1].active  # picker emptied meanwhile: stop too
+    assert not ui.background_tick([], "umap", "none", True, "auto", session)[-1].active  # picker emptied: stop
 
 
 def test_the_page_shows_the_readme_lesson(tmp_path):

@@ -276,14 +276,14 @@ def test_an_uploaded_model_switches_to_umap_and_closing_the_tab_deletes_it(app_s
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1366, "height": 768})
         page.goto(app_server.url)
-        page.wait_for_selector(".plane img", timeout=60_000)
+        page.wait_for_selector(".le-plane canvas", timeout=60_000)
         page.get_by_role("tab", name="Add a model").click()
         page.locator("input[type=file]").last.set_input_files(
             [str(tiny_zoo / "vae-8d" / "config.json"), str(tiny_zoo / "vae-8d" / "model.safetensors")])
         page.wait_for_timeout(1000)
         page.get_by_role("button", name="Load upload").click()
         page.wait_for_function("() => document.body.innerText.includes('Loaded upload: vae-8d')", timeout=60_000)
-        page.get_by_role("tab", name="Click a plane").click()
+        page.get_by_role("tab", name="Latent planes").click()
         page.wait_for_function("() => document.body.innerText.includes('upload: vae-8d · PCA') && "
                                "document.querySelector('#status').innerText.includes('being computed')",
                                timeout=30_000)

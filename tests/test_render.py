@@ -18,15 +18,22 @@ def test_pixel_mapping_round_trips_for_every_pixel():
 
 
 def test_points_are_drawn_where_the_mapping_says():
-    geo = render.Geometry((0.0, 1.0, 0.0, 1.0), 200, 200)
-    xy, labels = np.array([[0.25, 0.75], [0.6, 0.1]]), np.array([3, 9])
-    img = render.plane_image(geo, xy, labels, point_alpha=1.0)
+    extent, xy, labels = (0.0, 1.0, 0.0, 1.0), np.array([[0.251, 0.749], [0.6013, 0.1017]]), np.array([3, 9])
+    img = render.plane_layer(extent, 200, 200, xy, labels, point_alpha=1.0)
+    geo = render.Geometry(extent, 200, 200, 0, 0, 0, 0)
     for (px, py), label in zip(geo.to_pixel(xy), labels):
         assert tuple(img[py, px]) == render.class_color(label)
-    # clicking that pixel gives a plane point within half a pixel of the data point
+    # that pixel's centre is within half a pixel of the data point
     for (px, py), point in zip(geo.to_pixel(xy), xy):
         x, y = geo.to_data(px, py)
         assert abs(x - point[0]) <= 0.5 / geo.plot_w and abs(y - point[1]) <= 0.5 / geo.plot_h
+
+
+def test_the_outside_hatch_covers_only_the_masked_cells():
+    hatch = np.zeros((4, 4), bool)
+    hatch[0, 3] = True  # the top-right cell
+    img = render.plane_layer((0.0, 1.0, 0.0, 1.0), 40, 40, np.zeros((0, 2)), np.zeros(0, int), hatch=hatch)
+    assert (img[:10, 30:] != 250).any() and (img[10:, :] == 250).all() and (img[:10, :30] == 250).all()
 
 
 def test_projections_invert():

@@ -1,0 +1,280 @@
+"""The live planes: the page draws every plane and decodes every model itself (explorer/static/live_plane.js runs
+the exported decoders with ONNX Runtime Web), from what this module sends.
+
+- ``view_json``: a small JSON view of the shown models (extents, link rule inputs, URLs), the value of the
+  page's live component. Sent when the models, the projection, the background, the link or the pin change.
+- Content-addressed files behind those URLs, served by ``ROUTES`` with immutable names and cached compressed
+  copies: each plane's picture (the data rectangle: background and test points, no axes), each model's test
+  codes (one binary file), the ONNX decoders the server exported itself, and the static files (the page's code
+  and the vendored ONNX Runtime Web).
+Nothing here decodes: the page computes what ``actions.click_targets`` computes, and tests compare the two.
+"""
+from __future__ import annotations
+
+import brotli
+import gzip
+import hashlib
+import io
+import json
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import actions, render
+from .projection import GridInverse, Identity2D, PCA2D
+from .registry import Entry
+
+STATIC = Path(__file__).resolve().parent / "static"
+ORT_DIR = "vendor/onnxruntime-web/"
+LAYER_SIZE = 360  # px of a plane's picture (the page scales it to the plane's size on screen)
+HATCH_CELLS = 90  # resolution of the "outside the codes" hatch
+IMMUTABLE = "public, max-age=31536000, immutable"
+TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".wasm": "application/wasm",
+         ".json": "application/json", ".png": "image/png", ".onnx": "application/octet-stream",
+         ".bin": "application/octet-stream"}
+PRECOMPRESSED = {".png"}  # not worth compressing again
+
+
+def _static_files() -> dict[str, Path]:
+    return {p.relative_to(STATIC).as_posix(): p for p in sorted(STATIC.rglob("*")) if p.is_file()}
+
+
+STATIC_FILES = _static_files()  # the allowlist: nothing else under /live/static is served
+
+
+def _static_digest() -> str:
+    h = hashlib.sha256()
+    for name, path in STATIC_FILES.items():
+        h.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()[:16]
+
+
+STATIC_DIGEST = _static_digest()  # in every static URL: a changed file gets a new URL, so caches never go stale
+
+
+def static_url(name: str) -> str:
+    return f"/live/static/{STATIC_DIGEST}/{name}"
+
+
+class Assets:
+    """Bytes and files served under /live/a/<sha256>.<ext>, an LRU bounded in bytes (files count nothing: they
+    are read when asked for). Each is compressed once, when first asked for, and kept with it."""
+
+    def __init__(self, max_bytes: int = 192 * 2**20):
+        self.max_bytes, self._items, self._lock, self._bytes = max_bytes, OrderedDict(), threading.Lock(), 0
+
+    def _put(self, name: str, item: dict) -> str:
+        with self._lock:
+            if name in self._items:
+                self._items.move_to_end(name)
+            else:
+                self._items[name] = item
+                self._bytes += item["size"]
+                while self._bytes > self.max_bytes and len(self._items) > 1:
+                    _, old = self._items.popitem(last=False)
+                    self._bytes -= old["size"]
+        return f"/live/a/{name}"
+
+    def add_bytes(self, data: bytes, ext: str) -> str:
+        return self._put(hashlib.sha256(data).hexdigest()[:32] + ext, {"data": data, "size": len(data)})
+
+    def add_file(self, path: Path, name: str) -> str:
+        """A file by a name the caller vouches is content-addressed (an export's source hash)."""
+        return self._put(name, {"path": Path(path), "size": 0})
+
+    def get(self, name: str) -> dict | None:
+        with self._lock:
+            item = self._items.get(name)
+            if item is not None:
+                self._items.move_to_end(name)
+            return item
+
+    def compressed(self, item: dict, encoding: str, read) -> bytes:
+        """The item's bytes in ``encoding`` ("br", "gzip" or "identity"), made once and kept."""
+        if encoding not in item:
+            data = read()
+            packed = (data if encoding == "identity" else brotli.compress(data, quality=9)
+                      if encoding == "br" else gzip.compress(data, 6))
+            with self._lock:
+                if encoding != "identity":  # bytes kept beside the item count towards the bound
+                    self._bytes += len(packed)
+                item[encoding] = packed
+        return item[encoding]
+
+
+ASSETS = Assets()
+_static_cache: dict[str, dict] = {}
+
+
+def _encoding(request: Request, ext: str) -> str:
+    if ext in PRECOMPRESSED:
+        return "identity"
+    accept = request.headers.get("accept-encoding", "")
+    return "br" if "br" in accept else "gzip" if "gzip" in accept else "identity"
+
+
+async def _respond(request: Request, item: dict, ext: str, read, cache: str) -> Response:
+    encoding = _encoding(request, ext)
+    body = await run_in_threadpool(ASSETS.compressed, item, encoding, read)
+    headers = {"Cache-Control": cache, "Vary": "Accept-Encoding", "X-Content-Type-Options": "nosniff"}
+    if encoding != "identity":
+        headers["Content-Encoding"] = encoding
+    return Response(body, media_type=TYPES.get(ext, "application/octet-stream"), headers=headers)
+
+
+async def serve_static(request: Request) -> Response:
+    name = request.path_params["path"]
+    path = STATIC_FILES.get(name)
+    if path is None:
+        return Response("not found", status_code=404)
+    item = _static_cache.setdefault(name, {"size": 0})
+    # an old page asking for an older digest gets today's file, but must not keep it forever
+    cache = IMMUTABLE if request.path_params["digest"] == STATIC_DIGEST else "no-cache"
+    return await _respond(request, item, path.suffix, path.read_bytes, cache)
+
+
+async def serve_asset(request: Request) -> Response:
+    name = request.path_params["name"]
+    item = ASSETS.get(name)
+    if item is None:
+        return Response("not found (the page is older than the server's cache: reload it)", status_code=404)
+    read = (lambda: item["path"].read_bytes()) if "path" in item else (lambda: item["data"])
+    return await _respond(request, item, Path(name).suffix, read, IMMUTABLE)
+
+
+ROUTES = [Route("/live/static/{digest}/{path:path}", serve_static), Route("/live/a/{name}", serve_asset)]
+
+
+# -- the classifier the page runs ------------------------------------------------------------------------------
+_classifier_export: dict = {}
+_classifier_lock = threading.Lock()
+
+
+def classifier_onnx(folder: Path, exports: Path) -> tuple[Path, str] | None:
+    """The shipped classifier as ONNX (its path and source hash) for the page's verdicts, or None while it is
+    being exported in the background (only when the shipped file is missing or stale) or when there is none."""
+    from . import onnx_export
+
+    with _classifier_lock:
+        if "result" in _classifier_export or "started" in _classifier_export:
+            return _classifier_export.get("result")
+        try:
+            source = onnx_export.source_hash((folder / "config.json").read_bytes(),
+                                             (folder / "model.safetensors").read_bytes())
+        except OSError:
+            _classifier_export["result"] = None
+            return None
+        for path in (folder / onnx_export.CLASSIFIER, exports / f"{source}.onnx"):
+            if onnx_export.is_current(path, source):
+                _classifier_export["result"] = (path, source)
+                return _classifier_export["result"]
+        _classifier_export["started"] = True
+
+    path = exports / f"{source}.onnx"
+
+    def done(message: str) -> None:  # without it the page shows no verdict while hovering (the strip still has it)
+        _classifier_export["result"] = None if message else (path, source)
+    onnx_export.QUEUE.submit({"what": "classifier", "folder": folder, "out": path, "source": source}, done)
+    return None
+
+
+# -- what the page is sent -------------------------------------------------------------------------------------
+def _png(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG", optimize=False, compress_level=6)
+    return buf.getvalue()
+
+
+def outside_mask(view, cells: int = HATCH_CELLS) -> np.ndarray:
+    """(cells, cells) booleans, row 0 at the top: the cells whose centres ``actions.is_outside`` calls outside."""
+    from scipy.spatial import cKDTree
+
+    centers = render.Geometry(view.extent, cells, cells, 0, 0, 0, 0).grid_centers(cells)
+    dist = cKDTree(view.xy.astype(np.float64)).query(centers)[0]
+    return (dist > actions.outside_radius(view)).reshape(cells, cells)
+
+
+def layer_url(entry: Entry, projection: str, background: str, points: bool, classifier=None) -> str:
+    """The plane's picture (cached with the other planes in actions.PLANES) as an asset URL."""
+    view = entry.view(projection)
+    key = ("layer", entry.key, id(entry), view.name, background, points, classifier is not None)
+
+    def make():
+        bg = actions.plane_background(entry, view, background, classifier)
+        image = render.plane_layer(view.extent, LAYER_SIZE, LAYER_SIZE, view.xy if points else view.xy[:0],
+                                   entry.labels, background=bg, hatch=outside_mask(view))
+        return _png(image)
+    return ASSETS.add_bytes(actions.PLANES.get(key, make), ".png")
+
+
+def _pack(arrays: dict[str, np.ndarray]) -> tuple[bytes, dict]:
+    """Arrays in one binary file (each 4-byte aligned) and where each one is in it."""
+    out, index, offset = [], {}, 0
+    for name, array in arrays.items():
+        array = np.ascontiguousarray(array)
+        raw = array.tobytes()
+        index[name] = {"offset": offset, "dtype": {"float32": "f32", "uint8": "u8"}[array.dtype.name],
+                       "shape": list(array.shape)}
+        pad = (-len(raw)) % 4
+        out.append(raw + b"\0" * pad)
+        offset += len(raw) + pad
+    return b"".join(out), index
+
+
+def _inverse(view) -> tuple[dict, dict[str, np.ndarray]]:
+    """How the page maps a plane point to the latent, exactly as ``view.inverse.inverse_transform`` does."""
+    inv = view.inverse
+    if isinstance(inv, Identity2D):
+        return {"kind": "identity", "dim": int(inv.dim_)}, {}
+    if isinstance(inv, PCA2D):
+        return {"kind": "pca", "mean": inv.mean_.tolist(), "components": inv.components_.tolist()}, {}
+    if isinstance(inv, GridInverse):
+        return {"kind": "grid", "extent": list(inv.extent_)}, {"grid": inv.grid_.astype(np.float32)}
+    raise TypeError(f"no page-side inverse for {type(inv).__name__}")
+
+
+def model_view(entry: Entry, projection: str, background: str, points: bool, classifier=None) -> dict:
+    """Everything the page needs to draw one model's plane and decode in it."""
+    view = entry.view(projection)
+    inverse, extra = _inverse(view)
+    data_key = ("data", entry.key, id(entry), view.name)
+    blob, index = actions.PLANES.get(data_key, lambda: _pack({
+        "xy": view.xy.astype(np.float32), "latents": entry.latents.astype(np.float32),
+        "labels": (entry.labels % 256).astype(np.uint8), **extra}))
+    config = entry.config
+    names = actions.AXIS_NAMES[view.name]
+    return {"key": entry.key, "label": entry.label, "title": entry.label if view.name == "latent" else
+            f"{entry.label} · {view.name.upper()}", "kind": entry.kind, "latent_dim": config.latent_dim,
+            "view": view.name, "axes": list(names), "extent": list(view.extent),
+            "layer": layer_url(entry, projection, background, points, classifier),
+            "data": ASSETS.add_bytes(blob, ".bin"), "arrays": index, "inverse": inverse,
+            "conditional": config.conditional, "num_classes": config.num_classes,
+            "scale": actions.code_scale(entry, view), "radius": actions.outside_radius(view),
+            "onnx": ASSETS.add_file(entry.onnx, entry.onnx_source[:32] + ".onnx") if entry.onnx else None,
+            "export": entry.export_status}
+
+
+def view_json(entries: list[Entry], *, projection: str, background: str, points: bool, link: str, label,
+              pinned: tuple[int, float, float], classifier=None, classifier_onnx: tuple[Path, str] | None = None,
+              stars: dict | None = None) -> str:
+    """The live component's value: every shown model's view, the link, the label and the pinned point."""
+    models = [model_view(e, projection, background, points, classifier if background == "classifier" else None)
+              for e in entries]
+    for m in models:
+        star = (stars or {}).get(m["key"])
+        m["star"] = [float(star[0]), float(star[1])] if star is not None else None
+    clicked, x, y = pinned
+    return json.dumps({
+        "models": models, "palette": ["#%02x%02x%02x" % tuple(c) for c in render.PALETTE], "link": link, "links": list(actions.LINKS), "label": label,
+        "pinned": {"model": int(clicked), "x": float(x), "y": float(y)},
+        "ort": static_url(ORT_DIR),
+        "classifier": ASSETS.add_file(classifier_onnx[0], classifier_onnx[1][:32] + ".onnx") if classifier_onnx
+        else None,
+    })

@@ -71,16 +71,21 @@ def hover(page, plane: int, moves: int, pause: float = 1 / 60):
             time.sleep(pause)
 
 
+RESET = ("() => { const l = window.latentExplorer; l.times.length = 0; l.work.length = 0; "
+         "l.verdictTimes.length = 0; }")
+
+
 def repaint_times(page, url, moves: int):
-    page.evaluate("() => { window.latentExplorer.times.length = 0; window.latentExplorer.verdictTimes.length = 0; }")
-    repaint, verdict = [], []
+    page.evaluate(RESET)
+    repaint, work, verdict = [], [], []
     for plane in (0, 1, 4):  # a 2-D MLP plane, a 2-D conv plane, a 16-D UMAP plane
         hover(page, plane, moves // 3)
         stats = page.evaluate("() => window.latentExplorer.stats()")
         repaint += stats["repaint"]
+        work += stats["work"]
         verdict += stats["verdict"]
-        page.evaluate("() => { window.latentExplorer.times.length = 0; window.latentExplorer.verdictTimes.length = 0; }")
-    return np.asarray(repaint), np.asarray(verdict)
+        page.evaluate(RESET)
+    return np.asarray(repaint), np.asarray(work), np.asarray(verdict)
 
 
 def requests_while_hovering(page, seconds: float = 10.0):
@@ -93,22 +98,32 @@ def requests_while_hovering(page, seconds: float = 10.0):
 
 
 def many_pages_cpu(browser, url, server_pid: int, pages: int, seconds: float):
-    """pages pages (one Python thread drives them in turn, ~20 moves per second each) hover for `seconds`."""
+    """pages pages hover at once for `seconds`: each page moves its own pointer over a plane at 60 Hz (pointer
+    events dispatched in the page, so all pages move together); the server's CPU time over that window."""
     opened = [open_page(browser, url) for _ in range(pages)]
-    boxes = [p.locator(".le-over").nth(1).bounding_box() for p in opened]
-    before, started, moves = cpu_seconds(server_pid), time.perf_counter(), 0
-    while time.perf_counter() - started < seconds:
-        for p, box in zip(opened, boxes):
-            t = moves * 0.05
-            p.mouse.move(box["x"] + 44 + (box["width"] - 50) * (0.5 + 0.45 * np.sin(t)),
-                         box["y"] + 8 + (box["width"] - 50) * (0.5 + 0.45 * np.cos(1.3 * t)))
-        moves += 1
-        time.sleep(0.05)
+    counted = sum(p.evaluate("() => window.latentExplorer.stats().repaints") for p in opened)
+    before, started = cpu_seconds(server_pid), time.perf_counter()
+    for p in opened:  # started without waiting: they run side by side
+        p.evaluate("""(seconds) => {
+            const el = document.querySelectorAll('.le-over')[1];
+            const box = el.getBoundingClientRect();
+            const side = box.width - 50;
+            const t0 = performance.now();
+            const id = setInterval(() => {
+                const t = (performance.now() - t0) / 1000;
+                if (t > seconds) return clearInterval(id);
+                el.dispatchEvent(new PointerEvent('pointermove', {bubbles: true, pointerType: 'mouse',
+                    clientX: box.left + 44 + side * (0.5 + 0.45 * Math.sin(3 * t)),
+                    clientY: box.top + 8 + side * (0.5 + 0.45 * Math.sin(2 * t + 0.5))}));
+            }, 1000 / 60);
+        }""", seconds)
+    time.sleep(seconds)
     elapsed = time.perf_counter() - started
     used = cpu_seconds(server_pid) - before
+    repaints = sum(p.evaluate("() => window.latentExplorer.stats().repaints") for p in opened) - counted
     for p in opened:
         p.context.close()
-    return used / elapsed, moves * pages / elapsed
+    return used / elapsed, repaints / elapsed
 
 
 def first_visit(browser, url):
@@ -166,11 +181,14 @@ def main():
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             kinds = first_visit(browser, url)
             page = open_page(browser, url, SIX)
-            repaint, verdict = repaint_times(page, url, args.moves)
+            repaint, work, verdict = repaint_times(page, url, args.moves)
             rows.append((f"pointer move -> {len(SIX)} decoded canvases repainted ({len(repaint)} moves; 2-D mlp, "
-                         "2-D conv and 16-D planes)", f"p50 {np.percentile(repaint, 50):.1f} ms",
+                         "2-D conv and 16-D planes), from the event's time stamp",
+                         f"p50 {np.percentile(repaint, 50):.1f} ms",
                          f"p95 {np.percentile(repaint, 95):.1f} ms (max {repaint.max():.1f})",
                          "target p95 <= 16 ms"))
+            rows.append(("· of which the page's own decoding and painting (from its handler)",
+                         f"p50 {np.percentile(work, 50):.1f} ms", f"p95 {np.percentile(work, 95):.1f} ms", ""))
             rows.append(("the classifier's verdict after a repaint (6 digits, one batch)",
                          f"p50 {np.percentile(verdict, 50):.1f} ms", f"p95 {np.percentile(verdict, 95):.1f} ms",
                          "runs when the page is idle"))
@@ -180,8 +198,8 @@ def main():
                          "target 0"))
             page.context.close()
             share, rate = many_pages_cpu(browser, url, proc.pid, args.pages, args.seconds)
-            rows.append((f"server CPU while {args.pages} pages hover ({args.seconds:.0f} s, {rate:.0f} moves/s "
-                         "in all)", f"{100 * share:.1f}% of one core", "", "target < 5%"))
+            rows.append((f"server CPU while {args.pages} pages hover at once ({args.seconds:.0f} s; the pages repainted "
+                         f"{rate:.0f} times/s in all)", f"{100 * share:.1f}% of one core", "", "target < 5%"))
             browser.close()
     finally:
         proc.terminate()

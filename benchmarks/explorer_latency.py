@@ -9,9 +9,7 @@
 3. Cold start: `python app.py` until the page answers HTTP 200, against a bare Gradio Blocks app that
    imports torch (target <= 1.3x).
 4. Memory: RSS of the running app after loading the default models and the clicks (target <= 1.5 GB).
-5. A fresh 16-D model (the shipped vae-16d without its embedding.npz, as an upload or a new run is): time until
-   its UMAP view is ready in the background: in a new process on a machine whose numba cache is empty (run with
-   an empty NUMBA_CACHE_DIR), in a later new process (the cache the first one wrote), and again in that process.
+(A fresh 16-D model's UMAP plane: benchmarks/fresh_umap.py.)
 """
 from __future__ import annotations
 
@@ -96,31 +94,6 @@ def server_handler(n: int = 300):
     return keys, times[10:]
 
 
-FRESH_UMAP = """
-import shutil, sys, tempfile, time
-from pathlib import Path
-sys.path.insert(0, {root!r})
-from explorer.registry import Registry, compute_umap, make_entry
-folder = Path(tempfile.mkdtemp())
-for name in ("config.json", "model.safetensors"):
-    shutil.copy(Path({root!r}) / "pretrained" / "vae-16d" / name, folder / name)
-test = Registry().test
-for _ in range(2):
-    entry = make_entry("upload/1-vae-16d", "vae-16d", folder, test)
-    t = time.perf_counter()
-    compute_umap(entry)
-    assert entry.umap_status == "ready", entry.umap_status
-    print(time.perf_counter() - t)
-shutil.rmtree(folder)
-"""
-
-
-def fresh_umap(cache_dir: str) -> list[float]:
-    out = subprocess.run([sys.executable, "-c", FRESH_UMAP.format(root=str(ROOT))], capture_output=True, text=True,
-                         check=True, env={**os.environ, "NUMBA_CACHE_DIR": cache_dir}).stdout
-    return [float(v) for v in out.split()]
-
-
 def browser_clicks(url: str, clicks: int):
     from playwright.sync_api import sync_playwright
 
@@ -185,12 +158,6 @@ def main():
     finally:
         proc.terminate()
         proc.wait()
-    with tempfile.TemporaryDirectory() as cache_dir:
-        cold, _ = fresh_umap(cache_dir)
-        warm, again = fresh_umap(cache_dir)
-    rows.append(("fresh 16-D model: UMAP view ready (10,000 test codes, in the background; PCA meanwhile)",
-                 f"new process: {cold:.0f} s with numba's cache empty, {warm:.0f} s with it filled",
-                 f"again in a process {again:.0f} s", "the page says 'a minute or two'"))
     print("\n| measure | value | value | target |\n|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")

@@ -97,23 +97,55 @@ def import_umap():
     return umap
 
 
+FRESH_EPOCHS = 200  # a fresh model's plane: umap-learn's default for 10,000 points is 500 epochs
+
+
 def fit_umap(train_codes: np.ndarray, *, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1,
-             max_points: int | None = UMAP_FIT_POINTS):
-    """A UMAP fitted on the first ``max_points`` training codes (None: all). Slow the first time in a process
-    (numba compiling: about a minute here, half that once numba's cache holds it); then about 6 s for 10k codes
-    and 45 s for 60k on one core."""
+             max_points: int | None = UMAP_FIT_POINTS, n_epochs: int | None = None):
+    """A UMAP fitted on the first ``max_points`` training codes (None: all); ``n_epochs`` None is umap-learn's
+    default. The first fit in a process compiles umap-learn's code with numba (``warm_up`` does it ahead)."""
     umap = import_umap()
 
     codes = np.asarray(train_codes, dtype=np.float32)[:max_points]
-    return umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed).fit(codes)
+    return umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed,
+                     n_epochs=n_epochs).fit(codes)
+
+
+def warm_up(seed: int = 0) -> None:
+    """Compile what fitting a fresh model's UMAP runs (numba), on random codes, so that the first real fit does
+    not pay for it: 5,000 points take the approximate nearest-neighbour path a 10,000-point fit takes."""
+    codes = np.random.default_rng(seed).normal(size=(5000, 16)).astype(np.float32)
+    fit_umap(codes, n_epochs=5)
 
 
 def umap_grid(reducer, xy: np.ndarray, resolution: int = GRID):
-    """Latents behind a resolution x resolution grid over the embedded points (one inverse_transform call)."""
+    """Latents behind a resolution x resolution grid over the embedded points (UMAP's own inverse_transform in
+    one call: about 8 s for 48 x 48 here; pretrained.build uses it for the shipped planes)."""
     extent = padded_extent(xy)
     xs = np.linspace(extent[0], extent[1], resolution)
     ys = np.linspace(extent[2], extent[3], resolution)
     gx, gy = np.meshgrid(xs, ys)
     points = np.c_[gx.ravel(), gy.ravel()]
     latents = reducer.inverse_transform(points).astype(np.float32)
+    return latents.reshape(resolution, resolution, -1), extent
+
+
+KNN_INVERSE = 16  # neighbours of a grid cell whose codes make its latent
+
+
+def knn_grid(xy: np.ndarray, codes: np.ndarray, resolution: int = GRID, k: int = KNN_INVERSE):
+    """Latents behind a resolution x resolution grid over the embedded points: each cell's latent is the mean of
+    the codes of its k nearest embedded points, weighted by 1 / distance. For a fresh model: in 10 ms instead of
+    UMAP's 8 s, and closer (leave-one-out on the shipped 16-D models, a test digit decoded from its plane point
+    has a Bernoulli error of 197, 195 and 235 nats against 205, 199 and 240 through their UMAP grids)."""
+    from scipy.spatial import cKDTree
+
+    extent = padded_extent(xy)
+    xs = np.linspace(extent[0], extent[1], resolution)
+    ys = np.linspace(extent[2], extent[3], resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    dist, idx = cKDTree(np.asarray(xy, np.float64)).query(np.c_[gx.ravel(), gy.ravel()], k=k)
+    weights = 1 / np.maximum(dist, 1e-12)
+    weights /= weights.sum(1, keepdims=True)
+    latents = (np.asarray(codes, np.float32)[idx] * weights[..., None]).sum(1).astype(np.float32)
     return latents.reshape(resolution, resolution, -1), extent

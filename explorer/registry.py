@@ -154,15 +154,16 @@ def make_entry(key: str, label: str, path: Path, test: Split) -> Entry:
 
 
 def compute_umap(entry: Entry) -> None:
-    """Fit UMAP on a fresh model's test codes and add the view (slow: run it in a background thread)."""
-    from .projection import fit_umap, umap_grid
+    """Fit UMAP on a fresh model's test codes and add the view (seconds: run it in a background thread). Its
+    settings were picked by measurement (docs/benchmarks.md): 200 epochs and a nearest-neighbour inverse."""
+    from .projection import FRESH_EPOCHS, fit_umap, knn_grid
 
     try:
-        reducer = fit_umap(entry.latents)
+        reducer = fit_umap(entry.latents, n_epochs=FRESH_EPOCHS)
         xy = reducer.embedding_.astype(np.float32)
         if len(xy) < len(entry.latents):  # fitted on a subset: place the rest too
             xy = np.concatenate([xy, reducer.transform(entry.latents[len(xy):]).astype(np.float32)])
-        grid, extent = umap_grid(reducer, xy)
+        grid, extent = knn_grid(xy, entry.latents)
         inverse = GridInverse(grid, extent)
         entry.views["umap"] = View("umap", xy, inverse, tuple(inverse.extent_))
         entry.umap_status = "ready"

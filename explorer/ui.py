@@ -187,8 +187,8 @@ def load_models(keys, projection, background, points, label="auto", session=None
     status = "Showing " + ", ".join(f"**{e.label}** ({e.kind}, {e.config.latent_dim}-D)" for e in entries)
     waiting = umap_pending(entries, projection)
     if waiting:
-        status += (f". UMAP for {', '.join(waiting)} is being computed in the background (a minute or two the "
-                   "first time, less after); PCA is shown until then, and the planes switch to UMAP by themselves.")
+        status += (f". UMAP for {', '.join(waiting)} is being computed in the background (about 10 seconds); PCA "
+                   "is shown until then, and the planes switch to UMAP by themselves.")
     status += "".join(f". {e.label}: {e.umap_status}" for e in entries if e.umap_status.startswith("UMAP failed"))
     status += "".join(f". {e.label}: {e.export_status} (a click decodes it on the server)" for e in entries
                       if e.export_status.startswith("no live"))
@@ -625,9 +625,22 @@ def build() -> gr.Blocks:
     return demo
 
 
+def warm_umap() -> None:
+    """Compile umap-learn's code in the background once the server listens, so that a student's fresh 16-D model
+    gets its UMAP plane in seconds (the first fit in a process otherwise spends most of a minute compiling)."""
+    from .projection import warm_up
+
+    try:
+        warm_up()
+    except Exception as e:  # the first real fit then compiles instead; nothing else depends on it
+        print(f"UMAP warm-up failed ({type(e).__name__}: {e})", flush=True)
+
+
 def launch(**kwargs) -> None:
-    build().queue(default_concurrency_limit=8).launch(max_file_size="150mb",
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        server_port=int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860"))),
-        css=CSS, theme=gr.themes.Soft(), ssr_mode=False,  # the live planes' files are served by our own routes
-        app_kwargs={"routes": live.ROUTES}, **kwargs)
+    demo = build().queue(default_concurrency_limit=8)
+    demo.launch(max_file_size="150mb", server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                server_port=int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860"))),
+                css=CSS, theme=gr.themes.Soft(), ssr_mode=False,  # the live planes' files are served by our own routes
+                app_kwargs={"routes": live.ROUTES}, prevent_thread_lock=True, **kwargs)
+    threading.Thread(target=warm_umap, daemon=True, name="umap-warm-up").start()
+    demo.block_thread()

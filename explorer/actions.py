@@ -330,3 +330,58 @@ def embed_point(entry: Entry, image: np.ndarray, projection: str, label: int | N
     if view.name in ("latent", "pca"):
         return view.inverse.transform(z)[0]
     return view.xy[nearest(entry.latents, z[0])]
+
+
+# -- latent traversals ----------------------------------------------------------------------------------------
+@torch.no_grad()
+def dim_kl(entry: Entry, test) -> np.ndarray | None:
+    """VAEs: each latent dim's mean KL(q(z_j|x) || N(0, 1)) over the test split, in nats (the marginal of a
+    full-covariance q). About 0 for a dim that collapsed to the prior. None for models without a posterior."""
+    if entry.kind not in ("vae", "cvae"):
+        return None
+
+    def make():
+        from trainer.losses import cholesky_factor
+
+        total = torch.zeros(entry.config.latent_dim, dtype=torch.float64)
+        for x, y in test.batches(1000, device=entry.model.device):
+            with entry.lock:
+                mu, logvar, tril = entry.model.encode(x, y if entry.config.conditional else None)
+            var = logvar.exp() if tril is None else cholesky_factor(logvar, tril).pow(2).sum(-1)
+            total += (0.5 * (mu.pow(2) + var - 1 - var.log())).sum(0).double().cpu()
+        return (total / len(test)).numpy()
+    return PLANES.get(("kl", entry.key, id(entry)), make)
+
+
+def traversal_scale(entry: Entry) -> np.ndarray:
+    """The σ a traversal steps in, per dim: the prior's (1) for a VAE with N(0, I), else the test codes' spread
+    (an AE has no prior; an AAE's codes match theirs)."""
+    if entry.kind in ("vae", "cvae") and not entry.config.prior_components:
+        return np.ones(entry.config.latent_dim, np.float32)
+    return np.maximum(entry.latents.std(0), 1e-3).astype(np.float32)
+
+
+def traversal_rows(entry: Entry, test) -> tuple[list[int], np.ndarray | None]:
+    """The dims in the order a traversal shows them: by mean KL (most active first) for VAEs, else 0, 1, ..."""
+    kl = dim_kl(entry, test)
+    dims = list(range(entry.config.latent_dim))
+    return (sorted(dims, key=lambda j: -kl[j]) if kl is not None else dims), kl
+
+
+def traversal(entry: Entry, test, z0: np.ndarray, *, span: float = 3.0, steps: int = 11,
+              label: int | None = None) -> tuple[np.ndarray, str]:
+    """One row per latent dim: the code z0 with that dim moved from -span to +span of its σ, decoded; and a
+    caption line per row (KL for VAEs)."""
+    order, kl = traversal_rows(entry, test)
+    scale = traversal_scale(entry)
+    offsets = np.linspace(-span, span, steps, dtype=np.float32)
+    z = np.repeat(np.asarray(z0, np.float32)[None], len(order) * steps, 0).reshape(len(order), steps, -1)
+    for r, j in enumerate(order):
+        z[r, :, j] += offsets * scale[j]
+    images = entry.decode(z.reshape(len(order) * steps, -1), label).reshape(len(order), steps, 28, 28)
+    rows, lines = [], []
+    for r, j in enumerate(order):
+        name = f"z{j + 1}" + (f" · KL {kl[j]:.2f}" if kl is not None else "")
+        rows.append((name, images[r], [f"{v:+.1f}" for v in offsets] if r == len(order) - 1 else None))
+        lines.append(name)
+    return render.image_table(rows, note_h=16), lines

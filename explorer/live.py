@@ -278,3 +278,15 @@ def view_json(entries: list[Entry], *, projection: str, background: str, points:
         "classifier": ASSETS.add_file(classifier_onnx[0], classifier_onnx[1][:32] + ".onnx") if classifier_onnx
         else None,
     })
+
+
+def traverse_json(entry: Entry, z0, scale, order, kl, span: float, label) -> str:
+    """The traversal sliders' value (explorer/static/traverse.js): the code, each dim's σ and the rows' order."""
+    config = entry.config
+    return json.dumps({
+        "title": entry.label, "latent_dim": config.latent_dim, "z0": [float(v) for v in np.asarray(z0)],
+        "scale": [float(v) for v in scale], "order": [int(j) for j in order], "span": float(span),
+        "kl": [float(v) for v in kl] if kl is not None else None, "conditional": config.conditional,
+        "num_classes": config.num_classes, "label": int(label) if label is not None else None,
+        "onnx": ASSETS.add_file(entry.onnx, entry.onnx_source[:32] + ".onnx") if entry.onnx else None,
+        "ort": static_url(ORT_DIR)})

@@ -38,6 +38,10 @@ CAPTIONS = {
     "recon": "Top row: the input digits. Then each model's reconstruction, with its error in nats under each image "
              "(lower is better). Draw your own digit to see how each model reads it; a star marks where it lands in "
              "every plane.",
+    "traverse": "Each row moves one latent dim of the model from −span to +span σ around a test digit's code (or "
+                "the pinned point) and decodes every step. For a VAE the rows are ordered by how much KL each dim "
+                "pays: a dim near 0 nats collapsed to the prior and moving it changes nothing. The sliders decode "
+                "an edited code live, in your browser.",
     "samples": "Digits generated from each model's prior: N(0, I) for the VAE (vae-16d: a mixture of Gaussians "
                "fitted to its codes), the AAE's chosen prior, and for the AE (which has no prior) a Gaussian fitted "
                "to its codes — with 16 latent dims many of those fall in the holes between codes (compare ae-16d "
@@ -394,6 +398,58 @@ def style_grids_on_open(keys, indices, session):
     return style_grids(keys, indices, session)
 
 
+def shown_model_choice(keys, current, session):
+    """A model picker of the shown models only (their names), keeping the current pick while it is shown."""
+    keys = [picked_key(k, session) for k in (keys or [])]
+    names = dict((key, label) for label, key in model_choices(session))
+    choices = [(names.get(k, k), k) for k in keys]
+    return gr.update(choices=choices, value=current if current in keys else (keys[0] if keys else None))
+
+
+TRAVERSE_SOURCES = ("test digit", "pinned point")
+
+
+def traverse(keys, model, source, index, span, steps, session):
+    """One row per latent dim of ``model`` (a key of the shown models or any model), from -span to +span σ around
+    the code of test digit #index or of the pinned point; returns the grid, a caption and the page's sliders."""
+    entries = entries_for(keys, session)
+    try:
+        entry = next(e for e in entries if e.key == picked_key(model or "", session)) if model else entries[0]
+    except StopIteration:
+        raise gr.Error(f"{model!r} is not a shown model; pick one of {', '.join(e.key for e in entries)}") from None
+    try:
+        span, steps = float(span), int(steps)
+    except (TypeError, ValueError):
+        raise gr.Error("span and steps must be numbers") from None
+    if not (0 < span <= 10 and 2 <= steps <= 25):
+        raise gr.Error(f"span must be in (0, 10] σ and steps between 2 and 25 (got {span}, {steps})")
+    if source == "pinned point":
+        clicked, x, y = _pinned(entries, "umap", session or new_session())
+        target = actions.click_targets(entries, clicked, (x, y), link=(session or {}).get("link", LINK_DEFAULT))[
+            entries.index(entry)]
+        z0, label, where = target.z, target.label, f"the pinned point ({target.how})"
+    else:
+        n = len(REGISTRY.test)
+        try:
+            i = int(index)
+        except (TypeError, ValueError):
+            i = -1
+        if not 0 <= i < n:
+            raise gr.Error(f"the test digit # must be between 0 and {n - 1} (got {index!r})")
+        z0, label, where = entry.latents[i], int(entry.labels[i]) if entry.config.conditional else None, f"test digit #{i}"
+    image, rows = actions.traversal(entry, REGISTRY.test, z0, span=span, steps=steps, label=label)
+    order, kl = actions.traversal_rows(entry, REGISTRY.test)
+    caption = (f"**{entry.label}** around {where}: one row per latent dim, from −{span:g} to +{span:g} σ"
+               + (" (σ of N(0, I))" if actions.traversal_scale(entry).max() == 1 else " (σ of the test codes)"))
+    if kl is not None:
+        collapsed = [f"z{j + 1}" for j in order if kl[j] < 0.05]
+        caption += (". Rows are ordered by each dim's mean KL over the test split (nats): the top ones carry the "
+                    "digit, " + (f"{', '.join(collapsed)} collapsed to the prior (KL < 0.05): moving them changes "
+                                 "nothing." if collapsed else "none collapsed to the prior."))
+    sliders = live.traverse_json(entry, z0, actions.traversal_scale(entry), order, kl, span, label)
+    return image, caption, sliders
+
+
 def upload(files, keys, session, request: gr.Request = None):
     session = session or new_session()
     folder = trainer_tab.session_dir(session, request)  # tracks the session, so closing the tab finds its files
@@ -532,6 +588,23 @@ def build() -> gr.Blocks:
                                      buttons=["download"], elem_id="recons")
                 recon_table = gr.Dataframe(headers=["model", "mean error (nats)"], label="Reconstruction error",
                                            interactive=False)
+            with gr.Tab("Latent traversal") as traverse_tab:
+                gr.Markdown(CAPTIONS["traverse"], elem_classes=["caption"])
+                with gr.Row(equal_height=True):
+                    traverse_model = gr.Dropdown(label="Model", allow_custom_value=True, scale=2, min_width=160)
+                    traverse_source = gr.Radio(list(TRAVERSE_SOURCES), value="test digit", label="Around",
+                                               scale=2, min_width=200)
+                    traverse_index = gr.Number(value=0, precision=0, minimum=0, label="Test digit #", scale=1,
+                                               min_width=100)
+                    traverse_span = gr.Slider(1, 5, value=3, step=0.5, label="Span (σ)", scale=2)
+                    traverse_steps = gr.Slider(5, 15, value=11, step=1, label="Steps", scale=2)
+                    traverse_btn = gr.Button("Draw traversal", variant="primary", scale=1)
+                traverse_text = gr.Markdown(elem_id="traverse-text")
+                traverse_live = gr.HTML("", html_template='<div class="le-host"></div>',
+                                        js_on_load=(live.STATIC / "mount.js").read_text(), apply_default_css=False,
+                                        elem_id="traverse-live", module_url=live.static_url("traverse.js"))
+                traverse_img = gr.Image(type="numpy", format="png", interactive=False, label="Traversal",
+                                        show_label=False, buttons=["download"], elem_id="traversal")
             with gr.Tab("Samples") as sample_tab:
                 gr.Markdown(CAPTIONS["samples"])
                 with gr.Row():
@@ -606,6 +679,11 @@ def build() -> gr.Blocks:
         # open the sketchpad with the brush already picked (Gradio starts with no tool)
         recon_tab.select(None, None, None, js="() => { setTimeout(() => { const b = document.querySelector("
                                                  "'#sketch button[aria-label=\"Brush\"]'); if (b) b.click(); }, 300); }")
+        traverse_io = ([models, traverse_model, traverse_source, traverse_index, traverse_span, traverse_steps,
+                        session], [traverse_img, traverse_text, traverse_live])
+        traverse_btn.click(traverse, *traverse_io, api_name="traverse")
+        traverse_tab.select(shown_model_choice, [models, traverse_model, session], [traverse_model],
+                            api_visibility="private").then(traverse, *traverse_io, api_visibility="private")
         sample_io = ([models, sample_seed, session], [sample_gallery, sample_text])
         interp_io = ([models, interp_a, interp_b, session], [interp_img])
         sample_btn.click(sample, *sample_io, api_name="sample")

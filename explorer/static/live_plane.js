@@ -155,7 +155,7 @@ async function loadArrays(model) {
 
 let ortModule = null;
 
-async function runtime(base) {
+export async function runtime(base) {
   if (typeof WebAssembly !== "object") throw new Error("this browser has no WebAssembly");
   if (!ortModule) {
     ortModule = import(`${base}ort.wasm.min.mjs`).then((ort) => {
@@ -168,7 +168,7 @@ async function runtime(base) {
   return ortModule;
 }
 
-function session(ort, url) {
+export function session(ort, url) {
   return once(url, () => ort.InferenceSession.create(url, { executionProviders: ["wasm"] }));
 }
 

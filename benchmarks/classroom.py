@@ -1,0 +1,252 @@
+"""A class of 30 on one 2-core server for 60 s, each student a separate process; prints a table.
+
+    python benchmarks/classroom.py [--seconds 60] [--browsers 6] [--clients 24]
+
+- --browsers headless Chromium pages (one Playwright process each) run the lesson's actions in turn: hover and
+  click the planes, switch the background, reconstruct, sample, draw the manifold grids;
+- --clients `gradio_client` users run the same server actions at a human pace (one every 2-4 s): a click
+  (/decode), a background switch (/load_models), /reconstruct, /sample, /manifold;
+- one training job (a VAE on the bundled data) trains meanwhile, started and polled through the API.
+Per action: p50/p95 latency and errors; the pages' hover repaint time (against one page alone); the server's CPU
+and peak RSS. Targets: 0 errors, p95 <= 1 s for every server action, hover as fast as alone, RSS <= 2 GB.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+DEFAULT = ["pretrained/ae-2d", "pretrained/vae-2d", "pretrained/aae-mixture10-2d"]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+LIVE = "() => window.latentExplorer && window.latentExplorer.stats().live"
+
+
+def client_actions(rng):
+    """One action of an API student: (name, endpoint, args)."""
+    kind = rng.choice(["click", "click", "background", "reconstruct", "sample", "manifold"])
+    if kind == "click":
+        return kind, "/decode", (DEFAULT, int(rng.integers(3)), float(rng.uniform(-2, 2)), float(rng.uniform(-2, 2)),
+                                 "umap", "auto")
+    if kind == "background":
+        return kind, "/load_models", (DEFAULT, "umap", str(rng.choice(["none", "manifold", "prior density",
+                                                                        "classifier"])), True)
+    if kind == "reconstruct":
+        return kind, "/reconstruct", (DEFAULT, "random", "", None, int(rng.integers(1000)), "umap")
+    if kind == "sample":
+        return kind, "/sample", (DEFAULT, int(rng.integers(1000)))
+    return kind, "/manifold", (DEFAULT, "umap", 15, False, "auto")
+
+
+def api_student(url, seconds, seed, out):
+    from gradio_client import Client
+
+    rng = np.random.default_rng(seed)
+    client = Client(url, verbose=False)
+    records, end = [], time.time() + seconds
+    time.sleep(rng.uniform(0, 3))
+    while time.time() < end:
+        kind, endpoint, args = client_actions(rng)
+        t = time.perf_counter()
+        try:
+            client.predict(*args, api_name=endpoint)
+            records.append((kind, time.perf_counter() - t, ""))
+        except Exception as e:  # an error is a result here
+            records.append((kind, time.perf_counter() - t, f"{type(e).__name__}: {str(e)[:120]}"))
+        time.sleep(rng.uniform(2, 4))
+    out.put(("api", records, {}))
+
+
+def trainer(url, seconds, out):
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    records = []
+    t = time.perf_counter()
+    try:
+        job = client.predict("vae", "mlp", 2, 1.0, "gaussian", False, 50, 128, 1e-3, 0, "bundled", None,
+                             "classroom-race", 0, api_name="/train_start")[0]
+        records.append(("train start", time.perf_counter() - t, ""))
+    except Exception as e:
+        out.put(("train", [("train start", time.perf_counter() - t, f"{type(e).__name__}: {e}")], {}))
+        return
+    end, status = time.time() + seconds, {}
+    while time.time() < end:
+        t = time.perf_counter()
+        try:
+            status = client.predict(job, 0, api_name="/train_status")
+            records.append(("train status", time.perf_counter() - t, ""))
+        except Exception as e:
+            records.append(("train status", time.perf_counter() - t, f"{type(e).__name__}: {e}"))
+        time.sleep(2)
+    try:
+        client.predict(job, api_name="/train_stop")
+    except Exception:
+        pass
+    out.put(("train", records, {"epochs": status.get("epoch") if isinstance(status, dict) else None}))
+
+
+def browser_student(url, seconds, seed, out):
+    from playwright.sync_api import sync_playwright
+
+    rng = random.Random(seed)
+    records, repaint, end = [], [], time.time() + seconds
+
+    def timed(kind, act, wait, timeout=20_000):
+        t = time.perf_counter()
+        try:
+            act()
+            page.wait_for_function(*wait, timeout=timeout)
+            records.append((kind, time.perf_counter() - t, ""))
+        except Exception as e:
+            records.append((kind, time.perf_counter() - t, f"{type(e).__name__}: {str(e)[:120]}"))
+
+    def changed(selector):
+        old = page.evaluate(f"() => {{ const i = document.querySelector('{selector}'); return i ? i.src : null; }}")
+        return (f"old => {{ const i = document.querySelector('{selector}'); return i && i.src && i.src !== old; }}",
+                old)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(url)
+        page.wait_for_function(LIVE, timeout=120_000)
+        while time.time() < end:
+            action = rng.choice(["hover", "hover", "background", "reconstruct", "sample", "manifold"])
+            if action == "hover":
+                page.get_by_role("tab", name="Latent planes").click()
+                box = page.locator(".le-over").nth(rng.randrange(3)).bounding_box()
+                side = box["width"] - 50
+                for i in range(90):  # 1.5 s at 60 Hz, then a click pins the point
+                    page.mouse.move(box["x"] + 44 + side * (0.5 + 0.45 * np.sin(i / 9)),
+                                    box["y"] + 8 + side * (0.5 + 0.45 * np.cos(i / 13)))
+                    time.sleep(1 / 60)
+                timed("click (pin)", lambda: page.mouse.click(box["x"] + 44 + side * rng.random(),
+                                                              box["y"] + 8 + side * rng.random()),
+                      ("() => true",))
+                repaint += page.evaluate("() => window.latentExplorer.stats().repaint")
+                page.evaluate("() => { window.latentExplorer.times.length = 0; }")
+            elif action == "background":
+                page.get_by_role("tab", name="Latent planes").click()
+                old = page.evaluate("() => window.latentExplorer.view.models[0].layer")
+                pick = rng.choice(["none", "manifold", "prior density", "classifier"])
+
+                def switch():
+                    page.get_by_label("Plane background").click()
+                    page.get_by_role("option", name=pick, exact=True).click()
+                timed("background", switch, ("old => window.latentExplorer.view.models[0].layer !== old || "
+                                             "window.latentExplorer.view.models[0].layer.length === 0", old))
+            else:
+                tab, button, elem = {"reconstruct": ("Reconstructions", "Reconstruct", "#recons img"),
+                                     "sample": ("Samples", "Sample from the priors", "#samples img"),
+                                     "manifold": ("Manifold grids", "Draw grids", "#grids img")}[action]
+                page.get_by_role("tab", name=tab).click()
+                page.wait_for_timeout(300)
+                wait = changed(elem)
+                if action == "reconstruct":
+                    page.get_by_label("random").check()
+                timed(action, lambda: page.get_by_role("button", name=button).click(), wait)
+            time.sleep(rng.uniform(1, 2))
+        browser.close()
+    out.put(("browser", records, {"repaint": repaint}))
+
+
+def alone_repaint(url) -> list[float]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(url)
+        page.wait_for_function(LIVE, timeout=120_000)
+        box = page.locator(".le-over").nth(1).bounding_box()
+        side = box["width"] - 50
+        for i in range(300):
+            page.mouse.move(box["x"] + 44 + side * (0.5 + 0.45 * np.sin(i / 9)),
+                            box["y"] + 8 + side * (0.5 + 0.45 * np.cos(i / 13)))
+            time.sleep(1 / 60)
+        times = page.evaluate("() => window.latentExplorer.stats().repaint")
+        browser.close()
+    return times
+
+
+def watch(pid, stop, found):
+    from live_plane import cpu_seconds
+
+    found["cpu0"], found["t0"], found["rss"] = cpu_seconds(pid), time.perf_counter(), 0.0
+    while not stop.is_set():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                found["rss"] = max(found["rss"], int(line.split()[1]) / 1024)
+        time.sleep(0.5)
+    found["cpu"] = (cpu_seconds(pid) - found["cpu0"]) / (time.perf_counter() - found["t0"])
+
+
+def main():
+    from explorer_latency import start
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=60)
+    p.add_argument("--browsers", type=int, default=6)
+    p.add_argument("--clients", type=int, default=24)
+    args = p.parse_args()
+    import tempfile
+
+    runs = tempfile.mkdtemp(prefix="classroom-runs-")
+    proc, url, _ = start([sys.executable, "app.py"], env={"LATENT_EXPLORER_RUNS": runs})
+    try:
+        alone = alone_repaint(url)
+        out = mp.Queue()
+        stop, found = threading.Event(), {}
+        watcher = threading.Thread(target=watch, args=(proc.pid, stop, found))
+        students = [mp.Process(target=trainer, args=(url, args.seconds, out))]
+        students += [mp.Process(target=browser_student, args=(url, args.seconds, k, out)) for k in range(args.browsers)]
+        students += [mp.Process(target=api_student, args=(url, args.seconds, 100 + k, out))
+                     for k in range(args.clients)]
+        for s in students:
+            s.start()
+        time.sleep(5)  # the pages load first; then measure the class at work
+        watcher.start()
+        results = [out.get(timeout=args.seconds + 600) for _ in students]
+        stop.set()
+        watcher.join()
+        for s in students:
+            s.join(timeout=60)
+    finally:
+        proc.terminate()
+        proc.wait()
+    by_kind: dict[str, list] = {}
+    repaint = []
+    for who, records, extra in results:
+        for kind, seconds, error in records:
+            by_kind.setdefault(f"{'page' if who == 'browser' else 'API' if who == 'api' else 'job'}: {kind}",
+                               []).append((seconds, error))
+        repaint += extra.get("repaint", [])
+    print(f"\n{args.browsers} pages + {args.clients} API users + 1 training job for {args.seconds:.0f} s\n")
+    print("| action | count | p50 | p95 | errors |\n|---|---|---|---|---|")
+    for kind, rows in sorted(by_kind.items()):
+        times = np.asarray([s for s, _ in rows]) * 1000
+        errors = [e for _, e in rows if e]
+        print(f"| {kind} | {len(rows)} | {np.percentile(times, 50):.0f} ms | {np.percentile(times, 95):.0f} ms | "
+              f"{len(errors)}{' (' + errors[0] + ')' if errors else ''} |")
+    print(f"| page: hover repaint, in class | {len(repaint)} | {np.percentile(repaint, 50):.1f} ms | "
+          f"{np.percentile(repaint, 95):.1f} ms | |")
+    print(f"| page: hover repaint, one page alone | {len(alone)} | {np.percentile(alone, 50):.1f} ms | "
+          f"{np.percentile(alone, 95):.1f} ms | |")
+    print(f"\nserver: {100 * found['cpu']:.0f}% of one core over the run, peak RSS {found['rss']:.0f} MB")
+    print(json.dumps({"cpu": found["cpu"], "rss_mb": found["rss"]}))
+
+
+if __name__ == "__main__":
+    main()

@@ -375,3 +375,14 @@ def run_key_of(job_id, session) -> str:
     if name is None or not (RUNS / name / checkpoint.WEIGHTS).is_file():
         raise gr.Error("No finished epoch to compare yet: wait for the first epoch to end.")
     return f"runs/{name}"
+
+
+def snapshots_of(job_id, session) -> list[tuple[str, list]]:
+    """(run name, latent snapshots) of your job, for the replay GIF; [] when it has none (or is not yours)."""
+    try:
+        job = JOBS.get(job_id or session.get("job"), _owner(session))
+    except JobError:
+        return []
+    with job.lock:
+        snaps = list(job.snapshots)
+    return [(job.name, snaps)] if snaps else []

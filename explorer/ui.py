@@ -1,10 +1,14 @@
 """Gradio layout and event wiring. Handlers are thin: the work lives in explorer.actions."""
 from __future__ import annotations
 
+import functools
+import json
 import os
 import re
 import shutil
+import tempfile
 import threading
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -450,6 +454,43 @@ def traverse(keys, model, source, index, span, steps, session):
     return image, caption, sliders
 
 
+GIF_KINDS = ("interpolation", "traversal", "replay")
+GIF_DIR = Path(tempfile.gettempdir()) / "latent-explorer-gifs"
+GIF_TTL = 900  # seconds a made GIF stays on disk (Gradio keeps its own copy for the page)
+
+
+def export_gif(what, keys, a, b, model, source, index, span, job_id, session):
+    """A looping GIF: ``what`` = interpolation (test digits a -> b in every shown model), traversal (``model``
+    around ``source``/``index``, every dim at once) or replay (the latent snapshots of your job ``job_id``)."""
+    from . import gif
+
+    if what == "interpolation":
+        entries = entries_for(keys, session)
+        interpolate(keys, a, b, session)  # the same checks of the indices
+        frames = gif.interpolation_frames(entries, REGISTRY.test, int(a), int(b))
+    elif what == "traversal":
+        _, _, sliders = traverse(keys, model, source, index, span, 11, session)
+        view = json.loads(sliders)
+        entry = next(e for e in entries_for(keys, session) if e.label == view["title"])
+        frames = gif.traversal_frames(entry, REGISTRY.test, np.asarray(view["z0"], np.float32), span=float(span),
+                                      label=view["label"])
+    elif what == "replay":
+        runs = trainer_tab.snapshots_of(job_id, session)
+        if not runs:
+            raise gr.Error("no latent snapshots yet: the replay GIF needs a job with at least one finished epoch")
+        frames = gif.replay_frames(runs)
+    else:
+        raise gr.Error(f"what must be one of {', '.join(GIF_KINDS)}, got {what!r}")
+    GIF_DIR.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in GIF_DIR.glob("*.gif"):  # made for earlier requests, long since sent
+        if now - old.stat().st_mtime > GIF_TTL:
+            old.unlink(missing_ok=True)
+    fd, path = tempfile.mkstemp(prefix=f"{what}-", suffix=".gif", dir=GIF_DIR)
+    os.close(fd)
+    return str(gif.save(frames, path))
+
+
 def upload(files, keys, session, request: gr.Request = None):
     session = session or new_session()
     folder = trainer_tab.session_dir(session, request)  # tracks the session, so closing the tab finds its files
@@ -605,6 +646,10 @@ def build() -> gr.Blocks:
                                         elem_id="traverse-live", module_url=live.static_url("traverse.js"))
                 traverse_img = gr.Image(type="numpy", format="png", interactive=False, label="Traversal",
                                         show_label=False, buttons=["download"], elem_id="traversal")
+                with gr.Row():
+                    traverse_gif_btn = gr.Button("Traversal as a GIF (for slides)", size="sm", scale=0,
+                                                 min_width=260)
+                    traverse_gif = gr.File(label="GIF", elem_id="traverse-gif", scale=1)
             with gr.Tab("Samples") as sample_tab:
                 gr.Markdown(CAPTIONS["samples"])
                 with gr.Row():
@@ -619,6 +664,10 @@ def build() -> gr.Blocks:
                     interp_btn = gr.Button("Interpolate")
                 interp_img = gr.Image(type="numpy", format="png", interactive=False, label="Interpolation",
                                       buttons=["download"])
+                with gr.Row():
+                    interp_gif_btn = gr.Button("Interpolation as a GIF (for slides)", size="sm", scale=0,
+                                               min_width=260)
+                    interp_gif = gr.File(label="GIF", elem_id="interp-gif", scale=1)
             with gr.Tab("Conditional") as style_tab:
                 gr.Markdown(CAPTIONS["conditional"])
                 with gr.Row():
@@ -684,6 +733,13 @@ def build() -> gr.Blocks:
         traverse_btn.click(traverse, *traverse_io, api_name="traverse")
         traverse_tab.select(shown_model_choice, [models, traverse_model, session], [traverse_model],
                             api_visibility="private").then(traverse, *traverse_io, api_visibility="private")
+        gif_kind = gr.Dropdown(list(GIF_KINDS), value="interpolation", visible=False)
+        gif_inputs = [models, interp_a, interp_b, traverse_model, traverse_source, traverse_index, traverse_span,
+                      train["job_id"], session]
+        gr.Button(visible=False).click(export_gif, [gif_kind, *gif_inputs], [interp_gif], api_name="export_gif")
+        for kind, button, out in (("interpolation", interp_gif_btn, interp_gif),
+                                  ("traversal", traverse_gif_btn, traverse_gif)):
+            button.click(functools.partial(export_gif, kind), gif_inputs, [out], api_visibility="private")
         sample_io = ([models, sample_seed, session], [sample_gallery, sample_text])
         interp_io = ([models, interp_a, interp_b, session], [interp_img])
         sample_btn.click(sample, *sample_io, api_name="sample")

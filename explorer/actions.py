@@ -385,3 +385,33 @@ def traversal(entry: Entry, test, z0: np.ndarray, *, span: float = 3.0, steps: i
         rows.append((name, images[r], [f"{v:+.1f}" for v in offsets] if r == len(order) - 1 else None))
         lines.append(name)
     return render.image_table(rows, note_h=16), lines
+
+
+# -- posteriors ------------------------------------------------------------------------------------------------
+def has_posterior_plane(entry: Entry) -> bool:
+    """A VAE whose plane is its 2-D latent: its q(z|x) can be drawn there as an ellipse."""
+    return entry.kind in ("vae", "cvae") and entry.config.latent_dim == 2
+
+
+@torch.no_grad()
+def posterior_2d(entry: Entry, images: np.ndarray, labels=None) -> tuple[np.ndarray, np.ndarray]:
+    """q(z|x) of images (K, 28, 28) in a 2-D VAE: means (K, 2) and covariances as (var1, cov12, var2) (K, 3)
+    (tilted for a full-covariance posterior)."""
+    from trainer.losses import cholesky_factor
+
+    x = torch.as_tensor(np.asarray(images, np.float32)).reshape(-1, 1, 28, 28).to(entry.model.device)
+    with entry.lock:
+        mu, logvar, tril = entry.model.encode(x, entry.labels_for(len(x), labels))
+    factor = cholesky_factor(logvar, tril) if tril is not None else torch.diag_embed(torch.exp(0.5 * logvar))
+    cov = factor @ factor.transpose(-1, -2)
+    return mu.cpu().numpy(), torch.stack([cov[:, 0, 0], cov[:, 0, 1], cov[:, 1, 1]], 1).cpu().numpy()
+
+
+def test_posteriors(entry: Entry, test) -> np.ndarray:
+    """(N, 3) covariances of q(z|x) for every test digit of a 2-D VAE (cached)."""
+    def make():
+        covs = [posterior_2d(entry, test_digits(test, list(range(i, min(i + 1000, len(test))))),
+                             entry.labels[i:i + 1000] if entry.config.conditional else None)[1]
+                for i in range(0, len(test), 1000)]
+        return np.concatenate(covs).astype(np.float32)
+    return PLANES.get(("posterior", entry.key, id(entry)), make)

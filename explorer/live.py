@@ -240,10 +240,13 @@ def _inverse(view) -> tuple[dict, dict[str, np.ndarray]]:
     raise TypeError(f"no page-side inverse for {type(inv).__name__}")
 
 
-def model_view(entry: Entry, projection: str, background: str, points: bool, classifier=None) -> dict:
-    """Everything the page needs to draw one model's plane and decode in it."""
+def model_view(entry: Entry, projection: str, background: str, points: bool, classifier=None, test=None) -> dict:
+    """Everything the page needs to draw one model's plane and decode in it (with ``test``, a 2-D VAE's test
+    posteriors for its ellipses)."""
     view = entry.view(projection)
     inverse, extra = _inverse(view)
+    if test is not None and actions.has_posterior_plane(entry):
+        extra["cov"] = actions.test_posteriors(entry, test)
     data_key = ("data", entry.key, id(entry), view.name)
     blob, index = actions.PLANES.get(data_key, lambda: _pack({
         "xy": view.xy.astype(np.float32), "latents": entry.latents.astype(np.float32),
@@ -263,16 +266,19 @@ def model_view(entry: Entry, projection: str, background: str, points: bool, cla
 
 def view_json(entries: list[Entry], *, projection: str, background: str, points: bool, link: str, label,
               pinned: tuple[int, float, float], classifier=None, classifier_onnx: tuple[Path, str] | None = None,
-              stars: dict | None = None) -> str:
-    """The live component's value: every shown model's view, the link, the label and the pinned point."""
-    models = [model_view(e, projection, background, points, classifier if background == "classifier" else None)
-              for e in entries]
+              stars: dict | None = None, drawn_posteriors: dict | None = None, test=None) -> str:
+    """The live component's value: every shown model's view, the link, the label and the pinned point; the drawn
+    digit's star in every plane and its q(z|x) (mean, covariance) in the 2-D VAEs'."""
+    models = [model_view(e, projection, background, points, classifier if background == "classifier" else None,
+                         test) for e in entries]
     for m in models:
         star = (stars or {}).get(m["key"])
         m["star"] = [float(star[0]), float(star[1])] if star is not None else None
+        q = (drawn_posteriors or {}).get(m["key"])
+        m["drawn_q"] = {"mu": [float(v) for v in q[0]], "cov": [float(v) for v in q[1]]} if q is not None else None
     clicked, x, y = pinned
     return json.dumps({
-        "models": models, "palette": ["#%02x%02x%02x" % tuple(c) for c in render.PALETTE], "link": link, "links": list(actions.LINKS), "label": label,
+        "models": models, "projection": projection, "background": background, "palette": ["#%02x%02x%02x" % tuple(c) for c in render.PALETTE], "link": link, "links": list(actions.LINKS), "label": label,
         "pinned": {"model": int(clicked), "x": float(x), "y": float(y)},
         "ort": static_url(ORT_DIR),
         "classifier": ASSETS.add_file(classifier_onnx[0], classifier_onnx[1][:32] + ".onnx") if classifier_onnx

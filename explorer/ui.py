@@ -169,7 +169,18 @@ def live_view(entries, projection, background, points, label, session) -> str:
                           link=session.get("link", LINK_DEFAULT), label=_label_value(label),
                           pinned=session["click"], classifier=classifier() if background == "classifier" else None,
                           classifier_onnx=live.classifier_onnx(PRETRAINED / "classifier", EXPORTS),
-                          stars=_drawn_marks(entries, projection, session))
+                          stars=_drawn_marks(entries, projection, session), test=REGISTRY.test,
+                          drawn_posteriors=_drawn_posteriors(entries, session))
+
+
+def _drawn_posteriors(entries, session):
+    drawn = session.get("drawn")
+    if drawn is None:
+        return None
+    clf = classifier()
+    label = [int(actions.classify(clf, drawn[None])[0][0]) if clf is not None else 0]  # as reconstruct reads it
+    return {e.key: tuple(a[0] for a in actions.posterior_2d(e, drawn[None], label if e.config.conditional else None))
+            for e in entries if actions.has_posterior_plane(e)}
 
 
 def typed_model(keys, projection, background, points, label, session, evt: gr.SelectData):

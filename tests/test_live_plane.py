@@ -207,10 +207,11 @@ def harness(shipped):
 def _view(entries, link="same test digit", label="auto"):
     from explorer import live
     from explorer.registry import EXPORTS
+    from explorer.ui import REGISTRY
 
     clf = live.classifier_onnx(ROOT / "pretrained" / "classifier", EXPORTS)
     return live.view_json(entries, projection="umap", background="none", points=True, link=link, label=label,
-                          pinned=(0, 0.0, 0.0), classifier_onnx=clf)
+                          pinned=(0, 0.0, 0.0), classifier_onnx=clf, test=REGISTRY.test)
 
 
 @pytest.mark.browser
@@ -260,3 +261,46 @@ def test_the_page_classifier_agrees_with_the_servers(harness, shipped):
         x = torch.as_tensor(images).reshape(-1, 1, 28, 28)
         expected = torch.softmax(classifier().eval()(x), 1).numpy()
     assert np.abs(probs - expected).max() < 1e-3
+
+
+def test_posterior_ellipses_come_from_q_of_each_test_digit(shipped):
+    """A 2-D VAE's plane gets each test digit's q(z|x) covariance; the shipped vae-2d's is full (tilted)."""
+    from explorer import actions
+    from trainer.losses import cholesky_factor
+
+    registry, entries = shipped
+    vae = entries[SHIPPED.index("vae-2d")]
+    images = actions.test_digits(registry.test, [0, 1, 2])
+    mu, cov = actions.posterior_2d(vae, images)
+    with torch.no_grad():
+        m, logvar, tril = vae.model.encode(torch.as_tensor(images).reshape(-1, 1, 28, 28))
+        full = cholesky_factor(logvar, tril)
+        sigma = (full @ full.transpose(-1, -2)).numpy()
+    assert np.allclose(mu, m.numpy(), atol=1e-6) and np.allclose(cov[:, 0], sigma[:, 0, 0], atol=1e-7)
+    assert np.allclose(cov[:, 1], sigma[:, 0, 1], atol=1e-7) and np.abs(cov[:, 1]).max() > 0  # tilted
+    assert np.allclose(mu, vae.latents[:3], atol=1e-2)  # the plane's points are those means (fp16 shipped)
+    view = json.loads(_view(entries[:3]))
+    with_cov = [m["key"] for m in view["models"] if "cov" in m["arrays"]]
+    assert with_cov == ["pretrained/vae-2d"]  # only 2-D VAEs: an AE or AAE has no q(z|x) to draw
+    assert np.allclose(actions.test_posteriors(vae, registry.test)[:3], cov, atol=1e-6)
+
+
+@pytest.mark.browser
+def test_the_page_draws_the_ellipses_it_is_asked_for(harness, shipped):
+    page, show = harness
+    _, entries = shipped
+    show(_view(entries[:3]))
+    ink = ("() => { const c = document.querySelectorAll('.le-over')[1]; const d = c.getContext('2d')"
+           ".getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) "
+           "n += d[i] > 0; return n; }")
+    page.evaluate("() => window.latentExplorer.request({model: 1, x: 0.3, y: 0.2}, performance.now())")
+    page.wait_for_timeout(300)
+    pointed = page.evaluate(ink)
+    page.get_by_text("50 random test digits").click()
+    page.wait_for_timeout(300)
+    assert page.evaluate(ink) > pointed  # 50 more ellipses
+    page.get_by_text("the test digit at the point").click()
+    page.get_by_text("50 random test digits").click()
+    page.wait_for_timeout(300)
+    assert page.evaluate(ink) < pointed  # none: only the crosshair is left
+    assert "A VAE encodes a region, not a point" in page.locator(".le-options").inner_text()

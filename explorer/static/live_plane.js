@@ -189,6 +189,7 @@ class LivePlanes {
     this.verdictTimes = [];
     this.generation = 0;
     this.pinTimer = null;
+    this.ellipses = { pointed: true, random: false };
     this.id = Math.random().toString(36).slice(2); // pins count per page (a reload starts again at 1)
     this.build();
     new ResizeObserver(() => this.layout()).observe(this.root);
@@ -207,7 +208,8 @@ class LivePlanes {
     this.strip.append(this.linkBox, this.tiles);
     body.append(this.planes, this.strip);
     this.legend = el("div", "le-legend");
-    this.box.append(this.status, body, this.legend);
+    this.options = el("div", "le-options");
+    this.box.append(this.status, body, this.legend, this.options);
     this.root.append(this.box);
   }
 
@@ -238,6 +240,7 @@ class LivePlanes {
     this.models = loaded;
     this.renderPlanes();
     this.renderTiles();
+    this.renderOptions();
     this.layout();
     await this.startDecoders(generation);
     if (generation !== this.generation) return;
@@ -313,6 +316,26 @@ class LivePlanes {
       this.legend.append(s);
     });
     this.legend.append(el("span", "le-hatch-key", "hatched: outside the test codes"));
+  }
+
+  renderOptions() {
+    // q(z|x) ellipses, for the 2-D VAEs on the page
+    this.options.innerHTML = "";
+    if (!this.models.some((m) => m.arrays.cov)) return;
+    this.options.append(el("b", null, "A VAE encodes a region, not a point:"),
+                        document.createTextNode(" its q(z|x) as 1σ and 2σ ellipses, for "));
+    for (const [key, text] of [["pointed", "the test digit at the point"], ["random", "50 random test digits"]]) {
+      const label = el("label", "le-option");
+      const box = el("input");
+      box.type = "checkbox";
+      box.checked = this.ellipses[key];
+      box.addEventListener("change", () => {
+        this.ellipses[key] = box.checked;
+        this.drawOverlays(this.lastTargets);
+      });
+      label.append(box, document.createTextNode(` ${text}`));
+      this.options.append(label);
+    }
   }
 
   renderPlanes() {
@@ -662,8 +685,60 @@ class LivePlanes {
           g.fillText("outside its codes", u + (g.textAlign === "left" ? 12 : -12), v - 6);
         }
       }
+      this.drawPosteriors(g, k, targets && targets[k]); // over the crosshair: a 2-D VAE's regions are small
       g.restore();
     });
+  }
+
+  drawPosteriors(g, k, target) {
+    const m = this.models[k];
+    const cov = m.arrays.cov;
+    if (!cov) return;
+    const palette = this.view.palette || [];
+    const at = (i) => [[m.arrays.latents[2 * i], m.arrays.latents[2 * i + 1]], [cov[3 * i], cov[3 * i + 1], cov[3 * i + 2]]];
+    if (this.ellipses.random) {
+      const n = m.arrays.labels.length;
+      for (let r = 0; r < 50; r++) {
+        const i = (r * 7919 + 13) % n; // 50 test digits spread over the split, the same every time
+        const [mu, c] = at(i);
+        this.drawEllipse(g, k, mu, c, [1], palette[m.arrays.labels[i] % 10] || "#555", 1.5);
+      }
+    }
+    if (this.ellipses.pointed && target) {
+      const [mu, c] = at(target.near);
+      this.drawEllipse(g, k, mu, c, [1, 2], "#1d4ed8", 2.5, [], "rgba(29, 78, 216, 0.18)");
+    }
+    if (m.drawn_q) this.drawEllipse(g, k, m.drawn_q.mu, m.drawn_q.cov, [1, 2], "#b8860b", 2.5, [5, 3]);
+  }
+
+  drawEllipse(g, k, mu, c, sigmas, color, width, dash = [], fill = null) {
+    // the level sets of N(mu, [[c0, c1], [c1, c2]]) at `sigmas`: the eigenvectors give the tilt
+    const [a, b, d] = c;
+    const tr = (a + d) / 2;
+    const disc = Math.sqrt(Math.max(((a - d) / 2) ** 2 + b * b, 0));
+    const l1 = tr + disc;
+    const l2 = Math.max(tr - disc, 0);
+    const angle = Math.abs(b) < 1e-12 && a >= d ? 0 : Math.atan2(l1 - a, b);
+    g.strokeStyle = color;
+    g.lineWidth = width;
+    g.setLineDash(dash);
+    for (const s of sigmas) {
+      g.beginPath();
+      for (let i = 0; i <= 48; i++) {
+        const t = (i / 48) * 2 * Math.PI;
+        const ex = s * Math.sqrt(l1) * Math.cos(t);
+        const ey = s * Math.sqrt(l2) * Math.sin(t);
+        const [u, v] = this.toCanvas(k, mu[0] + ex * Math.cos(angle) - ey * Math.sin(angle),
+                                     mu[1] + ex * Math.sin(angle) + ey * Math.cos(angle));
+        if (i === 0) g.moveTo(u, v); else g.lineTo(u, v);
+      }
+      if (fill) {
+        g.fillStyle = fill;
+        g.fill();
+      }
+      g.stroke();
+    }
+    g.setLineDash([]);
   }
 
   drawStar(g, u, v) {

@@ -234,11 +234,13 @@ class JobManager:
 
 
 def keep_data(source: Path, dest: Path) -> None:
-    """Copy uploaded IDX files into a run's data folder (each file atomically)."""
+    """Move uploaded IDX files into a run's data folder (each file written atomically, then the source removed:
+    the uploading session's disk quota is freed)."""
     dest.mkdir(parents=True, exist_ok=True)
     for path in sorted(source.iterdir()):
         if path.is_file():
             checkpoint.atomic_write(dest / path.name, path.read_bytes())
+    shutil.rmtree(source, ignore_errors=True)
 
 
 def _unique(run_dir: Path, taken: set[Path]) -> Path:
@@ -250,9 +252,7 @@ def _unique(run_dir: Path, taken: set[Path]) -> Path:
 
 
 def check_limits(model_config: ModelConfig, train_config: TrainConfig) -> None:
-    """The Train tab's bounds (config.SERVER_LIMITS), after the configs' own (validate)."""
-    model_config.validate()
-    train_config.validate()
+    """The Train tab's bounds (config.SERVER_LIMITS), then the configs' own (validate)."""
     if train_config.epochs > LIMITS["epochs"]:
         raise JobError(f"epochs must be at most {LIMITS['epochs']} here (got {train_config.epochs}); "
                        "use the command line for longer runs")
@@ -263,6 +263,8 @@ def check_limits(model_config: ModelConfig, train_config: TrainConfig) -> None:
     if len(model_config.hidden) > LIMITS["layers"] or max(model_config.hidden) > LIMITS["width"]:
         raise JobError(f"dense widths: at most {LIMITS['layers']} layers of at most {LIMITS['width']} here "
                        f"(got {shown(','.join(map(str, model_config.hidden)))})")
+    model_config.validate()
+    train_config.validate()
 
 
 def load_training_data(choice: str, upload_dir: Path | None = None, limit: int | None = None) -> Dataset:

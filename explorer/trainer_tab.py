@@ -18,7 +18,7 @@ from trainer.evaluate import measure_run, save_results
 
 from . import plots
 from .jobs import DONE, LIMITS, JobError, JobManager, load_training_data
-from .registry import RUNS, discard_upload
+from .registry import RUNS, SESSION_BYTES, discard_upload, session_room
 
 JOBS = JobManager(RUNS)
 IDX_UPLOAD_LIMIT = 120 * 2**20
@@ -35,9 +35,13 @@ def _idx_folder(files, session, request=None) -> Path | None:
     if not files:
         return None
     paths = [Path(getattr(f, "name", f)) for f in files]
-    if sum(p.stat().st_size for p in paths) > IDX_UPLOAD_LIMIT:
+    size, home = sum(p.stat().st_size for p in paths), session_dir(session, request)
+    if size > IDX_UPLOAD_LIMIT:
         raise JobError(f"uploaded data is larger than {IDX_UPLOAD_LIMIT >> 20} MB")
-    folder = Path(tempfile.mkdtemp(prefix="idx-", dir=session_dir(session, request)))
+    if size > session_room(home):
+        raise JobError(f"uploaded data of {size / 2**20:.0f} MB: this session's files would pass the "
+                       f"{SESSION_BYTES >> 20} MB one session may keep on the server; reload the page to start again")
+    folder = Path(tempfile.mkdtemp(prefix="idx-", dir=home))
     for p in paths:
         shutil.copyfile(p, folder / Path(p.name).name)
     return folder

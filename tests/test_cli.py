@@ -83,6 +83,8 @@ def test_resume_can_polish_the_decoder_of_a_finished_run(tmp_path):
     (["train", "--limit", "0"], "error: limit must be a positive number of images, got 0"),
     (["train", "--threads", "0"], "error: threads must be >= 1, got 0"),
     (["train", "--seed", "-1"], "error: seed must be between 0 and 4294967295, got -1"),
+    (["train", "--kl-weight", "nan"], "error: kl_weight must be a number between 0 and 1000, got nan"),  # not "diverged"
+    (["train", "--out", "runs/a:b"], "error: run name 'a:b': use up to 64 letters"),
     # a flag the chosen model would ignore
     (["train", "--model", "aae", "--kl-weight", "4"], "error: --kl-weight applies to the vae and cvae models only"),
     (["train", "--model", "vae", "--prior", "mixture10"], "error: --prior applies to the aae and caae models only"),
@@ -143,7 +145,8 @@ def test_eval_scores_prior_samples_and_saves_what_the_app_lists(tmp_path):
     assert len(epochs) == 2 and results["train_seconds"] == round(sum(row["seconds"] for row in epochs), 1)
     assert json.loads((out / "metrics.json").read_text())["eval"] == results
     row = (f"| small-aae | AAE | 2 | 2 | 0 | — | {results['recon_bce']:.1f} | {100 * results['knn_accuracy']:.0f}% "
-           f"| {100 * results['confident_share']:.0f}% | {100 * results['prior_holes']:.0f}% | gaussian prior |")
+           f"| {100 * results['confident_share']:.0f}% | {100 * results['prior_holes']:.0f}% | gaussian prior | — "
+           f"| 2,000 |")
     assert report_card({"runs/small-aae": out}).splitlines()[2] == row
     r = cli("eval", out, "--json", "--classifier", "")
     assert r.returncode == 0 and "confident_share" not in json.loads(r.stdout)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 from dataclasses import dataclass, field
 
 MODEL_TYPES = ("ae", "vae", "aae", "cvae", "caae")
@@ -29,10 +30,18 @@ SERVER_LIMITS = {"epochs": 50, "latent_dim": 64, "batch_size": 1024, "train_imag
                  "layers": 4}
 
 
+_REPR = reprlib.Repr()  # a few items and levels of a container, however big or deep it is
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict, _REPR.maxset, _REPR.maxlong = 3, 8, 8, 6, 6, 40
+
+
 def shown(value, limit: int = 60) -> str:
-    """repr() of a value a user sent, cut to ``limit`` characters: messages and logs never echo a huge input."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+    """repr() of a value a user sent, cut to about ``limit`` characters: messages and logs never echo a huge
+    input (a long text says how long it was)."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value):,} characters)"
+    _REPR.maxstring = _REPR.maxother = max(limit, 10)
+    text = _REPR.repr(value)
+    return text if len(text) <= 2 * limit else text[:2 * limit] + "…"
 
 
 class ConfigError(ValueError):

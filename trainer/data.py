@@ -115,7 +115,7 @@ def read_idx(path: str | Path, *, expect_magic: int, max_items: int | None = Non
         raise DataError(f"{path}: file not found") from None
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"{path}: cannot read ({e})") from None
-    return torch.frombuffer(body, dtype=torch.uint8).reshape(dims)
+    return torch.frombuffer(body, dtype=torch.uint8).reshape(dims) if expected else torch.zeros(dims, dtype=torch.uint8)
 
 
 def _check_dims(path: Path, kind: str, dims: tuple[int, ...], max_items: int | None) -> None:

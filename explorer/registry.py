@@ -345,8 +345,9 @@ def _claim(taken: dict[str, int], base: str, shown_as: str, size: int, limit: in
         raise ModelLoadError(f"the upload holds two files named {base} ({shown(shown_as)} is the second): upload one "
                              "run folder at a time")
     if sum(taken.values()) + size > limit:
-        raise ModelLoadError(f"{shown(shown_as)}: unpacking it would pass the {limit / 2**20:.0f} MB this upload may "
-                             "use on the server")
+        raise ModelLoadError(f"{shown(shown_as)}: unpacking it would take more than the {limit / 2**20:.1f} MB this "
+                             f"upload may still use on the server (one session keeps at most {SESSION_BYTES >> 20} MB "
+                             "of uploads; reload the page to start again)")
     taken[base] = size
 
 

@@ -416,7 +416,7 @@ def compare_run(job_id, keys, session):
     try:
         key = trainer_tab.run_key_of(job_id, session)
     except gr.Error as e:
-        gr.Warning(str(e))
+        gr.Warning(e.message)
         return gr.skip()
     REGISTRY.forget(key)  # the run may have more epochs than the cached copy
     actions.PLANES.clear()

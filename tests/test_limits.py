@@ -176,9 +176,10 @@ def test_a_run_folder_uploads_with_its_own_files_and_its_name(app_server, tmp_pa
 
 
 # -- 15. one damaged run folder does not break the model list for everyone -----------------------------------
-def test_damaged_run_folders_are_skipped_and_reported(app_server, tmp_path):
+def test_damaged_run_folders_are_skipped_and_reported(app_server, tmp_path, monkeypatch):
     from gradio_client import Client
 
+    from explorer import ui
     from explorer.registry import Registry, report_card
 
     runs = app_server.registry.runs
@@ -196,6 +197,8 @@ def test_damaged_run_folders_are_skipped_and_reported(app_server, tmp_path):
         assert "nested too deeply" in registry.skipped["runs/deep-config"]
         assert str(runs) not in " ".join(registry.skipped.values())
         report_card(found)
+        monkeypatch.setattr(ui, "REGISTRY", registry)
+        assert "*Not listed (their files cannot be read):*\n- runs/a-list: " in ui.report_markdown()
         client = Client(app_server.url, verbose=False)
         out = client.predict(["pretrained/ae-2d", "runs/fine-run"], "umap", "none", True, api_name="/load_models")
         assert "fine-run" in out[7]

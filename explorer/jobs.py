@@ -161,8 +161,7 @@ class JobManager:
         check_limits(model_config, train_config)
         check_data_fits(model_config, data, len(data.train.head(train_config.limit)))
         folder = self.folder(name or f"{model_config.model}-{model_config.arch}-{model_config.latent_dim}d")
-        job = self._launch(owner, folder, model_config, train_config, data, resume=False, data_files=data_files)
-        return job
+        return self._launch(owner, folder, model_config, train_config, data, resume=False, data_files=data_files)
 
     def resume(self, owner: str, name: str, epochs: int) -> Job:
         """Continue the saved run ``name`` from its resume point to ``epochs`` (at least one epoch more)."""
@@ -221,8 +220,9 @@ class JobManager:
             with job.lock:
                 job.status, job.message = result.status, result.message
                 if stream.idle and result.status == "stopped":
-                    job.message = (f"stopped: nobody asked about this job for {self.idle_timeout / 60:.0f} min (its "
-                                   f"page or client is gone); {result.message.split('; ', 1)[-1]}")
+                    idle = f"{self.idle_timeout / 60:g} min" if self.idle_timeout >= 60 else f"{self.idle_timeout:g} s"
+                    job.message = (f"stopped: nobody asked about this job for {idle} (its page or client is gone); "
+                                   f"{result.message.split('; ', 1)[-1]}")
                 if result.status == "stopped" and result.epoch == job.start_epoch:
                     job.message += " (no epoch finished, so nothing was saved)"
         except Exception as e:  # a worker must report, never die silently

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import html
+import math
 import shutil
 import tempfile
 import threading
@@ -67,7 +68,8 @@ def whole(value, name: str, default=None) -> int | None:
     """A whole number from a Number box (1.5 is refused, not rounded to 2); blank gives ``default``."""
     if value is None or value == "":
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or not float(value).is_integer():
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (number and math.isfinite(value) and float(value).is_integer()):
         raise ValueError(f"{name} must be a whole number, got {shown(value)}")
     return int(value)
 

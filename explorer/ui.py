@@ -567,11 +567,12 @@ def build() -> gr.Blocks:
                 train = trainer_tab.build_tab(session)
             with gr.Tab("Add a model"):
                 gr.Markdown("Upload a run folder as a **.zip**, or its `config.json` + `model.safetensors` "
-                            "(+ optional `embedding.npz`). Pickles (`.pt`, `.pth`) are refused. Uploads are "
+                            "(+ optional `metrics.json`, `history.jsonl`, `embedding.npz`; files are matched by "
+                            "name, others are ignored). Pickles (`.pt`, `.pth`) are refused. Uploads are "
                             "visible to you only and deleted when you close the page. Runs saved under `runs/` "
                             "appear in the model list after *Refresh*.")
-                files = gr.File(file_count="multiple", file_types=[".zip", ".json", ".jsonl", ".safetensors", ".npz"],
-                                label="Checkpoint files")
+                files = gr.File(file_count="multiple", label="Checkpoint files",
+                                file_types=[".zip", ".json", ".jsonl", ".safetensors", ".npz"])
                 with gr.Row():
                     upload_btn = gr.Button("Load upload", variant="primary")
                     refresh_btn = gr.Button("Refresh model list")

@@ -83,7 +83,7 @@ def test_resume_can_polish_the_decoder_of_a_finished_run(tmp_path):
     (["train", "--limit", "0"], "error: limit must be a positive number of images, got 0"),
     (["train", "--threads", "0"], "error: threads must be >= 1, got 0"),
     (["train", "--seed", "-1"], "error: seed must be between 0 and 4294967295, got -1"),
-    (["train", "--kl-weight", "nan"], "error: kl_weight must be a number between 0 and 1000, got nan"),  # not "diverged"
+    (["train", "--kl-weight", "nan"], "error: kl_weight must be a number between 0 and 1000, got nan"),  # not diverged
     (["train", "--out", "runs/a:b"], "error: run name 'a:b': use up to 64 letters"),
     # a flag the chosen model would ignore
     (["train", "--model", "aae", "--kl-weight", "4"], "error: --kl-weight applies to the vae and cvae models only"),

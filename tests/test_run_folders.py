@@ -102,7 +102,8 @@ def test_a_unicode_run_name_is_kept(tmp_path):
     jobs = JobManager(tmp_path)
     data = load_dataset(None, limit=64)
     data.test = data.test.head(64)
-    job = jobs.start("me", ModelConfig(hidden=(16,)), TrainConfig(epochs=1, batch_size=64), data, name="ニューラル")
+    job = jobs.start("me", ModelConfig(hidden=(16,)), TrainConfig(epochs=1, batch_size=64), data,
+                     name="ニューラル")
     job.thread.join(120)
     assert job.status == "finished" and job.name == "ニューラル"
     assert C.load(tmp_path / "ニューラル").epoch == 1

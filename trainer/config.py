@@ -89,7 +89,8 @@ class ModelConfig:
         for name in SIZES:
             _size(name, getattr(self, name))
         if not (isinstance(self.kl_weight, (int, float)) and 0 <= self.kl_weight <= MAX_KL_WEIGHT):
-            raise ConfigError(f"kl_weight must be a number between 0 and {MAX_KL_WEIGHT:g}, got {shown(self.kl_weight)}")
+            raise ConfigError(f"kl_weight must be a number between 0 and {MAX_KL_WEIGHT:g}, "
+                              f"got {shown(self.kl_weight)}")
         if self.model in ("vae", "cvae") and self.recon_loss != "bce":
             raise ConfigError("the VAE's ELBO uses the Bernoulli likelihood: recon_loss must be bce")
         if self.posterior == "full" and self.model not in ("vae", "cvae"):
@@ -123,7 +124,8 @@ class TrainConfig:
     limit: int | None = None  # use only the first N training images
 
     def validate(self) -> "TrainConfig":
-        for name in ("epochs", "batch_size", "decoder_epochs", "seed", "log_every") + ("limit",) * (self.limit is not None):
+        whole = ["epochs", "batch_size", "decoder_epochs", "seed", "log_every"] + ["limit"] * (self.limit is not None)
+        for name in whole:
             if isinstance(getattr(self, name), bool) or not isinstance(getattr(self, name), int):
                 raise ConfigError(f"{name} must be a whole number, got {shown(getattr(self, name))}")
         if not (1 <= self.epochs <= 1000):

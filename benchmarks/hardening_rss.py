@@ -173,6 +173,14 @@ def key_of_100_mb(url: str) -> str:
     return f"HTTP {response.status}: {response.read()[:80].decode(errors='replace')}"
 
 
+def key_in_log(server) -> str:
+    """The 100 MB key, and how much app.log grew by (an older app printed the key in full)."""
+    size = (server.home / "app.log").stat().st_size
+    answer = key_of_100_mb(server.url)
+    time.sleep(3)  # the handler's error, if any, reaches the log
+    return f"{answer}; app.log +{((server.home / 'app.log').stat().st_size - size) / 2**20:.1f} MB"
+
+
 def answer_of(call) -> str:
     try:
         out = call()
@@ -181,83 +189,110 @@ def answer_of(call) -> str:
     return str(out)
 
 
+class Server:
+    """One app process with its own runs/ and temp folders, and a gradio_client session on it."""
+
+    def __init__(self, app_dir: Path):
+        from gradio_client import Client
+
+        self.home = Path(tempfile.mkdtemp(prefix="hardening-rss-"))
+        self.proc, self.url = start_app(app_dir, self.home)
+        self.client = Client(self.url, verbose=False)
+        self.client.predict(DEFAULT, 0, 0.0, 0.0, "umap", "auto", api_name="/decode")  # the default models loaded
+        self.idle = status_mb(self.proc.pid, "VmRSS:")
+
+    def measure(self, call) -> tuple[str, float, float, float]:
+        """(answer, seconds, peak RSS growth MB, RSS after MB) of one call."""
+        Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")  # VmHWM := VmRSS
+        before, started = status_mb(self.proc.pid, "VmRSS:"), time.perf_counter()
+        answer = answer_of(lambda: call(self))
+        seconds = time.perf_counter() - started
+        peak, after = status_mb(self.proc.pid, "VmHWM:"), status_mb(self.proc.pid, "VmRSS:")
+        return answer.replace("\n", " ")[:90], seconds, peak - before, after
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+TRAIN = ["vae", "mlp", 2, 1.0, "gaussian", False, 1, 128, 1e-3, 0, "uploaded", None, "bench", 0, "diagonal", 0,
+         "constant", 0.0, 1e-3, 0, "16,32", ""]
+
+
+def cases() -> dict:
+    """Bad input -> a call(server) that sends it and returns the answer."""
+    from gradio_client import Client, handle_file
+
+    def upload(paths):
+        return lambda s: s.client.predict([handle_file(str(p)) for p in paths], DEFAULT, api_name="/upload")[1]
+
+    def train(paths):
+        def call(s):
+            job = s.client.predict(*TRAIN[:11], [handle_file(str(p)) for p in paths], *TRAIN[12:],
+                                   api_name="/train_start")
+            s.client.predict(job[0], api_name="/train_stop")  # an older app starts training on them
+            return job[1]
+        return call
+
+    def many(paths_list):
+        def call(s):
+            client = Client(s.url, verbose=False)  # one session
+            answers = [answer_of(lambda p=p: client.predict([handle_file(str(f)) for f in p], DEFAULT,
+                                                            api_name="/upload")[1]) for p in paths_list]
+            return (f"{sum('Loaded' in a for a in answers)} loaded, {folder_mb(s.home / 'tmp'):.0f} MB on disk; "
+                    f"last: {answers[-1]}")
+        return call
+
+    shipped = [SHIPPED / n for n in ("config.json", "model.safetensors")]
+    return {"config hidden [20000, 20000]": upload(config_upload("hidden", dict(hidden=[20000, 20000]))),
+            "config image_size [1000, 1000]": upload(config_upload("image", dict(arch="mlp",
+                                                                                  image_size=[1000, 1000]))),
+            "config num_classes 10^6": upload(config_upload("classes", dict(model="cvae", num_classes=10**6))),
+            "config channels [4096]": upload(config_upload("channels", dict(channels=[4096]))),
+            "config disc_hidden [20000, 20000]": upload(config_upload("disc", dict(
+                model="aae", posterior="diagonal", disc_hidden=[20000, 20000]))),
+            "embedding.npz: 2 MB, 2 GiB unpacked": upload(npz_bomb()),
+            "IDX gzip of 2,000,000 images": train(idx_2m()),
+            "POST of 400 MB to /gradio_api/queue/join": lambda s: raw_post(s.url, "/gradio_api/queue/join",
+                                                                           400 * 2**20),
+            "a model key of 100 MB (/decode)": key_in_log,
+            "40 uploads in one session": many([shipped] * 40),
+            "five 0.25 MB zips of 240 MB each": many([[z] for z in big_zips()])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--app", default=str(ROOT), help="checkout whose app.py to run (default: this one)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="a new server for each input (an older app keeps gigabytes it freed, which hides the "
+                             "next input's growth)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from gradio_client import Client, handle_file
-
     OUT.mkdir(parents=True, exist_ok=True)
     print("building the inputs (once)...", flush=True)
-    inputs = {"config hidden [20000, 20000]": config_upload("hidden", dict(hidden=[20000, 20000])),
-              "config image_size [1000, 1000]": config_upload("image", dict(arch="mlp", image_size=[1000, 1000])),
-              "config num_classes 10^6": config_upload("classes", dict(model="cvae", num_classes=10**6)),
-              "config channels [4096]": config_upload("channels", dict(channels=[4096])),
-              "config disc_hidden [20000, 20000]": config_upload("disc", dict(model="aae", posterior="diagonal",
-                                                                             disc_hidden=[20000, 20000])),
-              "embedding.npz: 2 MB, 2 GiB unpacked": npz_bomb(), "IDX gzip of 2,000,000 images": idx_2m()}
-    zips = big_zips()
-    home = Path(tempfile.mkdtemp(prefix="hardening-rss-"))
-    proc, url = start_app(Path(args.app), home)
-    rows = []
+    todo = cases()
+    rows, server = [], None
     try:
-        client = Client(url, verbose=False)
-        client.predict(DEFAULT, 0, 0.0, 0.0, "umap", "auto", api_name="/decode")  # warm: models loaded
-        idle = status_mb(proc.pid, "VmRSS:")
-        train = ["vae", "mlp", 2, 1.0, "gaussian", False, 1, 128, 1e-3, 0, "uploaded", None, "bench", 0, "diagonal",
-                 0, "constant", 0.0, 1e-3, 0, "16,32", ""]
-
-        def measure(name, call):
-            Path(f"/proc/{proc.pid}/clear_refs").write_text("5")
-            before, started = status_mb(proc.pid, "VmRSS:"), time.perf_counter()
-            answer = answer_of(call)
-            seconds = time.perf_counter() - started
-            peak, after = status_mb(proc.pid, "VmHWM:"), status_mb(proc.pid, "VmRSS:")
-            rows.append((name, answer.replace("\n", " ")[:90], seconds, peak - before, after))
-            print(f"  {name}: +{peak - before:.0f} MB in {seconds:.1f} s", flush=True)
-
-        for name, paths in inputs.items():
-            if name.startswith("IDX"):
-                def call(paths=paths):
-                    job = client.predict(*train[:11], [handle_file(str(p)) for p in paths], *train[12:],
-                                         api_name="/train_start")
-                    client.predict(job[0], api_name="/train_stop")  # an older app starts training on them
-                    return job[1]
-            else:
-                def call(paths=paths):
-                    return client.predict([handle_file(str(p)) for p in paths], DEFAULT, api_name="/upload")[1]
-            measure(name, call)
-        measure("POST of 400 MB to /gradio_api/queue/join", lambda: raw_post(url, "/gradio_api/queue/join",
-                                                                               400 * 2**20))
-        measure("a model key of 100 MB (/decode)", lambda: key_of_100_mb(url))
-        uploader = Client(url, verbose=False)  # one session
-        shipped = [handle_file(str(SHIPPED / n)) for n in ("config.json", "model.safetensors")]
-
-        def forty():
-            answers = [answer_of(lambda: uploader.predict(shipped, DEFAULT, api_name="/upload")[1]) for _ in range(40)]
-            return f"{sum('Loaded' in a for a in answers)} loaded; last: {answers[-1]}"
-        measure("40 uploads in one session", forty)
-        zipper = Client(url, verbose=False)
-
-        def five():
-            answers = [answer_of(lambda z=z: zipper.predict([handle_file(str(z))], DEFAULT, api_name="/upload")[1])
-                       for z in zips]
-            return (f"{sum('Loaded' in a for a in answers)} loaded, {folder_mb(home / 'tmp'):.0f} MB on disk; "
-                    f"last: {answers[-1]}")
-        measure("five 0.25 MB zips of 240 MB each", five)
-        ok = answer_of(lambda: client.predict(DEFAULT, 1, 0.5, -1.0, "umap", "auto", api_name="/decode"))
+        for name, call in todo.items():
+            if server is None or args.fresh:
+                if server is not None:
+                    server.close()
+                server = Server(Path(args.app))
+            rows.append((name, *server.measure(call)))
+            print(f"  {name}: +{rows[-1][3]:.0f} MB in {rows[-1][2]:.1f} s", flush=True)
+        ok = answer_of(lambda: server.client.predict(DEFAULT, 1, 0.5, -1.0, "umap", "auto", api_name="/decode"))
+        idle = server.idle
     finally:
-        proc.terminate()
-        proc.wait(30)
-    print(f"\napp: {args.app}; idle RSS after loading the default models: {idle:.0f} MB; a click decoded "
-          f"afterwards: {'yes' if ok.endswith('.png') or ok.endswith('.webp') else ok[:80]}; "
-          f"app.log: {(home / 'app.log').stat().st_size / 2**20:.1f} MB\n")
+        if server is not None:
+            server.close()
+    print(f"\napp: {args.app}{' (a new server for each input)' if args.fresh else ''}; idle RSS after loading the "
+          f"default models: {idle:.0f} MB; a click decoded after the last input: "
+          f"{'yes' if ok.endswith(('.png', '.webp')) else ok[:80]}\n")
     print("| bad input | answer (abridged) | s | peak RSS growth MB | RSS after MB |")
     print("|---|---|---|---|---|")
     for name, answer, seconds, grown, after in rows:
         print(f"| {name} | {answer.replace('|', '/')} | {seconds:.1f} | {grown:.0f} | {after:.0f} |")
-    shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -180,3 +180,32 @@ def test_ctrl_c_says_which_epoch_was_kept_and_how_to_continue(tmp_path):
     r = cli("train", "--out", out, "--resume", "--epochs", kept + 1, "--quiet")  # the printed command works
     assert r.returncode == 0, r.stderr
     assert json.loads((out / "config.json").read_text())["epoch"] == kept + 1
+
+
+@pytest.mark.parametrize("fix,message", [
+    ("labels255", "train-labels-idx1-ubyte: a label of 255, but there are 10 classes"),
+    ("empty", "the data holds 0 training and 20 test images; training needs at least one of each"),
+    ("negative", "images of 4294967268x4294967268 pixels; expected sides of 1 to 512"),
+])
+def test_bad_training_data_is_one_line_not_a_traceback(tmp_path, fix, message):
+    from test_hardening import write_idx_set
+
+    write_idx_set(tmp_path / "data", fix)
+    r = cli("train", "--model", "cvae", "--hidden", "16", "--epochs", "1", "--data", tmp_path / "data",
+            "--out", tmp_path / "run", "--quiet")
+    assert r.returncode == 2 and message in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_new_run_takes_the_datas_image_size(tmp_path):
+    """32x32 IDX files once gave an internal error: the model was built for 28x28."""
+    from test_hardening import write_idx_set
+
+    write_idx_set(tmp_path / "data", "32x32")
+    r = cli("train", "--hidden", "16", "--epochs", "1", "--data", tmp_path / "data", "--out", tmp_path / "run",
+            "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["image_size"] == [32, 32]
+    r = cli("train", "--arch", "conv", "--epochs", "1", "--data", tmp_path / "data", "--out", tmp_path / "conv")
+    assert r.returncode == 2 and "the conv arch expects 28x28 images, got (32, 32)" in r.stderr

@@ -11,7 +11,8 @@ Files are written atomically (temp file + rename) and read without unpickling an
 file to a temp file first and then renames them all into place, the resume point last: it is the commit. A kill
 before the renames leaves temp files; one during them (microseconds) can leave files an epoch ahead of the resume
 point. Whoever opens the folder to train it again (``open_for_training``: the CLI, the app's Train tab) removes the
-temp files and rolls such files back to the resume point, so weights, history and resume point agree again.
+temp files and rolls such files back to the resume point, so weights, history and resume point agree again;
+``load`` (the explorer, eval) removes temp files older than STALE_TEMP_SECONDS.
 A derived file (embedding.npz, made from the weights by pretrained.build) is deleted when the weights change.
 """
 from __future__ import annotations
@@ -85,13 +86,21 @@ def write_json(path, obj) -> None:
     atomic_write(path, json.dumps(obj, indent=1, allow_nan=False) + "\n")
 
 
-def remove_temp_files(run_dir: str | Path) -> list[str]:
-    """Delete the temp files a killed writer left in a run folder (ours only: .NAME.*.tmp of its own files)."""
+STALE_TEMP_SECONDS = 600  # a temp file this old is a killed writer's: a live save keeps one for seconds
+
+
+def remove_temp_files(run_dir: str | Path, older_than: float = 0) -> list[str]:
+    """Delete the temp files a killed writer left in a run folder (ours only: .NAME.*.tmp of its own files), those
+    older than ``older_than`` seconds (a reader passes STALE_TEMP_SECONDS: a job may be writing the folder)."""
     removed = []
     for name in (*RUN_FILES, *DERIVED):
         for stale in Path(run_dir).glob(f".{name}.*.tmp"):
-            stale.unlink(missing_ok=True)
-            removed.append(stale.name)
+            try:
+                if time.time() - stale.stat().st_mtime >= older_than:
+                    stale.unlink()
+                    removed.append(stale.name)
+            except OSError:  # gone meanwhile, or a folder we may not write (a shipped one)
+                continue
     return removed
 
 
@@ -249,6 +258,7 @@ def load(run_dir: str | Path, *, device: str | torch.device = "cpu") -> Run:
     then its tensors' names, shapes and dtypes against the weights file's header, before any model is built."""
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
+    remove_temp_files(run_dir, older_than=STALE_TEMP_SECONDS)
     try:
         model_config = from_dict(ModelConfig, cfg.get("model"), where=f"{run_dir / CONFIG} model").validate()
         train_config = from_dict(TrainConfig, cfg.get("train") or {}, where=f"{run_dir / CONFIG} train")

@@ -30,17 +30,15 @@ SERVER_LIMITS = {"epochs": 50, "latent_dim": 64, "batch_size": 1024, "train_imag
                  "layers": 4}
 
 
-_REPR = reprlib.Repr()  # a few items and levels of a container, however big or deep it is
-_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict, _REPR.maxset, _REPR.maxlong = 3, 8, 8, 6, 6, 40
-
-
 def shown(value, limit: int = 60) -> str:
     """repr() of a value a user sent, cut to about ``limit`` characters: messages and logs never echo a huge
-    input (a long text says how long it was)."""
+    input (a long text says how long it was; a container shows a few items and levels, however big or deep)."""
     if isinstance(value, str) and len(value) > limit:
         return f"{value[:limit]!r}… ({len(value):,} characters)"
-    _REPR.maxstring = _REPR.maxother = max(limit, 10)
-    text = _REPR.repr(value)
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxtuple, short.maxdict, short.maxset, short.maxlong = 3, 8, 8, 6, 6, 40
+    short.maxstring = short.maxother = max(limit, 10)
+    text = short.repr(value)
     return text if len(text) <= 2 * limit else text[:2 * limit] + "…"
 
 

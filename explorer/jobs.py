@@ -2,10 +2,12 @@
 
 Jobs belong to an owner id (one per browser, kept in the browser's local storage); only the owner can see
 and stop a job. The run folder under runs/ is the shared checkpoint format, visible to everyone once saved.
+A job nobody asks about for IDLE_TIMEOUT seconds (its page closed, its API client gone) stops at the next step,
+keeping its last finished epoch, so it cannot hold one of the server's slots for good.
 """
 from __future__ import annotations
 
-import re
+import shutil
 import threading
 import time
 import uuid
@@ -16,11 +18,12 @@ import numpy as np
 import torch
 
 from trainer import checkpoint
-from trainer.config import ModelConfig, TrainConfig
-from trainer.data import DataError, Dataset, Split, bundled_dataset, load_dataset
-from trainer.train import Callback, FitResult, fit, new_model
+from trainer.config import SERVER_LIMITS as LIMITS
+from trainer.config import ModelConfig, TrainConfig, shown
+from trainer.data import RUN_DATA, DataError, Dataset, Split, bundled_dataset, load_dataset, load_run_dataset
+from trainer.train import Callback, FitResult, check_data_fits, fit, new_model
 
-LIMITS = {"epochs": 50, "latent_dim": 64, "batch_size": 1024, "train_images": 60_000, "width": 2048, "layers": 4}
+IDLE_TIMEOUT = 600.0  # seconds without a status request (the page polls every second) before a job stops
 SNAPSHOT_POINTS = 2000
 DONE = ("finished", "stopped", "diverged", "failed")  # a job's final statuses
 
@@ -45,6 +48,8 @@ class Job:
     total_steps: int = 1
     images_per_s: float = 0.0
     started: float = field(default_factory=time.time)
+    last_seen: float = field(default_factory=time.time)  # the owner's last request about it (see IDLE_TIMEOUT)
+    start_epoch: int = 0  # the epoch a resumed job continues after
     rows: list = field(default_factory=list)  # history rows, steps and epochs, in order
     snapshots: list = field(default_factory=list)  # per epoch: (epoch, xy (n, 2), labels (n,))
     stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -63,7 +68,7 @@ class Job:
             return {"job_id": self.id, "name": self.name, "status": self.status, "message": self.message,
                     "epoch": self.epoch, "epochs": self.train_config.epochs, "step": self.step,
                     "total_steps": self.total_steps, "fraction": frac, "images_per_s": self.images_per_s,
-                    "eta_s": eta, "elapsed_s": elapsed, "data_note": self.data_note, "run": str(self.run_dir)}
+                    "eta_s": eta, "elapsed_s": elapsed, "data_note": self.data_note, "run": f"runs/{self.name}"}
 
     def rows_since(self, cursor: int = 0) -> tuple[list[dict], int]:
         """History rows after the first ``cursor`` rows, and the new cursor."""
@@ -74,9 +79,10 @@ class Job:
 class _Stream(Callback):
     """Copies every logged step and epoch into the job, snapshots the latent space, honours Stop."""
 
-    def __init__(self, job: Job, probe: Split):
-        self.job, self.probe = job, probe
+    def __init__(self, job: Job, probe: Split, idle_timeout: float):
+        self.job, self.probe, self.idle_timeout = job, probe, idle_timeout
         self.last_time, self.last_step = time.time(), job.step
+        self.idle = False
 
     def on_step(self, row):
         now = time.time()
@@ -97,7 +103,8 @@ class _Stream(Callback):
             self.job.snapshots.append((row["epoch"], xy, self.probe.labels.numpy()))
 
     def should_stop(self):
-        return self.job.stop_event.is_set()
+        self.idle = time.time() - self.job.last_seen > self.idle_timeout
+        return self.job.stop_event.is_set() or self.idle
 
 
 @torch.no_grad()
@@ -113,18 +120,19 @@ def snapshot(model, probe: Split) -> np.ndarray:
     return centered @ vt[:2].T
 
 
-def safe_name(name: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", (name or "").strip()).strip(".-")[:60]
-    return name or "run"
-
-
 class JobManager:
     """Starts, tracks and stops jobs; caps concurrent jobs per owner and for the whole server."""
 
-    def __init__(self, runs: Path, *, per_owner: int = 1, total: int = 2, threads: int = 1):
+    def __init__(self, runs: Path, *, per_owner: int = 1, total: int = 2, threads: int = 1,
+                 idle_timeout: float = IDLE_TIMEOUT):
         self.runs, self.per_owner, self.total, self.threads = Path(runs), per_owner, total, threads
+        self.idle_timeout = idle_timeout
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+
+    def folder(self, name: str) -> Path:
+        """The folder of the run called ``name`` (checkpoint.run_folder: the one mapping of names to folders)."""
+        return checkpoint.run_folder(self.runs, name)
 
     def running(self, owner: str | None = None) -> list[Job]:
         with self._lock:
@@ -132,21 +140,43 @@ class JobManager:
 
     def jobs_of(self, owner: str) -> list[Job]:
         with self._lock:
-            return [j for j in self._jobs.values() if j.owner == owner]
+            jobs = [j for j in self._jobs.values() if j.owner == owner]
+        for job in jobs:
+            job.last_seen = time.time()
+        return jobs
 
     def get(self, job_id: str, owner: str) -> Job:
         with self._lock:
-            job = self._jobs.get(job_id or "")
+            job = self._jobs.get(job_id) if isinstance(job_id, str) else None
         if job is None or job.owner != owner:
-            raise JobError(f"no training job {job_id!r} of yours on this server")
+            raise JobError(f"no training job {shown(job_id)} of yours on this server")
+        job.last_seen = time.time()
         return job
 
     def start(self, owner: str, model_config: ModelConfig, train_config: TrainConfig, data: Dataset, *,
-              name: str = "", resume: bool = False) -> Job:
-        model_config.validate()
-        train_config.validate()
+              name: str = "", data_files: Path | None = None) -> Job:
+        """Train a new run called ``name`` (a free variant of it, name-2…, when that run exists). ``data_files``:
+        the folder of uploaded IDX files ``data`` was read from; the run keeps a copy (its ``data`` folder), so it
+        can be measured and resumed after the uploading session is gone."""
         check_limits(model_config, train_config)
-        run_dir = self.runs / safe_name(name or f"{model_config.model}-{model_config.arch}-{model_config.latent_dim}d")
+        check_data_fits(model_config, data, len(data.train.head(train_config.limit)))
+        folder = self.folder(name or f"{model_config.model}-{model_config.arch}-{model_config.latent_dim}d")
+        return self._launch(owner, folder, model_config, train_config, data, resume=False, data_files=data_files)
+
+    def resume(self, owner: str, name: str, epochs: int) -> Job:
+        """Continue the saved run ``name`` from its resume point to ``epochs`` (at least one epoch more)."""
+        folder = self.folder(name)
+        done = checkpoint.resume_epoch(folder) if folder.is_dir() else None
+        if done is None:
+            raise JobError(f"runs/{name} has no resumable checkpoint (optimizer.safetensors); choose a saved run")
+        run = checkpoint.load(folder)
+        train_config = TrainConfig(**{**run.train_config.__dict__, "epochs": max(int(epochs), done + 1)})
+        check_limits(run.model_config, train_config)
+        data = load_run_dataset(run.dataset, run_dir=folder)  # the same data it was trained on
+        return self._launch(owner, folder, run.model_config, train_config, data, resume=True)
+
+    def _launch(self, owner, folder: Path, model_config, train_config, data, *, resume: bool,
+                data_files: Path | None = None) -> Job:
         with self._lock:
             active = [j for j in self._jobs.values() if not j.done]
             if sum(j.owner == owner for j in active) >= self.per_owner:
@@ -154,20 +184,21 @@ class JobManager:
             if len(active) >= self.total:
                 raise JobError(f"the server is already training {self.total} models for other users; "
                                "try again when one finishes")
-            if any(j.run_dir == run_dir for j in active):
-                raise JobError(f"a job is already writing {run_dir.name}; choose another name")
+            taken = {j.run_dir for j in active}
+            if folder in taken:
+                raise JobError(f"a job is already writing {folder.name}; choose another name")
             if not resume:
-                run_dir = _unique(run_dir)
-            job = Job(uuid.uuid4().hex[:12], owner, run_dir.name, run_dir, model_config, train_config, data.note)
+                folder = _unique(folder, taken)
+                folder.mkdir(parents=True)
+            job = Job(uuid.uuid4().hex[:12], owner, folder.name, folder, model_config, train_config, data.note)
             self._jobs[job.id] = job
-        train = data.train.head(train_config.limit)
-        steps_per_epoch = -(-len(train) // train_config.batch_size)
+        steps_per_epoch = -(-len(data.train.head(train_config.limit)) // train_config.batch_size)
         job.total_steps = steps_per_epoch * train_config.epochs
         if resume:
-            job.epoch = checkpoint.resume_epoch(run_dir) or 0
-            job.rows = checkpoint.read_history(run_dir, until=job.epoch)
+            job.epoch = job.start_epoch = checkpoint.resume_epoch(folder) or 0
+            job.rows = checkpoint.read_history(folder, until=job.epoch)
             job.step = job.epoch * steps_per_epoch
-        job.thread = threading.Thread(target=self._work, args=(job, data, resume), daemon=True,
+        job.thread = threading.Thread(target=self._work, args=(job, data, resume, data_files), daemon=True,
                                       name=f"train-{job.id}")
         job.thread.start()
         return job
@@ -177,33 +208,51 @@ class JobManager:
         job.stop_event.set()
         return job
 
-    def _work(self, job: Job, data: Dataset, resume: bool) -> None:
+    def _work(self, job: Job, data: Dataset, resume: bool, data_files: Path | None) -> None:
+        stream = _Stream(job, data.test.head(SNAPSHOT_POINTS), self.idle_timeout)
         try:
             torch.set_num_threads(self.threads)  # leave the other core for the UI
+            if data_files is not None:
+                keep_data(data_files, job.run_dir / RUN_DATA)
+                data.source = str(job.run_dir / RUN_DATA)  # where config.json says the data is: the run's copy
             model = checkpoint.load(job.run_dir).model if resume else new_model(job.model_config, job.train_config.seed)
-            probe = data.test.head(SNAPSHOT_POINTS)
-            result: FitResult = fit(model, data, job.train_config, [_Stream(job, probe)], run_dir=job.run_dir,
-                                    resume=resume)
+            result: FitResult = fit(model, data, job.train_config, [stream], run_dir=job.run_dir, resume=resume)
             with job.lock:
                 job.status, job.message = result.status, result.message
-                if result.status == "stopped" and result.epoch == 0:
+                if stream.idle and result.status == "stopped":
+                    idle = f"{self.idle_timeout / 60:g} min" if self.idle_timeout >= 60 else f"{self.idle_timeout:g} s"
+                    job.message = (f"stopped: nobody asked about this job for {idle} (its page or client is gone); "
+                                   f"{result.message.split('; ', 1)[-1]}")
+                if result.status == "stopped" and result.epoch == job.start_epoch:
                     job.message += " (no epoch finished, so nothing was saved)"
         except Exception as e:  # a worker must report, never die silently
             with job.lock:
-                job.status, job.message = "failed", f"training failed: {type(e).__name__}: {e}"
+                job.status = "failed"
+                job.message = f"training failed: {type(e).__name__}: {e}".replace(str(self.runs), "runs")
+        if not resume and not (job.run_dir / checkpoint.CONFIG).exists():
+            shutil.rmtree(job.run_dir, ignore_errors=True)  # nothing saved: no half-made run folder stays
 
 
-def _unique(run_dir: Path) -> Path:
-    if not run_dir.exists():
-        return run_dir
-    for k in range(2, 1000):
-        candidate = run_dir.with_name(f"{run_dir.name}-{k}")
-        if not candidate.exists():
+def keep_data(source: Path, dest: Path) -> None:
+    """Move uploaded IDX files into a run's data folder (each file written atomically, then the source removed:
+    the uploading session's disk quota is freed)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.iterdir()):
+        if path.is_file():
+            checkpoint.atomic_write(dest / path.name, path.read_bytes())
+    shutil.rmtree(source, ignore_errors=True)
+
+
+def _unique(run_dir: Path, taken: set[Path]) -> Path:
+    candidates = [run_dir] + [run_dir.with_name(f"{run_dir.name}-{k}") for k in range(2, 1000)]
+    for candidate in candidates:
+        if not candidate.exists() and candidate not in taken:
             return candidate
     raise JobError(f"too many runs named {run_dir.name}")
 
 
 def check_limits(model_config: ModelConfig, train_config: TrainConfig) -> None:
+    """The Train tab's bounds (config.SERVER_LIMITS), then the configs' own (validate)."""
     if train_config.epochs > LIMITS["epochs"]:
         raise JobError(f"epochs must be at most {LIMITS['epochs']} here (got {train_config.epochs}); "
                        "use the command line for longer runs")
@@ -213,16 +262,21 @@ def check_limits(model_config: ModelConfig, train_config: TrainConfig) -> None:
         raise JobError(f"batch size must be at most {LIMITS['batch_size']} here (got {train_config.batch_size})")
     if len(model_config.hidden) > LIMITS["layers"] or max(model_config.hidden) > LIMITS["width"]:
         raise JobError(f"dense widths: at most {LIMITS['layers']} layers of at most {LIMITS['width']} here "
-                       f"(got {','.join(map(str, model_config.hidden))})")
+                       f"(got {shown(','.join(map(str, model_config.hidden)))})")
+    model_config.validate()
+    train_config.validate()
 
 
 def load_training_data(choice: str, upload_dir: Path | None = None, limit: int | None = None) -> Dataset:
     """'bundled' (the shipped 10k test split cut 8k/2k), 'full' (a full MNIST-format folder found on disk),
-    or 'uploaded' (four IDX files the user uploaded)."""
+    or 'uploaded' (four IDX files the user uploaded; each split at most LIMITS["train_images"] images, checked
+    from the files' headers before their bodies are read)."""
     if choice == "uploaded":
         if upload_dir is None:
             raise JobError("upload the four MNIST-format IDX files first")
-        return load_dataset(upload_dir, limit=limit)
+        data = load_dataset(upload_dir, limit=limit, max_images=LIMITS["train_images"])
+        data.name = "uploaded"
+        return data
     if choice == "full":
         path = find_full_mnist()
         if path is None:

@@ -55,12 +55,18 @@ def _ema(values, alpha: float = 0.3):
 EPOCH_TERMS = {"vae": ("neg_elbo", "recon", "kl"), "cvae": ("neg_elbo", "recon", "kl"), "ae": ("recon",),
                "aae": ("recon", "disc", "gen"), "caae": ("recon", "disc", "gen")}
 TERM_NAMES = {"neg_elbo": "−ELBO", "recon": "reconstruction", "kl": "KL", "disc": "discriminator", "gen": "generator"}
+# what a step row's "loss" is (the objective the model minimised), and the per-epoch chart's right axis
+STEP_LOSS = {"vae": "recon + β·KL", "cvae": "recon + β·KL", "ae": "reconstruction", "aae": "reconstruction",
+             "caae": "reconstruction"}
+RIGHT_AXIS = {"vae": "KL (not weighted by β)", "cvae": "KL (not weighted by β)", "aae": "discriminator / generator",
+              "caae": "discriminator / generator"}
 
 
 def training_curves(rows: list[dict], model: str = "vae") -> go.Figure:
     """Left: training loss per logged step (raw and smoothed). Right: per-epoch train/test terms;
     adversarial terms (on their own scale) on the right axis."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss per step (nats/image)", "per epoch"),
+    step_title = f"training loss per step: {STEP_LOSS.get(model, 'loss')} (nats/image)"
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(step_title, "per epoch"),
                         specs=[[{}, {"secondary_y": True}]], horizontal_spacing=0.08)
     steps = [r for r in rows if r.get("kind") == "step"]
     epochs = [r for r in rows if r.get("kind") == "epoch"]
@@ -81,7 +87,7 @@ def training_curves(rows: list[dict], model: str = "vae") -> go.Figure:
                               1, 2, secondary_y=secondary)
     fig.update_xaxes(title_text="step", row=1, col=1)
     fig.update_xaxes(title_text="epoch", row=1, col=2)
-    fig.update_yaxes(title_text="KL / adversarial", row=1, col=2, secondary_y=True)
+    fig.update_yaxes(title_text=RIGHT_AXIS.get(model, ""), row=1, col=2, secondary_y=True)
     fig.update_layout(height=340, margin=dict(l=40, r=10, t=40, b=40), template="plotly_white",
                       legend=dict(orientation="h", y=-0.25))
     return fig

@@ -5,8 +5,10 @@ uploading session's state only.
 """
 from __future__ import annotations
 
+import math
 import os
 import shutil
+import struct
 import tempfile
 import threading
 import zipfile
@@ -17,6 +19,7 @@ import numpy as np
 import torch
 
 from trainer import checkpoint
+from trainer.config import shown
 from trainer.data import Split, bundled_test_split
 
 from .projection import GridInverse, Identity2D, PCA2D
@@ -29,7 +32,11 @@ EXPORTS = Path(os.environ.get("LATENT_EXPLORER_EXPORTS", Path(tempfile.gettempdi
 DEFAULT_MODELS = ("ae-2d", "vae-2d", "aae-mixture10-2d")
 MAX_UPLOAD_BYTES = 64 * 2**20  # a zip or file bigger than this is refused before reading
 MAX_UNPACKED_BYTES = 256 * 2**20
-ALLOWED_FILES = {checkpoint.CONFIG, checkpoint.WEIGHTS, checkpoint.METRICS, checkpoint.HISTORY, "embedding.npz"}
+MAX_UPLOADS = 8  # models one session may upload (each stays in memory until its tab closes)
+SESSION_BYTES = 512 * 2**20  # what one session's uploads and training data may take on disk, unpacked
+EMBEDDING = "embedding.npz"
+ALLOWED_FILES = {checkpoint.CONFIG, checkpoint.WEIGHTS, checkpoint.METRICS, checkpoint.HISTORY, EMBEDDING}
+UMAP_GRID_MAX = 256  # cells per side of an embedding's UMAP inverse grid (pretrained.build writes 48)
 
 
 class ModelLoadError(ValueError):
@@ -108,12 +115,74 @@ def _extent(xy: np.ndarray, pad: float = 0.08, square: bool = True):
             float(center[1] - span[1] / 2), float(center[1] + span[1] / 2))
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
+def embedding_shapes(n: int, d: int) -> dict[str, tuple]:
+    """The arrays an embedding.npz may hold (pretrained.build writes them) and their shapes (None: any size up to
+    UMAP_GRID_MAX) for n test digits and latent size d."""
+    return {"latents": (n, d), "labels": (n,), "pca_xy": (n, 2), "pca_mean": (d,), "pca_components": (2, d),
+            "umap_xy": (n, 2), "umap_grid": (None, None, d), "umap_extent": (4,)}
+
+
+def read_embedding(path: Path, test: Split, d: int) -> dict[str, np.ndarray]:
+    """The arrays of an embedding.npz, each entry's name, dtype and shape checked from its header (against the
+    model's latent size and the test split) before any array is read, so a small file cannot unpack to gigabytes."""
+    expected, arrays = embedding_shapes(len(test), d), {}
     try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-        raise ModelLoadError(f"{path}: not a valid embedding file ({e})") from None
+        with open_zip(path) as zf:
+            for info in zf.infolist():
+                _check_npy_header(path, zf, info, expected)
+            with np.load(path, allow_pickle=False) as f:
+                arrays = {k: f[k] for k in f.files}
+    except ModelLoadError:
+        raise
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, RuntimeError) as e:  # RuntimeError: bad zip data
+        raise ModelLoadError(f"{path}: not a valid embedding file ({shown(str(e), 160)})") from None
+    if not {"latents", "labels"} <= set(arrays):
+        raise ModelLoadError(f"{path}: needs the arrays latents and labels, has {sorted(arrays) or 'none'}")
+    for group in (("pca_xy", "pca_mean", "pca_components"), ("umap_xy", "umap_grid", "umap_extent")):
+        if 0 < len(set(group) & set(arrays)) < len(group):
+            raise ModelLoadError(f"{path}: has only some of {', '.join(group)}; they go together")
+    if not np.array_equal(arrays["labels"], test.labels.numpy()):
+        raise ModelLoadError(f"{path}: its labels are not those of the test split shown here; it belongs to "
+                             "another data set (delete it and the app encodes the test digits itself)")
+    if not all(np.isfinite(a).all() for a in arrays.values()):
+        raise ModelLoadError(f"{path}: contains NaN or infinite values")
+    if "umap_extent" in arrays:
+        xmin, xmax, ymin, ymax = arrays["umap_extent"].tolist()
+        if not (xmin < xmax and ymin < ymax) or min(arrays["umap_grid"].shape[:2]) < 2:
+            raise ModelLoadError(f"{path}: umap_extent must be xmin < xmax, ymin < ymax over a grid of 2x2 or more")
+    return arrays
+
+
+def _check_npy_header(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, expected: dict) -> None:
+    name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+    if name not in expected:
+        raise ModelLoadError(f"{path}: unexpected entry {shown(info.filename)}; an embedding holds "
+                             f"{', '.join(expected)}")
+    with zf.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+    wanted = expected[name]
+    fits = len(shape) == len(wanted) and all(n == w if w is not None else 2 <= n <= UMAP_GRID_MAX
+                                             for n, w in zip(shape, wanted))
+    kind = "u" if name == "labels" else "f"
+    if dtype.kind not in (kind, "i" if kind == "u" else "f") or dtype.itemsize > 8 or not fits:
+        raise ModelLoadError(f"{path}: {name} is {dtype} of shape {shown(shape)}; expected "
+                             f"{'whole numbers' if kind == 'u' else 'floats'} of shape "
+                             f"{tuple('R' if w is None else w for w in wanted)} (the model's latent size and the "
+                             f"test split's {expected['labels'][0]:,} digits)")
+    if info.file_size > math.prod(shape) * dtype.itemsize + 64 * 2**10:  # the array plus its header
+        raise ModelLoadError(f"{path}: {name} holds more bytes than its shape {shown(shape)} needs")
+
+
+def check_showable(config, where) -> None:
+    """The explorer shows the 28x28 MNIST test digits (labels 0-9): a model it loads must take those."""
+    if tuple(config.image_size) != (28, 28):
+        raise ModelLoadError(f"{where}: the model takes {config.image_size[0]}x{config.image_size[1]} images; the "
+                             "explorer shows 28x28 MNIST-format digits")
+    if (config.conditional or config.label_guided) and config.num_classes < 10:
+        raise ModelLoadError(f"{where}: the model knows {config.num_classes} classes; the explorer's digits have "
+                             "labels 0-9")
 
 
 def make_entry(key: str, label: str, path: Path, test: Split) -> Entry:
@@ -123,8 +192,9 @@ def make_entry(key: str, label: str, path: Path, test: Split) -> Entry:
     except checkpoint.CheckpointError as e:
         raise ModelLoadError(str(e)) from None
     d = run.model_config.latent_dim
-    emb = _read_npz(path / "embedding.npz") if (path / "embedding.npz").is_file() else {}
-    if emb.get("latents") is not None and emb["latents"].shape == (len(test), d):
+    check_showable(run.model_config, path / checkpoint.CONFIG)
+    emb = read_embedding(path / EMBEDDING, test, d) if (path / EMBEDDING).is_file() else {}
+    if emb:
         latents, labels = emb["latents"].astype(np.float32), emb["labels"].astype(np.int64)
     else:
         latents = run.model.embed_split(test).numpy()  # conditional models get each image's own label
@@ -179,6 +249,7 @@ class Registry:
         self._entries: dict[str, Entry] = {}
         self._lock = threading.Lock()
         self._test: Split | None = None
+        self.skipped: dict[str, str] = {}  # folders the last available() left out, and why
 
     @property
     def test(self) -> Split:
@@ -188,22 +259,29 @@ class Registry:
             return self._test
 
     def available(self) -> dict[str, Path]:
-        """key -> folder for every loadable-looking model (pretrained first, then runs, newest first)."""
+        """key -> folder for every loadable-looking model (pretrained first, then runs, newest first). A folder
+        whose config.json cannot be read is left out and reported in ``skipped`` (key -> why), never an error
+        for everyone."""
         found: dict[str, Path] = {}
+        skipped: dict[str, str] = {}
         for base, prefix in ((self.pretrained, "pretrained"), (self.runs, "runs")):
             if not base.is_dir():
                 continue
-            folders = [p for p in base.iterdir() if (p / checkpoint.CONFIG).is_file() and (p / checkpoint.WEIGHTS).is_file()]
-            if prefix == "runs":
-                folders.sort(key=lambda p: -p.stat().st_mtime)
-            else:
-                folders.sort(key=lambda p: (DEFAULT_MODELS.index(p.name) if p.name in DEFAULT_MODELS else 99, p.name))
-            for p in folders:
+            folders = []
+            for p in base.iterdir():
                 try:
-                    if checkpoint.read_config(p).get("format"):
-                        found[f"{prefix}/{p.name}"] = p
-                except checkpoint.CheckpointError:
-                    continue
+                    if (p / checkpoint.CONFIG).is_file() and (p / checkpoint.WEIGHTS).is_file():
+                        checkpoint.read_config(p)
+                        folders.append((p, p.stat().st_mtime))
+                except (checkpoint.CheckpointError, OSError) as e:
+                    skipped[f"{prefix}/{p.name}"] = str(e).replace(str(p), f"{prefix}/{p.name}")
+            if prefix == "runs":
+                folders.sort(key=lambda pm: -pm[1])
+            else:
+                folders.sort(key=lambda pm: (DEFAULT_MODELS.index(pm[0].name) if pm[0].name in DEFAULT_MODELS else 99,
+                                             pm[0].name))
+            found.update({f"{prefix}/{p.name}": p for p, _ in folders})
+        self.skipped = skipped
         return found
 
     def get(self, key: str) -> Entry:
@@ -212,7 +290,7 @@ class Registry:
                 return self._entries[key]
         folders = self.available()
         if key not in folders:
-            raise ModelLoadError(f"unknown model {key!r}; available: {', '.join(folders) or 'none'}")
+            raise ModelLoadError(f"unknown model {shown(key)}; available: {', '.join(folders) or 'none'}")
         entry = make_entry(key, key.split("/", 1)[1], folders[key], self.test)
         with self._lock:
             entry = self._entries.setdefault(key, entry)
@@ -225,12 +303,13 @@ class Registry:
             self._entries.pop(key, None)
 
 
-def unpack_upload(files: list[str | Path], dest: Path) -> Path:
-    """Copy an uploaded checkpoint (a .zip or loose files) into ``dest`` safely; return the run folder.
+def unpack_upload(files: list[str | Path], dest: Path, max_unpacked: int = MAX_UNPACKED_BYTES) -> tuple[str, list[str]]:
+    """Copy an uploaded checkpoint (a .zip or loose files) into ``dest`` safely. Returns the run's name (the folder
+    inside the zip, or the zip's name; "" for loose files) and the names of the files it ignored.
 
-    Only the checkpoint's own file names are accepted; paths inside zips are flattened after refusing any
-    absolute or ``..`` path; sizes are capped before anything is read.
-    """
+    Files are matched by their exact names (config.json, model.safetensors, metrics.json, history.jsonl,
+    embedding.npz); others, like a run's optimizer.safetensors, are ignored, never renamed into place. Paths inside
+    zips are flattened after refusing any absolute or ``..`` path; sizes are capped before anything is read."""
     dest.mkdir(parents=True, exist_ok=True)
     paths = [Path(f) for f in files or []]
     if not paths:
@@ -238,43 +317,88 @@ def unpack_upload(files: list[str | Path], dest: Path) -> Path:
     total = sum(p.stat().st_size for p in paths)
     if total > MAX_UPLOAD_BYTES:
         raise ModelLoadError(f"upload of {total / 2**20:.0f} MB is larger than the {MAX_UPLOAD_BYTES >> 20} MB allowed")
+    name, ignored, taken = "", [], {}
     for p in paths:
-        if p.suffix.lower() == ".zip":
-            _unzip(p, dest)
-        elif p.name in ALLOWED_FILES or p.suffix in (".json", ".safetensors"):
-            name = p.name if p.name in ALLOWED_FILES else (checkpoint.CONFIG if p.suffix == ".json" else checkpoint.WEIGHTS)
-            shutil.copyfile(p, dest / name)
-        elif p.suffix.lower() in (".pt", ".pth", ".pkl", ".ckpt", ".bin"):
+        if p.suffix.lower() in (".pt", ".pth", ".pkl", ".ckpt", ".bin"):
             raise ModelLoadError(f"{p.name}: PyTorch pickles are never loaded (they can run code); "
                                  "upload config.json + model.safetensors")
+    for p in paths:
+        if p.suffix.lower() == ".zip":
+            name, skipped = _unzip(p, dest, taken, max_unpacked)
+            ignored += skipped
+        elif p.name in ALLOWED_FILES:
+            _claim(taken, p.name, p.name, p.stat().st_size, max_unpacked)
+            shutil.copyfile(p, dest / p.name)
         else:
-            raise ModelLoadError(f"{p.name}: unexpected file; upload a .zip, config.json or model.safetensors")
+            ignored.append(p.name)
     for required in (checkpoint.CONFIG, checkpoint.WEIGHTS):
         if not (dest / required).is_file():
-            raise ModelLoadError(f"the upload has no {required}; a checkpoint needs config.json and model.safetensors")
-    return dest
+            got = f" (ignored: {', '.join(ignored[:5])})" if ignored else ""
+            raise ModelLoadError(f"the upload has no {required}{got}; a checkpoint needs files named config.json "
+                                 "and model.safetensors, as in a run folder")
+    return name, ignored
 
 
-def _unzip(path: Path, dest: Path) -> None:
+def _claim(taken: dict[str, int], base: str, shown_as: str, size: int, limit: int) -> None:
+    """Count one file to unpack: each name once (two config.json would overwrite each other), at most ``limit``
+    bytes in all."""
+    if base in taken:
+        raise ModelLoadError(f"the upload holds two files named {base} ({shown(shown_as)} is the second): upload one "
+                             "run folder at a time")
+    if sum(taken.values()) + size > limit:
+        raise ModelLoadError(f"{shown(shown_as)}: unpacking it would take more than the {limit / 2**20:.1f} MB this "
+                             f"upload may still use on the server (one session keeps at most {SESSION_BYTES >> 20} MB "
+                             "of uploads; reload the page to start again)")
+    taken[base] = size
+
+
+MAX_ZIP_DIRECTORY = 2**20  # bytes of a zip's central directory: a run folder's zip has a few hundred
+
+
+def open_zip(path: Path) -> zipfile.ZipFile:
+    """A zip file, opened only after its end record shows a central directory of sane size (ZipFile reads it
+    whole into objects: a small file of a million empty entries would take gigabytes)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        f.seek(max(0, size - 65_557))  # the end record (22 bytes) and its comment (< 64 KB) are at the end
+        tail = f.read()
+    end = tail.rfind(b"PK\x05\x06")
+    if end < 0 or len(tail) < end + 22:
+        raise zipfile.BadZipFile("no end of central directory")
+    entries, directory = struct.unpack("<HI", tail[end + 10:end + 16])
+    if entries == 0xFFFF or directory > MAX_ZIP_DIRECTORY:
+        raise ModelLoadError(f"{path.name}: its zip directory is too large ({entries} entries, {directory:,} bytes) "
+                             "for a run folder")
+    return zipfile.ZipFile(path)
+
+
+def _unzip(path: Path, dest: Path, taken: dict[str, int], limit: int) -> tuple[str, list[str]]:
+    """Unpack a zip's checkpoint files into ``dest`` (``limit`` bytes for the whole upload); returns the run's
+    name and the entries it ignored."""
     try:
-        with zipfile.ZipFile(path) as zf:
+        with open_zip(path) as zf:
             infos = zf.infolist()
-            unpacked = sum(i.file_size for i in infos)
-            if unpacked > MAX_UNPACKED_BYTES:
+            unpacked, room = sum(i.file_size for i in infos), min(limit, MAX_UNPACKED_BYTES) - sum(taken.values())
+            if unpacked > room:
                 raise ModelLoadError(f"{path.name}: unpacks to {unpacked / 2**20:.0f} MB, more than the "
-                                     f"{MAX_UNPACKED_BYTES >> 20} MB allowed")
+                                     f"{room / 2**20:.0f} MB allowed")
             for info in infos:
                 name = info.filename.replace("\\", "/")
                 if name.startswith("/") or ".." in name.split("/") or ":" in name:
-                    raise ModelLoadError(f"{path.name}: refused the unsafe path {info.filename!r} inside the zip")
-            for info in infos:
-                base = Path(info.filename).name
-                if info.is_dir() or base not in ALLOWED_FILES:
-                    continue
-                with zf.open(info) as src, open(dest / base, "wb") as out:
+                    raise ModelLoadError(f"{path.name}: refused the unsafe path {shown(info.filename)} inside the zip")
+            wanted = [i for i in infos if not i.is_dir() and Path(i.filename).name in ALLOWED_FILES]
+            for info in wanted:
+                _claim(taken, Path(info.filename).name, info.filename, info.file_size, limit)
+            for info in wanted:
+                with zf.open(info) as src, open(dest / Path(info.filename).name, "wb") as out:
                     shutil.copyfileobj(src, out, 1 << 20)
-    except zipfile.BadZipFile:
-        raise ModelLoadError(f"{path.name}: not a valid zip file") from None
+            config = next((i.filename for i in wanted if Path(i.filename).name == checkpoint.CONFIG), "")
+            ignored = [i.filename for i in infos if not i.is_dir() and i not in wanted]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, RuntimeError, NotImplementedError) as e:
+        raise ModelLoadError(f"{path.name}: not a valid zip file ({shown(str(e), 120)})") from None
+    name = Path(config).parent.name if config else ""
+    name = next((n for n in (name, path.stem) if checkpoint.RUN_NAME.fullmatch(n)), "")  # else the model's kind
+    return name, [shown(n, 80).strip("'") for n in ignored]
 
 
 def start_umap(entry: Entry) -> None:
@@ -328,15 +452,17 @@ def discard_upload(folder: Path, error: Exception) -> str:
     return str(error).replace(f"{folder}{os.sep}", "").replace(str(folder), "your upload")
 
 
-def load_upload(files, session_dir: Path, test: Split, index: int) -> Entry:
-    """Unpack and load an upload into a fresh folder of this session; the folder is removed on failure."""
+def load_upload(files, session_dir: Path, test: Split, index: int,
+                room: int = MAX_UNPACKED_BYTES) -> tuple[Entry, list[str]]:
+    """Unpack and load an upload into a fresh folder of this session (using at most ``room`` bytes); the folder
+    is removed on failure. Returns the entry and the names of the files it ignored."""
     folder = Path(tempfile.mkdtemp(prefix="upload-", dir=session_dir))
     try:
-        unpack_upload(files, folder)
-        name = _upload_name(folder)
+        name, ignored = unpack_upload(files, folder, room)
+        name = name or _upload_name(folder)
         entry = make_entry(f"upload/{index}-{name}", f"upload: {name}", folder, test)
         start_background(entry)
-        return entry
+        return entry, ignored
     except (ModelLoadError, checkpoint.CheckpointError) as e:
         raise ModelLoadError(discard_upload(folder, e)) from None
     except Exception:
@@ -344,16 +470,33 @@ def load_upload(files, session_dir: Path, test: Split, index: int) -> Entry:
         raise
 
 
+def session_room(folder) -> int:
+    """Bytes a session may still unpack into its folder (SESSION_BYTES in all)."""
+    return max(0, SESSION_BYTES - folder_bytes(folder))
+
+
+def folder_bytes(folder) -> int:
+    """Bytes of the files under a folder (a session's uploads and data)."""
+    total = 0
+    for dirpath, _, names in os.walk(folder or ()):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
 def _upload_name(folder: Path) -> str:
     try:
         cfg = checkpoint.read_config(folder)["model"]
         return f"{cfg.get('model', '?')}-{cfg.get('latent_dim', '?')}d"
-    except (checkpoint.CheckpointError, TypeError, KeyError):
+    except (checkpoint.CheckpointError, TypeError, KeyError, AttributeError):
         return "model"
 
 
 REPORT_COLUMNS = ("model", "type", "latent", "epochs", "train min", "−ELBO", "recon BCE", "kNN 2-D",
-                  "samples look like a digit", "samples in holes", "samples from")
+                  "samples look like a digit", "samples in holes", "samples from", "β", "test digits")
 
 
 def report_card(folders: dict[str, Path]) -> str:
@@ -384,7 +527,8 @@ def report_card(folders: dict[str, Path]) -> str:
                  f"{seconds / 60:.0f}" if isinstance(seconds, (int, float)) else "—",
                  _cell(results.get("neg_elbo")), _cell(results.get("recon_bce")), knn,
                  _cell(results.get("confident_share"), percent=True), _cell(results.get("prior_holes"), percent=True),
-                 model.sampled_from]
+                 model.sampled_from, f"{model.kl_weight:g}" if model.model in ("vae", "cvae") else "—",
+                 f"{results['test_images']:,}" if isinstance(results.get("test_images"), int) else "—"]
         order = (model.latent_dim, MODEL_TYPES.index(model.model) if model.model in MODEL_TYPES else 99, key)
         rows.append((order, "| " + " | ".join(cells) + " |"))
     if not rows:

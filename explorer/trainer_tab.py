@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import html
+import math
 import shutil
 import tempfile
 import threading
@@ -12,13 +13,13 @@ import gradio as gr
 
 from trainer import checkpoint
 from trainer.classifier import scorer_for
-from trainer.config import APPLIES_TO, SEED_MAX, ConfigError, ModelConfig, TrainConfig
+from trainer.config import APPLIES_TO, SEED_MAX, ConfigError, ModelConfig, TrainConfig, shown
 from trainer.data import DataError, load_run_dataset
 from trainer.evaluate import measure_run, save_results
 
 from . import plots
 from .jobs import DONE, LIMITS, JobError, JobManager, load_training_data
-from .registry import RUNS, discard_upload
+from .registry import RUNS, SESSION_BYTES, discard_upload, session_room
 
 JOBS = JobManager(RUNS)
 IDX_UPLOAD_LIMIT = 120 * 2**20
@@ -35,9 +36,13 @@ def _idx_folder(files, session, request=None) -> Path | None:
     if not files:
         return None
     paths = [Path(getattr(f, "name", f)) for f in files]
-    if sum(p.stat().st_size for p in paths) > IDX_UPLOAD_LIMIT:
+    size, home = sum(p.stat().st_size for p in paths), session_dir(session, request)
+    if size > IDX_UPLOAD_LIMIT:
         raise JobError(f"uploaded data is larger than {IDX_UPLOAD_LIMIT >> 20} MB")
-    folder = Path(tempfile.mkdtemp(prefix="idx-", dir=session_dir(session, request)))
+    if size > session_room(home):
+        raise JobError(f"uploaded data of {size / 2**20:.0f} MB: this session's files would pass the "
+                       f"{SESSION_BYTES >> 20} MB one session may keep on the server; reload the page to start again")
+    folder = Path(tempfile.mkdtemp(prefix="idx-", dir=home))
     for p in paths:
         shutil.copyfile(p, folder / Path(p.name).name)
     return folder
@@ -59,6 +64,16 @@ def session_dir(session, request=None) -> str:
     return session["dir"]
 
 
+def whole(value, name: str, default=None) -> int | None:
+    """A whole number from a Number box (1.5 is refused, not rounded to 2); blank gives ``default``."""
+    if value is None or value == "":
+        return default
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (number and math.isfinite(value) and float(value).is_integer()):
+        raise ValueError(f"{name} must be a whole number, got {shown(value)}")
+    return int(value)
+
+
 def dense_widths(text, arch: str) -> tuple[int, ...]:
     """The Advanced accordion's "Dense widths": blank for the default (512,256 for mlp, 256 for conv)."""
     text = str(text or "").strip()
@@ -70,9 +85,9 @@ def dense_widths(text, arch: str) -> tuple[int, ...]:
         widths = ()
     if not widths or min(widths) < 1:
         raise ValueError(f"dense widths must be positive whole numbers separated by commas, like 512,256 "
-                         f"(got {text!r})")
+                         f"(got {shown(text)})")
     if arch == "conv" and len(widths) > 1:
-        raise ValueError(f"the conv architecture has one dense layer: give one width, like 256 (got {text!r})")
+        raise ValueError(f"the conv architecture has one dense layer: give one width, like 256 (got {shown(text)})")
     return widths
 
 
@@ -86,21 +101,24 @@ def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs,
     folder = None
     try:
         if channels not in CHANNELS:
-            raise ValueError(f"conv channels must be one of {', '.join(CHANNELS)} (got {channels!r})")
+            raise ValueError(f"conv channels must be one of {', '.join(CHANNELS)} (got {shown(channels)})")
         options = {"kl_weight": float(kl_weight), "posterior": posterior, "prior": prior,
-                   "prior_components": int(prior_components or 0), "label_guided": bool(label_guided)}
+                   "prior_components": whole(prior_components, "prior components", 0),
+                   "label_guided": bool(label_guided)}
         # what the model does not read (the tab hides it) keeps the default, so the saved config says what was used
         options = {key: value for key, value in options.items() if model in APPLIES_TO[key]}
-        model_config = ModelConfig(model=model, arch=arch, latent_dim=int(latent_dim),
+        model_config = ModelConfig(model=model, arch=arch, latent_dim=whole(latent_dim, "latent dim"),
                                    hidden=dense_widths(hidden, arch), channels=CHANNELS[channels], **options)
-        train_config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), seed=int(seed),
-                                   lr_schedule=lr_schedule, weight_decay=float(weight_decay or 0),
+        train_config = TrainConfig(epochs=whole(epochs, "epochs"), batch_size=whole(batch_size, "batch size"),
+                                   lr=float(lr), seed=whole(seed, "seed", 0), lr_schedule=lr_schedule,
+                                   weight_decay=float(weight_decay or 0),
                                    adv_lr=float(adv_lr) if model in APPLIES_TO["adv_lr"] else TrainConfig.adv_lr,
-                                   decoder_epochs=int(decoder_epochs or 0),
-                                   limit=int(limit) if limit else None, log_every=5)  # dense live curves
+                                   decoder_epochs=whole(decoder_epochs, "decoder-only epochs", 0),
+                                   limit=whole(limit, "image limit", 0) or None, log_every=5)  # dense live curves
         folder = _idx_folder(idx_files, session, request) if data_choice == "uploaded" else None
         data = load_training_data(data_choice, folder)
-        job = JOBS.start(_owner(session), model_config, train_config, data, name=name)
+        job = JOBS.start(_owner(session), model_config, train_config, data, name=str(name or "").strip(),
+                         data_files=folder)
     except (JobError, ConfigError, DataError, ValueError, TypeError, OSError) as e:
         raise gr.Error(discard_upload(folder, e) if folder is not None else str(e)) from None
     session["job"], session["cursor"] = job.id, 0
@@ -127,47 +145,49 @@ def train_status(job_id, since, session):
 
 def train_stop(job_id, session):
     try:
-        job = JOBS.stop(job_id or session.get("job"), _owner(session))
+        job = JOBS.get(job_id or session.get("job"), _owner(session))
     except JobError as e:
         raise gr.Error(str(e)) from None
+    if job.done:
+        return f"**{job.name}** has already {job.status}: there is nothing to stop."
+    JOBS.stop(job.id, _owner(session))
     return f"Stopping **{job.name}** after the current step; the last finished epoch is kept."
 
 
 def resume(run_name, epochs, session):
-    run_dir = RUNS / (run_name or "")
+    """Continue a saved run (the /train_resume endpoint: run name, the epoch to train to)."""
     try:
-        done = checkpoint.resume_epoch(run_dir) if run_name else None
-        if done is None:
-            raise JobError("choose a saved run that has a resumable checkpoint (optimizer.safetensors)")
-        run = checkpoint.load(run_dir)
-        train_config = TrainConfig(**{**run.train_config.__dict__, "epochs": max(int(epochs or 0), done + 1)})
-        data = load_run_dataset(run.dataset)  # the same data it was trained on
-        job = JOBS.start(_owner(session), run.model_config, train_config, data, name=run_name, resume=True)
-    except (JobError, ConfigError, DataError, checkpoint.CheckpointError) as e:
-        raise gr.Error(str(e)) from None
+        job = JOBS.resume(_owner(session), run_name, whole(epochs, "resume to epoch", 0))
+    except (JobError, ConfigError, DataError, ValueError, checkpoint.CheckpointError) as e:
+        raise gr.Error(str(e).replace(str(JOBS.runs), "runs")) from None
     session["job"], session["cursor"] = job.id, 0
-    return job.id, f"Resuming **{job.name}** from epoch {done} to {train_config.epochs}.", session, \
+    return job.id, f"Resuming **{job.name}** from epoch {job.start_epoch} to {job.train_config.epochs}.", session, \
         gr.Timer(active=True)
+
+
+def _saved_run(run_name) -> Path:
+    """The folder of a run from the Saved runs list (a name only: nothing else on the server is reachable)."""
+    if not isinstance(run_name, str) or run_name not in saved_runs():
+        raise gr.Error(f"choose a saved run from the list (no run {shown(run_name)} under runs/)")
+    return JOBS.folder(run_name)
 
 
 def measure(run_name, progress=gr.Progress()):
     """Measure a saved run on its test split, as `python -m trainer eval --save` does; the results go into its
     metrics.json, so the "How good is each model?" table lists it."""
-    if run_name not in saved_runs():  # a name from the list only: the results are written into the folder
-        raise gr.Error(f"choose a saved run from the list (no run {run_name!r} under runs/)")
-    run_dir = RUNS / run_name
+    run_dir = _saved_run(run_name)  # a name from the list only: the results are written into the folder
     if any(job.run_dir == run_dir for job in JOBS.running()):
         raise gr.Error(f"{run_name} is still training: measure it when its job has ended")
     if not MEASURING.acquire(blocking=False):
         raise gr.Error("another run is being measured on this server; try again in a minute")
     try:
         run = checkpoint.load(run_dir)
-        data = load_run_dataset(run.dataset)  # the data it was trained on
+        data = load_run_dataset(run.dataset, run_dir=run_dir)  # the data it was trained on
         results = measure_run(run, data.train, data.test, scorer_for(run),
                               lambda fraction, what: progress(fraction, desc=f"Measuring {run_name}: {what}"))
         save_results(run, results)
     except (DataError, checkpoint.CheckpointError, OSError) as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(str(e).replace(str(JOBS.runs), "runs")) from None
     finally:
         MEASURING.release()
     parts = [f"−ELBO {results['neg_elbo']:.1f}" if "neg_elbo" in results else None,
@@ -191,14 +211,15 @@ def progress_html(p: dict) -> str:
 
 
 def poll(session):
-    """Timer tick: refresh this session's job view; stop the timer when the job is over."""
+    """Timer tick: refresh this session's job view; stop the timer when the job is over (and list its run under
+    Saved runs, picked, so Measure is one click away)."""
     job_id = session.get("job")
     if not job_id:
-        return gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
+        return gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
     try:
         job = JOBS.get(job_id, _owner(session))
     except JobError:
-        return gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
+        return gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
     p = job.progress()
     done = p["status"] in DONE  # from the same reading as p: a job ending after it gets one more tick to show it
     rows, _ = job.rows_since(0)
@@ -207,40 +228,52 @@ def poll(session):
         snaps = list(job.snapshots)
     snap = plots.snapshot_scatter(*(snaps[-1][1:] if snaps else (None, None)),
                                   title=f"latent space after epoch {snaps[-1][0]}" if snaps else "waiting for epoch 1")
-    slider = gr.Slider(minimum=1, maximum=max(2, len(snaps)), value=max(1, len(snaps)), step=1,
+    first, last = (snaps[0][0], snaps[-1][0]) if snaps else (1, 1)  # a resumed job's snapshots start after epoch 1
+    slider = gr.Slider(minimum=first, maximum=max(first + 1, last), value=last, step=1,
                        interactive=done and len(snaps) > 1)
-    return progress_html(p), curves, snap, slider, gr.Timer(active=not done)
+    runs = saved_runs() if done else None
+    saved = gr.update(choices=runs, value=job.name if job.name in runs else None) if done else gr.update()
+    return progress_html(p), curves, snap, slider, saved, gr.Timer(active=not done)
 
 
 def replay(epoch, session):
     job_id = session.get("job")
     try:
         job = JOBS.get(job_id, _owner(session))
-    except JobError:
+        wanted = whole(epoch, "epoch", 1)
+    except (JobError, ValueError):
         return gr.update()
     with job.lock:
         snaps = list(job.snapshots)
     if not snaps:
         return gr.update()
-    e, xy, labels = snaps[min(len(snaps), max(1, int(epoch))) - 1]
+    e, xy, labels = min(snaps, key=lambda snap: abs(snap[0] - wanted))  # the slider runs over the snapshots' epochs
     return plots.snapshot_scatter(xy, labels, title=f"latent space after epoch {e}")
 
 
 def saved_runs() -> list[str]:
-    if not RUNS.is_dir():
+    """Names of the runs under runs/ (folders with a config.json), newest first."""
+    if not JOBS.runs.is_dir():
         return []
-    runs = [p for p in RUNS.iterdir() if (p / checkpoint.CONFIG).is_file()]
-    return [p.name for p in sorted(runs, key=lambda p: -p.stat().st_mtime)]
+    runs = []
+    for p in JOBS.runs.iterdir():
+        try:
+            if (p / checkpoint.CONFIG).is_file():
+                runs.append((-p.stat().st_mtime, p.name))
+        except OSError:  # removed meanwhile, or unreadable
+            continue
+    return [name for _, name in sorted(runs)]
 
 
 def show_run(run_name):
-    run_dir = RUNS / (run_name or "")
+    run_dir = _saved_run(run_name)
     try:
         cfg = checkpoint.read_config(run_dir)
     except checkpoint.CheckpointError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(str(e).replace(str(JOBS.runs), "runs")) from None
     rows = checkpoint.read_history(run_dir)
-    return plots.training_curves(rows, cfg.get("model", {}).get("model", "vae"))
+    model = cfg.get("model") if isinstance(cfg.get("model"), dict) else {}
+    return plots.training_curves(rows, model.get("model") if model.get("model") in plots.EPOCH_TERMS else "vae")
 
 
 def attach(session):
@@ -269,7 +302,7 @@ def build_tab(session):
                 model = gr.Dropdown(["ae", "vae", "aae", "cvae", "caae"], value="vae", label="Model")
                 arch = gr.Dropdown(["mlp", "conv"], value="mlp", label="Architecture")
             with gr.Row():
-                latent_dim = gr.Number(value=2, precision=0, minimum=1, maximum=LIMITS["latent_dim"],
+                latent_dim = gr.Number(value=2, minimum=1, maximum=LIMITS["latent_dim"],
                                        label="Latent dim")
                 kl_weight = gr.Number(value=1.0, minimum=0, label="β (KL weight, VAE)")
             with gr.Row() as vae_row:
@@ -282,12 +315,12 @@ def build_tab(session):
                 prior = gr.Dropdown(["gaussian", "mixture10", "swissroll"], value="gaussian", label="AAE prior")
                 label_guided = gr.Checkbox(value=False, label="Label-guided AAE", visible=False)
             with gr.Row():
-                epochs = gr.Number(value=5, precision=0, minimum=1, maximum=LIMITS["epochs"], label="Epochs")
-                batch_size = gr.Number(value=128, precision=0, minimum=1, maximum=LIMITS["batch_size"],
+                epochs = gr.Number(value=5, minimum=1, maximum=LIMITS["epochs"], label="Epochs")
+                batch_size = gr.Number(value=128, minimum=1, maximum=LIMITS["batch_size"],
                                        label="Batch size")
             with gr.Row():
                 lr = gr.Number(value=1e-3, minimum=1e-6, maximum=1.0, label="Learning rate")
-                seed = gr.Number(value=0, precision=0, minimum=0, maximum=SEED_MAX, label="Seed")
+                seed = gr.Number(value=0, minimum=0, maximum=SEED_MAX, label="Seed")
             data_choice = gr.Radio(["bundled", "full", "uploaded"], value="bundled", label="Data",
                                    info="bundled: 8k/2k of the shipped test split; full: an MNIST folder on disk; "
                                         "uploaded: your four IDX files")
@@ -295,7 +328,7 @@ def build_tab(session):
                                 height=130, visible=False)  # shown when "uploaded" is picked
             with gr.Row():
                 name = gr.Textbox(label="Run name (folder under runs/)", placeholder="my-vae")
-                limit = gr.Number(value=0, precision=0, minimum=0, label="Use first N images (0 = all)")
+                limit = gr.Number(value=0, minimum=0, label="Use first N images (0 = all)")
             with gr.Accordion("Advanced (as in python -m trainer train)", open=False):
                 with gr.Row():
                     lr_schedule = gr.Dropdown(["constant", "cosine"], value="constant", label="lr schedule",
@@ -305,7 +338,7 @@ def build_tab(session):
                 with gr.Row():
                     adv_lr = gr.Number(value=1e-3, minimum=1e-6, maximum=1.0, label="Adversarial lr (AAE)",
                                        info="discriminator and generator steps", visible=False)
-                    decoder_epochs = gr.Number(value=0, precision=0, minimum=0, label="Decoder-only epochs",
+                    decoder_epochs = gr.Number(value=0, minimum=0, label="Decoder-only epochs",
                                                info="the last N epochs train the decoder alone, codes frozen")
                 with gr.Row():
                     channels = gr.Dropdown([("16-32 (faster)", "16,32"), ("32-64 (as vae-2d, aae-2d)", "32,64")],
@@ -335,7 +368,7 @@ def build_tab(session):
                             measure_btn = gr.Button("Measure", size="sm")
                         measure_note = gr.Markdown(min_height=60)  # beside the button: progress, then the numbers
                         with gr.Row():
-                            more = gr.Number(value=10, precision=0, minimum=1, maximum=LIMITS["epochs"],
+                            more = gr.Number(value=10, minimum=1, maximum=LIMITS["epochs"],
                                              label="Resume to epoch", min_width=80)
                             resume_btn = gr.Button("Resume", size="sm")
     timer = gr.Timer(1.0, active=False)
@@ -355,11 +388,11 @@ def build_tab(session):
     gr.on([model.change, arch.change], functools.partial(shown_options, [key for _, key in by_option]),
           [model, arch], [c for c, _ in by_option] + [channels, name], api_visibility="private", show_progress="hidden")
     gr.Button(visible=False).click(train_status, [job_id, since, session], [status_json], api_name="train_status")
-    timer.tick(poll, [session], [bar, curves, snap, snap_epoch, timer], api_visibility="private",
+    timer.tick(poll, [session], [bar, curves, snap, snap_epoch, runs, timer], api_visibility="private",
                show_progress="hidden")
     snap_epoch.change(replay, [snap_epoch, session], [snap], api_visibility="private", show_progress="hidden")
     show.click(show_run, [runs], [curves], api_visibility="private")
-    resume_btn.click(resume, [runs, more, session], [job_id, message, session, timer], api_visibility="private")
+    resume_btn.click(resume, [runs, more, session], [job_id, message, session, timer], api_name="train_resume")
     reload_runs.click(lambda: gr.update(choices=saved_runs()), None, [runs], api_visibility="private")
     measured = measure_btn.click(measure, [runs], [measure_note], api_name="measure_run")
 
@@ -372,7 +405,7 @@ def run_key_of(job_id, session) -> str:
         name = JOBS.get(job_id, _owner(session)).name if job_id else None
     except JobError:
         name = None
-    if name is None or not (RUNS / name / checkpoint.WEIGHTS).is_file():
+    if name is None or not (JOBS.folder(name) / checkpoint.WEIGHTS).is_file():
         raise gr.Error("No finished epoch to compare yet: wait for the first epoch to end.")
     return f"runs/{name}"
 

@@ -18,8 +18,8 @@ from trainer.checkpoint import CheckpointError
 from trainer.config import SEED_MAX
 
 from . import actions, live, plots, render, trainer_tab
-from .registry import (DEFAULT_MODELS, EXPORTS, PRETRAINED, ROOT, ModelLoadError, Registry, load_upload,
-                       report_card)
+from .registry import (DEFAULT_MODELS, EXPORTS, MAX_UPLOADS, PRETRAINED, ROOT, ModelLoadError, Registry,
+                       load_upload, report_card, session_room)
 
 MAX_MODELS = 6
 SESSION_TTL = 4 * 3600  # seconds: a session idle this long is dropped with its uploads (API clients never "close")
@@ -63,6 +63,8 @@ REPORT_NOTE = ("Nats per image, lower is better: **−ELBO** (VAEs only: a bound
                "**Samples in holes**: share of prior samples farther from every training code than 95% of test "
                "digits' codes are, so about 5% when the codes fill the prior: samples there fall where the decoder "
                "never learned to draw (the AE's are many, as it has no prior to fill). "
+               "**β**: a VAE's KL weight (1 = the true ELBO). **Test digits**: the held-out digits it was measured "
+               "on (MNIST's 10,000 for the shipped models, 2,000 for runs on the bundled split). "
                "A run of yours appears here once measured: *Measure* under *Saved runs* in the Train tab, or "
                "`python -m trainer eval runs/NAME --save`.")
 NO_REPORT = ("*No measured model yet: measure a run with Measure (Train tab, Saved runs) or "
@@ -260,8 +262,9 @@ def decode_at(keys, clicked, x, y, projection, label, link=LINK_DEFAULT, session
         x, y = float(x), float(y)
     except (TypeError, ValueError):
         raise gr.Error(f"model # and (x, y) must be numbers, got {clicked!r}, ({x!r}, {y!r})") from None
-    if not 0 <= clicked < len(entries):
-        raise gr.Error(f"model number {clicked} is not shown (0..{len(entries) - 1})")
+    if not 0 <= clicked < len(entries):  # a warning: the decoded panel keeps its picture
+        gr.Warning(f"Model # {clicked} is not shown: the shown models are numbered 0 to {len(entries) - 1}.")
+        return gr.skip(), gr.skip()
     if not (np.isfinite(x) and np.isfinite(y)):
         raise gr.Error(f"x and y must be finite numbers, got ({x}, {y})")
     if link not in actions.LINKS:
@@ -507,12 +510,17 @@ def upload(files, keys, session, request: gr.Request = None):
     folder = trainer_tab.session_dir(session, request)  # tracks the session, so closing the tab finds its files
     paths = [getattr(f, "name", f) for f in (files or [])]
     try:
-        entry = load_upload(paths, Path(folder), REGISTRY.test, len(session["uploads"]) + 1)
+        if len(session["uploads"]) >= MAX_UPLOADS:
+            raise ModelLoadError(f"this session holds {MAX_UPLOADS} uploaded models, the most it may keep; reload "
+                                 "the page to start again")
+        entry, ignored = load_upload(paths, Path(folder), REGISTRY.test, len(session["uploads"]) + 1,
+                                     session_room(folder))
     except (ModelLoadError, CheckpointError, OSError) as e:
         raise gr.Error(f"Upload refused: {e}") from None
     session["uploads"][entry.key] = entry
     keys = [*(keys or []), entry.key][-MAX_MODELS:]
-    return gr.update(choices=model_choices(session), value=keys), f"Loaded **{entry.label}**.", session
+    note = f" Ignored {', '.join(ignored)}: not needed to show a model." if ignored else ""
+    return gr.update(choices=model_choices(session), value=keys), f"Loaded **{entry.label}**.{note}", session
 
 
 def refresh(keys, session):
@@ -522,15 +530,22 @@ def refresh(keys, session):
 
 
 def remember_owner(owner, session, request: gr.Request):
-    """One owner id per browser (kept in local storage), so a reload re-attaches to its training jobs."""
-    if owner:
+    """One owner id per browser (kept in local storage), so a reload re-attaches to its training jobs. The browser
+    sends it, so only an id of the form this app makes (32 hex digits) is taken."""
+    if isinstance(owner, str) and re.fullmatch(r"[0-9a-f]{32}", owner):
         session["owner"] = owner
     trainer_tab.track(session, request)
     return session["owner"], session
 
 
 def compare_run(job_id, keys, session):
-    key = trainer_tab.run_key_of(job_id, session)
+    """Put the job's run in the picker (the picker's value is what the page shows; before the first epoch there is
+    nothing to add, and the picker stays as it is)."""
+    try:
+        key = trainer_tab.run_key_of(job_id, session)
+    except gr.Error as e:
+        gr.Warning(e.message)
+        return gr.skip()
     REGISTRY.forget(key)  # the run may have more epochs than the cached copy
     actions.PLANES.clear()
     return gr.update(choices=model_choices(session), value=[*(k for k in (keys or []) if k != key), key][-MAX_MODELS:])
@@ -555,8 +570,10 @@ def end_session(request: gr.Request):
 
 
 def report_markdown() -> str:
-    """The "How good is each model?" table of every model folder the app can show."""
-    return report_card(REGISTRY.available()) or NO_REPORT
+    """The "How good is each model?" table of every model folder the app can show, and the folders left out."""
+    table = report_card(REGISTRY.available()) or NO_REPORT
+    skipped = "".join(f"\n- {key}: {why}" for key, why in sorted(REGISTRY.skipped.items()))
+    return table + (f"\n\n*Not listed (their files cannot be read):*{skipped}" if skipped else "")
 
 
 def lesson_markdown(readme: Path = ROOT / "README.md") -> str | None:
@@ -581,7 +598,7 @@ def build() -> gr.Blocks:
             if lesson:
                 with gr.Accordion("A 10-minute lesson (for class)", open=False, elem_id="lesson"):
                     gr.Markdown(lesson)
-            with gr.Accordion("How good is each model? (measured on the 10,000 test digits)", open=False,
+            with gr.Accordion("How good is each model? (each measured on its held-out test digits)", open=False,
                               elem_id="report"):
                 gr.Markdown(REPORT_NOTE, elem_classes=["caption"])
                 report = gr.Markdown(report_markdown)  # read again on every page load
@@ -693,11 +710,12 @@ def build() -> gr.Blocks:
                 train = trainer_tab.build_tab(session)
             with gr.Tab("Add a model"):
                 gr.Markdown("Upload a run folder as a **.zip**, or its `config.json` + `model.safetensors` "
-                            "(+ optional `embedding.npz`). Pickles (`.pt`, `.pth`) are refused. Uploads are "
+                            "(+ optional `metrics.json`, `history.jsonl`, `embedding.npz`; files are matched by "
+                            "name, others are ignored). Pickles (`.pt`, `.pth`) are refused. Uploads are "
                             "visible to you only and deleted when you close the page. Runs saved under `runs/` "
                             "appear in the model list after *Refresh*.")
-                files = gr.File(file_count="multiple", file_types=[".zip", ".json", ".safetensors", ".npz"],
-                                label="Checkpoint files")
+                files = gr.File(file_count="multiple", label="Checkpoint files",
+                                file_types=[".zip", ".json", ".jsonl", ".safetensors", ".npz"])
                 with gr.Row():
                     upload_btn = gr.Button("Load upload", variant="primary")
                     refresh_btn = gr.Button("Refresh model list")
@@ -717,7 +735,8 @@ def build() -> gr.Blocks:
                                                               api_visibility="private")
         for control in (projection, background, points, label):
             control.change(load_models, view_inputs, view_outputs, api_visibility="private")
-        models.input(load_models, view_inputs, view_outputs, api_visibility="private")
+        # always_last: a pick made while the last one loads is shown after it (the default, once, dropped it)
+        models.input(load_models, view_inputs, view_outputs, api_visibility="private", trigger_mode="always_last")
         waiting_timer.tick(background_tick, view_inputs, view_outputs, api_visibility="private",
                            show_progress="hidden")
         models.select(typed_model, view_inputs, [models, *view_outputs], api_visibility="private")
@@ -782,10 +801,15 @@ def warm_umap() -> None:
 
 
 def launch(**kwargs) -> None:
+    from starlette.middleware import Middleware
+
+    from .http_limits import BodyLimit
+
     demo = build().queue(default_concurrency_limit=8)
     demo.launch(max_file_size="150mb", server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                 server_port=int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860"))),
                 css=CSS, theme=gr.themes.Soft(), ssr_mode=False,  # the live planes' files are served by our own routes
-                app_kwargs={"routes": live.ROUTES}, prevent_thread_lock=True, **kwargs)
+                app_kwargs={"routes": live.ROUTES, "middleware": [Middleware(BodyLimit)]}, prevent_thread_lock=True,
+                **kwargs)
     threading.Thread(target=warm_umap, daemon=True, name="umap-warm-up").start()
     demo.block_thread()

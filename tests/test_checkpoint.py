@@ -2,6 +2,7 @@ import json
 import os
 import pickle
 import struct
+import time
 
 import pytest
 import torch
@@ -186,3 +187,16 @@ def test_real_safetensors_whose_length_looks_like_a_pickle_or_zip_load(tmp_path,
     (tmp_path / "m.safetensors").write_bytes(raw)
     tensors, meta = C.read_safetensors(tmp_path / "m.safetensors")
     assert torch.equal(tensors["w"], torch.ones(3)) and len(meta["pad"]) == pad
+
+
+def test_loading_removes_a_killed_writers_stale_temp_files_but_not_a_live_ones(run_dir):
+    """The explorer only reads a run folder (a job may be writing it): it removes temp files older than a live save
+    could keep one."""
+    stale, live = run_dir / ".model.safetensors.dead.tmp", run_dir / ".history.jsonl.busy.tmp"
+    stale.write_bytes(b"half")
+    live.write_bytes(b"being written")
+    old = time.time() - C.STALE_TEMP_SECONDS - 1
+    os.utime(stale, (old, old))
+    C.load(run_dir)
+    assert not stale.exists() and live.exists()
+    assert C.open_for_training(run_dir) == "removed the temp files of an interrupted save" and not live.exists()

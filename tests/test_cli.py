@@ -83,6 +83,8 @@ def test_resume_can_polish_the_decoder_of_a_finished_run(tmp_path):
     (["train", "--limit", "0"], "error: limit must be a positive number of images, got 0"),
     (["train", "--threads", "0"], "error: threads must be >= 1, got 0"),
     (["train", "--seed", "-1"], "error: seed must be between 0 and 4294967295, got -1"),
+    (["train", "--kl-weight", "nan"], "error: kl_weight must be a number between 0 and 1000, got nan"),  # not diverged
+    (["train", "--out", "runs/a:b"], "error: run name 'a:b': use up to 64 letters"),
     # a flag the chosen model would ignore
     (["train", "--model", "aae", "--kl-weight", "4"], "error: --kl-weight applies to the vae and cvae models only"),
     (["train", "--model", "vae", "--prior", "mixture10"], "error: --prior applies to the aae and caae models only"),
@@ -143,7 +145,8 @@ def test_eval_scores_prior_samples_and_saves_what_the_app_lists(tmp_path):
     assert len(epochs) == 2 and results["train_seconds"] == round(sum(row["seconds"] for row in epochs), 1)
     assert json.loads((out / "metrics.json").read_text())["eval"] == results
     row = (f"| small-aae | AAE | 2 | 2 | 0 | — | {results['recon_bce']:.1f} | {100 * results['knn_accuracy']:.0f}% "
-           f"| {100 * results['confident_share']:.0f}% | {100 * results['prior_holes']:.0f}% | gaussian prior |")
+           f"| {100 * results['confident_share']:.0f}% | {100 * results['prior_holes']:.0f}% | gaussian prior | — "
+           f"| 2,000 |")
     assert report_card({"runs/small-aae": out}).splitlines()[2] == row
     r = cli("eval", out, "--json", "--classifier", "")
     assert r.returncode == 0 and "confident_share" not in json.loads(r.stdout)
@@ -177,3 +180,32 @@ def test_ctrl_c_says_which_epoch_was_kept_and_how_to_continue(tmp_path):
     r = cli("train", "--out", out, "--resume", "--epochs", kept + 1, "--quiet")  # the printed command works
     assert r.returncode == 0, r.stderr
     assert json.loads((out / "config.json").read_text())["epoch"] == kept + 1
+
+
+@pytest.mark.parametrize("fix,message", [
+    ("labels255", "train-labels-idx1-ubyte: a label of 255, but there are 10 classes"),
+    ("empty", "the data holds 0 training and 20 test images; training needs at least one of each"),
+    ("negative", "images of 4294967268x4294967268 pixels; expected sides of 1 to 512"),
+])
+def test_bad_training_data_is_one_line_not_a_traceback(tmp_path, fix, message):
+    from test_hardening import write_idx_set
+
+    write_idx_set(tmp_path / "data", fix)
+    r = cli("train", "--model", "cvae", "--hidden", "16", "--epochs", "1", "--data", tmp_path / "data",
+            "--out", tmp_path / "run", "--quiet")
+    assert r.returncode == 2 and message in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_new_run_takes_the_datas_image_size(tmp_path):
+    """32x32 IDX files once gave an internal error: the model was built for 28x28."""
+    from test_hardening import write_idx_set
+
+    write_idx_set(tmp_path / "data", "32x32")
+    r = cli("train", "--hidden", "16", "--epochs", "1", "--data", tmp_path / "data", "--out", tmp_path / "run",
+            "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["image_size"] == [32, 32]
+    r = cli("train", "--arch", "conv", "--epochs", "1", "--data", tmp_path / "data", "--out", tmp_path / "conv")
+    assert r.returncode == 2 and "the conv arch expects 28x28 images, got (32, 32)" in r.stderr

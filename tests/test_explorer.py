@@ -137,8 +137,8 @@ def zip_of(files: dict[str, bytes], path):
 def test_good_zip_upload_loads(tmp_path, registry):
     run = registry.pretrained / "vae-2d"
     z = zip_of({f"vae-2d/{n}": (run / n).read_bytes() for n in ("config.json", "model.safetensors")}, tmp_path / "r.zip")
-    entry = load_upload([z], tmp_path, registry.test, 1)
-    assert entry.key == "upload/1-vae-2d" and entry.latents.shape == (10000, 2)
+    entry, ignored = load_upload([z], tmp_path, registry.test, 1)
+    assert entry.key == "upload/1-vae-2d" and entry.latents.shape == (10000, 2) and ignored == []
 
 
 @pytest.mark.parametrize("files,match", [

@@ -32,17 +32,30 @@ SKIP_DIRS = {".git", "__pycache__", ".pytest_cache", "runs", "pretrained"}  # ru
 
 
 def write_idx_set(folder: Path, fix: str | None = None) -> list[Path]:
-    """Four IDX files (100 train, 20 test images); ``fix`` "magic" or "count" damages them as the name says."""
+    """Four IDX files (100 train, 20 test images); ``fix`` damages them: "magic", "count" (99 labels), "32x32"
+    images, "negative" sides (-28 read as unsigned), "labels255", "empty" (0 training images), "2M" (a gzipped
+    training file whose header claims 2,000,000 images)."""
     folder.mkdir()
     rng = np.random.default_rng(0)
-    for fname, array, magic in [("train-images-idx3-ubyte", rng.integers(0, 256, (100, 28, 28)), 2051),
-                                ("train-labels-idx1-ubyte", rng.integers(0, 10, 99 if fix == "count" else 100), 2049),
-                                ("t10k-images-idx3-ubyte", rng.integers(0, 256, (20, 28, 28)),
+    n_train, side = (0 if fix == "empty" else 100), (32 if fix == "32x32" else 28)
+    labels = rng.integers(0, 10, 99 if fix == "count" else n_train)
+    if fix == "labels255":
+        labels[7] = 255
+    for fname, array, magic in [("train-images-idx3-ubyte", rng.integers(0, 256, (n_train, side, side)), 2051),
+                                ("train-labels-idx1-ubyte", labels, 2049),
+                                ("t10k-images-idx3-ubyte", rng.integers(0, 256, (20, side, side)),
                                  2049 if fix == "magic" else 2051),
                                 ("t10k-labels-idx1-ubyte", rng.integers(0, 10, 20), 2049)]:
         array = np.asarray(array, np.uint8)
-        (folder / fname).write_bytes(struct.pack(">i", magic) + struct.pack(f">{array.ndim}i", *array.shape)
+        shape = (array.shape[0], -28, -28) if fix == "negative" and array.ndim == 3 else array.shape
+        (folder / fname).write_bytes(struct.pack(">i", magic) + struct.pack(f">{array.ndim}i", *shape)
                                      + array.tobytes())
+    if fix == "2M":
+        import gzip
+
+        (folder / "train-images-idx3-ubyte").unlink()
+        header = struct.pack(">iiii", 2051, 2_000_000, 28, 28)
+        (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + bytes(784 * 1000)))
     return sorted(folder.iterdir())
 
 
@@ -111,12 +124,75 @@ def bad(tmp_path_factory, tiny_zoo) -> dict[str, list[Path]]:
         for _ in range(1024):  # 1 GiB unpacked, about 1 MB packed
             f.write(zero)
     out["zip of 1 GB unpacked"] = [d / "bomb.zip"]
-    for name, fix in {"IDX wrong magic": "magic", "IDX mismatched counts": "count"}.items():
+    for name, fix in {"IDX wrong magic": "magic", "IDX mismatched counts": "count", "IDX of 32x32 images": "32x32",
+                      "IDX with negative sides": "negative", "IDX labels of 255": "labels255",
+                      "IDX of 0 training images": "empty", "IDX gzip claiming 2,000,000 images": "2M"}.items():
         out[name] = write_idx_set(d / fix, fix)
+    # configs beyond the size bounds (once built whole before the weights were checked: +3.2 GB each)
+    for name, change in {"hidden [20000, 20000]": dict(hidden=[20000, 20000]),
+                         "image_size [1000, 1000]": dict(image_size=[1000, 1000]),
+                         "num_classes 10^6": dict(model="cvae", num_classes=10**6),
+                         "channels [4096]": dict(arch="conv", channels=[4096], hidden=[256]),
+                         "disc_hidden [20000, 20000]": dict(model="aae", disc_hidden=[20000, 20000]),
+                         "8 layers of 8192": dict(hidden=[8192] * 8), "num_classes 0": dict(num_classes=0),
+                         "hidden 10^5": dict(hidden=[10**5]), "image_size [-28, -28]": dict(image_size=[-28, -28]),
+                         "image_size [28, 28, 1]": dict(image_size=[28, 28, 1]),
+                         "image_size [784, 1]": dict(image_size=[784, 1]),
+                         "image_size [56, 14]": dict(image_size=[56, 14])}.items():
+        config = json.loads((good / "config.json").read_text())
+        config["model"].update(change)
+        out[f"config with {name}"] = folder(name.replace(" ", "_").replace(",", ""), config=config)
+    deep = "[" * 100_000 + "]" * 100_000
+    out["config.json nested 100,000 deep"] = folder("deep-config")
+    out["config.json nested 100,000 deep"][0].write_text(deep)
+    header = ('{"x": ' + deep + "}").encode()
+    out["safetensors header nested 100,000 deep"] = folder("deep-header",
+                                                           weights=struct.pack("<Q", len(header)) + header)
+    tensors64 = {k: v.double() for k, v in tensors.items()}
+    next(v for k, v in sorted(tensors64.items()))[..., 0] = 1e300  # finite as float64, inf as float32
+    save_file(tensors64, d / "huge.safetensors")
+    out["float64 weight of 1e300"] = folder("huge", weights=(d / "huge.safetensors").read_bytes())
+    save_file({k: v.long() for k, v in tensors.items()}, d / "ints.safetensors")
+    out["weights stored as int64"] = folder("ints", weights=(d / "ints.safetensors").read_bytes())
+    # embedding.npz files that do not fit (one once unpacked 2 MB to 2 GiB)
+    for name, members in {"embedding.npz of 256 MiB zeros": [("latents.npy", (10_000, 2), 256 * 2**20)],
+                          "embedding.npz without labels": [("latents.npy", (10_000, 2), None)],
+                          "embedding.npz claiming 10^12 elements": [("latents.npy", (10**12,), 0),
+                                                                    ("labels.npy", (10_000,), None)]}.items():
+        files = folder(name.split(" ", 1)[1].replace(" ", "_"))
+        write_npz(files[0].parent / "embedding.npz", members)
+        out[name] = files + [files[0].parent / "embedding.npz"]
+    files = folder("optimizer-only")
+    (files[0].parent / "optimizer.safetensors").write_bytes(files[1].read_bytes())
+    out["config.json + optimizer.safetensors"] = [files[0], files[0].parent / "optimizer.safetensors"]
+    with zipfile.ZipFile(d / "two-runs.zip", "w") as zf:
+        for run in ("a", "b"):
+            zf.writestr(f"{run}/config.json", (good / "config.json").read_bytes())
+            zf.writestr(f"{run}/model.safetensors", (good / "model.safetensors").read_bytes())
+    out["zip of two run folders"] = [d / "two-runs.zip"]
     blank = d / "blank.png"
     Image.new("RGBA", (280, 280), (0, 0, 0, 0)).save(blank)
     out["empty sketch"] = [blank]
     return out
+
+
+def write_npz(path: Path, members) -> None:
+    """An npz whose entries are (name, shape, zero bytes after the float32 header, or None for real zeros)."""
+    import io
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, shape, padding in members:
+            if padding is None:
+                buf = io.BytesIO()
+                np.save(buf, np.zeros(shape, np.uint8 if name == "labels.npy" else np.float32))
+                zf.writestr(name, buf.getvalue())
+                continue
+            with zf.open(name, "w", force_zip64=True) as f:
+                np.lib.format.write_array_header_1_0(head := io.BytesIO(), {"descr": "<f4", "fortran_order": False,
+                                                                            "shape": shape})
+                f.write(head.getvalue())
+                for _ in range(padding >> 20):
+                    f.write(bytes(1 << 20))
 
 
 def _upload(client, paths):
@@ -143,6 +219,38 @@ CASES = {
     "zip of 1 GB unpacked": (_upload, r"Upload refused: .*unpacks to 1024 MB"),
     "IDX wrong magic": (_train_uploaded, r"t10k-images-idx3-ubyte: magic number 2049, expected 2051"),
     "IDX mismatched counts": (_train_uploaded, r"100 train images but 99 train labels"),
+    "IDX of 32x32 images": (_train_uploaded, r"the model takes 28x28 images, the data \(your upload\) holds 32x32"),
+    "IDX with negative sides": (_train_uploaded, r"images of 4294967268x4294967268 pixels; expected sides of 1 to 512"),
+    "IDX labels of 255": (_train_uploaded, r"train-labels-idx1-ubyte: a label of 255, but there are 10 classes"),
+    "IDX of 0 training images": (_train_uploaded, r"the data holds 0 training and 20 test images"),
+    "IDX gzip claiming 2,000,000 images": (_train_uploaded, r"train-images-idx3-ubyte.gz: holds 2,000,000 images, "
+                                                            r"more than the 60,000 allowed here"),
+    "config with hidden [20000, 20000]": (_upload, r"Upload refused: .*hidden must be 1 to 8 whole numbers between 1 "
+                                                   r"and 8192, got \(20000, 20000\)"),
+    "config with image_size [1000, 1000]": (_upload, r"image_size must be two sides \(height, width\) between 1 and "
+                                                     r"512 pixels, got \(1000, 1000\)"),
+    "config with num_classes 10^6": (_upload, r"num_classes must be between 1 and 1000, got 1000000"),
+    "config with channels [4096]": (_upload, r"channels must be 1 to 2 whole numbers between 1 and 512"),
+    "config with disc_hidden [20000, 20000]": (_upload, r"disc_hidden must be 1 to 8 whole numbers"),
+    "config with 8 layers of 8192": (_upload, r"this model would have \d{3},\d{3},\d{3} parameters, more than the "
+                                              r"50,000,000 allowed"),
+    "config with num_classes 0": (_upload, r"num_classes must be between 1 and 1000, got 0"),
+    "config with hidden 10^5": (_upload, r"hidden must be 1 to 8 whole numbers between 1 and 8192, got \(100000,\)"),
+    "config with image_size [-28, -28]": (_upload, r"image_size must be two sides"),
+    "config with image_size [28, 28, 1]": (_upload, r"image_size must be two sides"),
+    "config with image_size [784, 1]": (_upload, r"image_size must be two sides .* got \(784, 1\)"),
+    "config with image_size [56, 14]": (_upload, r"the model takes 56x14 images; the explorer shows 28x28"),
+    "config.json nested 100,000 deep": (_upload, r"config.json: it is nested too deeply"),
+    "safetensors header nested 100,000 deep": (_upload, r"model.safetensors: its header is nested too deeply"),
+    "float64 weight of 1e300": (_upload, r"contains NaN or infinite values \(as float32\)"),
+    "weights stored as int64": (_upload, r"is stored as I64; expected one of F16, BF16, F32, F64"),
+    "embedding.npz of 256 MiB zeros": (_upload, r"embedding.npz: latents holds more bytes than its shape"),
+    "embedding.npz without labels": (_upload, r"embedding.npz: needs the arrays latents and labels, has \['latents'\]"),
+    "embedding.npz claiming 10^12 elements": (_upload, r"latents is float32 of shape \(1000000000000,\); expected "
+                                                       r"floats of shape \(10000, 2\)"),
+    "config.json + optimizer.safetensors": (_upload, r"the upload has no model.safetensors \(ignored: "
+                                                     r"optimizer.safetensors\)"),
+    "zip of two run folders": (_upload, r"holds two files named config.json \('b/config.json' is the second\)"),
 }
 ABSURD_TRAINING = {
     "epochs 10^9": (dict(epochs=10**9), r"maximum value|epochs must be"),
@@ -156,6 +264,8 @@ ABSURD_TRAINING = {
     "dense width 10^6": (dict(hidden="1000000"), r"dense widths: at most 4 layers of at most 2048"),
     "dense widths not numbers": (dict(hidden="wide"), r"dense widths must be positive whole numbers"),
     "two dense widths for conv": (dict(arch="conv", hidden="64,32"), r"conv architecture has one dense layer"),
+    "epochs 1.5": (dict(epochs=1.5), r"epochs must be a whole number, got 1.5"),
+    "run name ../x": (dict(name="../x"), r"run name '\.\./x': use up to 64 letters"),
 }
 
 
@@ -324,7 +434,8 @@ def test_an_upload_after_an_early_unload_is_still_deleted_when_the_tab_closes(ti
 
 
 def test_training_data_uploaded_after_an_early_unload_is_deleted_when_the_tab_closes(tmp_path, monkeypatch):
-    """The same for the Train tab's IDX upload: its files live in the session folder too."""
+    """The same for the Train tab's IDX upload: its files live in the session folder until the job moves them into
+    its run folder (which keeps them: the run can be measured and resumed later)."""
     from types import SimpleNamespace
 
     from explorer import jobs, trainer_tab, ui
@@ -339,7 +450,9 @@ def test_training_data_uploaded_after_an_early_unload_is_deleted_when_the_tab_cl
     args = train_args(data_choice="uploaded", idx_files=[str(p) for p in idx_files], epochs=1)
     job_id, _, session, _ = trainer_tab.train_start(*args, session, request)
     trainer_tab.JOBS.get(job_id, session["owner"]).thread.join(120)
-    stored = list(tmp_path.glob("latent-explorer-session-*/idx-*/train-images-idx3-ubyte"))
-    assert len(stored) == 1
+    assert trainer_tab.OPEN_SESSIONS.get("early-unload-idx") is session  # tracked again by the upload
+    assert not list(tmp_path.glob("latent-explorer-session-*/idx-*"))  # moved into the run
+    assert (tmp_path / "runs" / "hardening" / "data" / "train-images-idx3-ubyte").is_file()
+    folder = Path(session["dir"])
     ui.end_session(request)  # the tab really closes
-    assert not stored[0].parent.parent.exists()
+    assert not folder.exists()

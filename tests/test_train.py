@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -50,29 +51,49 @@ def test_same_seed_same_numbers_and_resume_equivalence(small_data, tmp_path, mod
     assert all(math.isfinite(r["loss"]) for r in history if r["kind"] == "step")
 
 
+def consistent_epoch(run_dir) -> int:
+    """The one epoch weights, config, metrics, history and resume point of a run folder agree on (or fail)."""
+    epoch = C.resume_epoch(run_dir)
+    assert C.read_header(run_dir / C.WEIGHTS)["__metadata__"]["epoch"] == str(epoch)
+    assert C.read_config(run_dir)["epoch"] == epoch and C.read_json(run_dir / C.METRICS)["epoch"] == epoch
+    assert max(r["epoch"] for r in C.read_history(run_dir)) == epoch
+    assert not list(run_dir.glob(".*.tmp")), "temp files left"
+    return epoch
+
+
 @pytest.mark.parametrize("killed_at", range(5))
-def test_a_save_interrupted_at_any_file_resumes_exactly(small_data, tmp_path, monkeypatch, killed_at):
-    """A save is five files (weights, config, metrics, history, the resume point); a kill between any two must
-    still leave a run that loads and resumes to the numbers of an uninterrupted run."""
+def test_a_save_interrupted_between_its_renames_is_rolled_back_and_resumes_exactly(small_data, tmp_path,
+                                                                                   monkeypatch, killed_at):
+    """A save renames five temp files into place (weights, config, metrics, history, the resume point last); a
+    kill between two renames leaves files an epoch ahead of the resume point. The next open for training rolls
+    them back to it, and the run resumes to the numbers of an uninterrupted run."""
+    import os
+
     full, _ = run(small_data, tmp_path, "a", "aae", epochs=3)
     run(small_data, tmp_path, "b", "aae", epochs=1)
-    write, calls = C.atomic_write, []
+    replace, renamed = os.replace, []
 
-    def killed(path, data):
-        calls.append(path)
-        if len(calls) > killed_at:
-            raise KeyboardInterrupt  # the process dies before this file is replaced
-        write(path, data)
+    def killed(src, dst):
+        if Path(dst).parent == tmp_path / "b":
+            if len(renamed) == killed_at:
+                raise KeyboardInterrupt  # the process dies before this file is renamed into place
+            renamed.append(Path(dst).name)
+        replace(src, dst)
 
-    monkeypatch.setattr(C, "atomic_write", killed)
+    monkeypatch.setattr(os, "replace", killed)
     with pytest.raises(KeyboardInterrupt):
         run(small_data, tmp_path, "b", "aae", epochs=2, resume=True)
     monkeypatch.undo()
+    assert renamed == [C.WEIGHTS, C.CONFIG, C.METRICS, C.HISTORY][:killed_at]
     assert C.load(tmp_path / "b").epoch in (1, 2) and C.resume_epoch(tmp_path / "b") == 1
+    note = C.open_for_training(tmp_path / "b")
+    assert ("rolled model.safetensors, config.json, metrics.json and history.jsonl back to epoch 1" in note) == \
+        (killed_at > 0)
+    assert consistent_epoch(tmp_path / "b") == 1 and C.open_for_training(tmp_path / "b") == ""
     resumed, out = run(small_data, tmp_path, "b", "aae", epochs=3, resume=True)
     assert resumed.metrics["test_loss"] == pytest.approx(full.metrics["test_loss"], rel=1e-6)
     assert [r["epoch"] for r in C.read_history(out) if r["kind"] == "epoch"] == [1, 2, 3]
-    assert C.load(out).epoch == 3 and C.resume_epoch(out) == 3
+    assert consistent_epoch(out) == 3
 
 
 def test_an_older_run_with_a_separate_trainer_state_still_resumes(small_data, tmp_path):

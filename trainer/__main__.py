@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -131,7 +132,8 @@ def given_flags(argv) -> set[str]:
 
 
 def run_dir(args) -> Path:
-    return Path(args.out or f"runs/{args.model}-{args.arch}-{args.latent_dim}d")
+    out = Path(args.out or f"runs/{args.model}-{args.arch}-{args.latent_dim}d")
+    return checkpoint.run_folder(out.parent, out.name)
 
 
 def configs_for_resume(args, run, given: set[str]) -> tuple[ModelConfig, TrainConfig]:
@@ -181,24 +183,28 @@ def cmd_train(args, given: set[str]) -> int:
         torch.set_num_threads(args.threads)
     out = run_dir(args)
     if args.resume:
+        repaired = checkpoint.open_for_training(out) if out.is_dir() else ""
+        if repaired:
+            print(f"{out}: {repaired}", file=sys.stderr)
         run = checkpoint.load(out)
         model_config, train_config = configs_for_resume(args, run, given)
         model = run.model
     else:
         model_config, train_config = configs_for_new_run(args, given)
-        if (out / checkpoint.CONFIG).exists() and not args.overwrite:
-            raise ConfigError(f"{out} already holds a run; pass --resume to continue it, --overwrite to replace it, "
-                              "or choose another --out")
+        checkpoint.check_new_run_folder(out, args.overwrite)
     train_config.validate()
     start = (checkpoint.resume_epoch(out) or 0) if args.resume else 0
     if start >= train_config.epochs:
         raise ConfigError(f"{out} is at epoch {start} already: pass --epochs above {start} to train it further")
     pick_device(train_config.device)  # a missing GPU is reported before anything loads
     if args.resume:
-        data = load_run_dataset(run.dataset, args.data)
+        data = load_run_dataset(run.dataset, args.data, run_dir=out)
     else:
-        model = new_model(model_config, train_config.seed)
         data = load_dataset(args.data, download=args.download)
+        # the model takes the data's image size and classes (MNIST's: 28x28, 10)
+        model_config = dataclasses.replace(model_config, image_size=tuple(data.image_shape),
+                                           num_classes=len(data.classes)).validate()
+        model = new_model(model_config, train_config.seed)
     if data.note:
         print(f"\n*** {data.note} ***\n", file=sys.stderr)
     print(f"{model_config.model} ({model_config.arch}, latent {model_config.latent_dim}) on {data.name}: "
@@ -224,7 +230,7 @@ def cmd_eval(args) -> int:
     from .evaluate import measure_run, save_results
 
     run = checkpoint.load(args.path)
-    data = load_run_dataset(run.dataset, args.data)
+    data = load_run_dataset(run.dataset, args.data, run_dir=args.path)
     scorer = scorer_for(run, args.classifier) if args.classifier else None
     results = {"model": run.model_config.model, "latent_dim": run.model_config.latent_dim, "epoch": run.epoch,
                **measure_run(run, data.train, data.test, scorer)}

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import reprlib
 from dataclasses import dataclass, field
 
 MODEL_TYPES = ("ae", "vae", "aae", "cvae", "caae")
@@ -17,6 +19,27 @@ SEED_MAX = 2**32 - 1  # seeds are 0..2^32-1, as numpy takes them
 APPLIES_TO = {"kl_weight": ("vae", "cvae"), "posterior": ("vae", "cvae"), "prior_components": ("vae",),
               "prior": ("aae", "caae"), "label_guided": ("aae",), "disc_hidden": ("aae", "caae"),
               "adv_lr": ("aae", "caae")}
+# The bounds of every size field, in one place: ModelConfig.validate checks them for the CLI, the Train tab and
+# every checkpoint it loads (uploads too), before any model is built. field: (smallest, largest[, most entries])
+SIZES = {"latent_dim": (1, 512), "hidden": (1, 8192, 8), "channels": (1, 512, 2), "disc_hidden": (1, 8192, 8),
+         "num_classes": (1, 1000), "image_size": (1, 512, 2), "prior_components": (0, 100)}
+MAX_PARAMETERS = 50_000_000  # weights and buffers of one model (200 MB as float32; the shipped ones have < 2M)
+MAX_KL_WEIGHT = 1000.0
+# The app's Train tab trains on a shared server: smaller bounds there (explorer.jobs.check_limits)
+SERVER_LIMITS = {"epochs": 50, "latent_dim": 64, "batch_size": 1024, "train_images": 60_000, "width": 2048,
+                 "layers": 4}
+
+
+def shown(value, limit: int = 60) -> str:
+    """repr() of a value a user sent, cut to about ``limit`` characters: messages and logs never echo a huge
+    input (a long text says how long it was; a container shows a few items and levels, however big or deep)."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value):,} characters)"
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxtuple, short.maxdict, short.maxset, short.maxlong = 3, 8, 8, 6, 6, 40
+    short.maxstring = short.maxother = max(limit, 10)
+    text = short.repr(value)
+    return text if len(text) <= 2 * limit else text[:2 * limit] + "…"
 
 
 class ConfigError(ValueError):
@@ -61,14 +84,11 @@ class ModelConfig:
         _choice("recon_loss", self.recon_loss, RECON_LOSSES)
         _choice("activation", self.activation, ACTIVATIONS)
         _choice("posterior", self.posterior, POSTERIORS)
-        if not (1 <= int(self.latent_dim) <= 512):
-            raise ConfigError(f"latent_dim must be between 1 and 512, got {self.latent_dim}")
-        if not self.hidden or any(int(h) < 1 for h in self.hidden):
-            raise ConfigError(f"hidden must be positive widths, got {self.hidden}")
-        if not self.channels or any(int(c) < 1 for c in self.channels):
-            raise ConfigError(f"channels must be positive, got {self.channels}")
-        if self.kl_weight < 0:
-            raise ConfigError(f"kl_weight must be >= 0, got {self.kl_weight}")
+        for name in SIZES:
+            _size(name, getattr(self, name))
+        if not (isinstance(self.kl_weight, (int, float)) and 0 <= self.kl_weight <= MAX_KL_WEIGHT):
+            raise ConfigError(f"kl_weight must be a number between 0 and {MAX_KL_WEIGHT:g}, "
+                              f"got {shown(self.kl_weight)}")
         if self.model in ("vae", "cvae") and self.recon_loss != "bce":
             raise ConfigError("the VAE's ELBO uses the Bernoulli likelihood: recon_loss must be bce")
         if self.posterior == "full" and self.model not in ("vae", "cvae"):
@@ -76,8 +96,6 @@ class ModelConfig:
         if self.posterior == "full" and self.latent_dim > 64:
             raise ConfigError(f"posterior full learns d(d-1)/2 correlations per image: latent_dim must be <= 64, "
                               f"got {self.latent_dim}")
-        if not (0 <= int(self.prior_components) <= 100):
-            raise ConfigError(f"prior_components must be between 0 and 100, got {self.prior_components}")
         if self.prior_components and self.model != "vae":
             raise ConfigError("prior_components (a fitted mixture prior) applies to the vae model only")
         if self.label_guided and self.prior == "gaussian":
@@ -85,7 +103,7 @@ class ModelConfig:
         if self.label_guided and self.model != "aae":
             raise ConfigError("label_guided applies to the aae model only")
         if self.arch == "conv" and tuple(self.image_size) != (28, 28):
-            raise ConfigError(f"the conv arch expects 28x28 images, got {self.image_size}")
+            raise ConfigError(f"the conv arch expects 28x28 images, got {shown(self.image_size)}")
         return self
 
 
@@ -104,19 +122,25 @@ class TrainConfig:
     limit: int | None = None  # use only the first N training images
 
     def validate(self) -> "TrainConfig":
+        whole = ["epochs", "batch_size", "decoder_epochs", "seed", "log_every"] + ["limit"] * (self.limit is not None)
+        for name in whole:
+            if isinstance(getattr(self, name), bool) or not isinstance(getattr(self, name), int):
+                raise ConfigError(f"{name} must be a whole number, got {shown(getattr(self, name))}")
         if not (1 <= self.epochs <= 1000):
             raise ConfigError(f"epochs must be between 1 and 1000, got {self.epochs}")
         if not (1 <= self.batch_size <= 8192):
             raise ConfigError(f"batch_size must be between 1 and 8192, got {self.batch_size}")
-        for name in ("lr", "adv_lr"):
-            if not (0 < getattr(self, name) <= 1):
-                raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        for name in ("lr", "adv_lr"):  # NaN fails every comparison, so it is refused here too
+            if not (isinstance(getattr(self, name), (int, float)) and 0 < getattr(self, name) <= 1):
+                raise ConfigError(f"{name} must be in (0, 1], got {shown(getattr(self, name))}")
         if not (0 <= self.decoder_epochs < self.epochs):
             raise ConfigError(f"decoder_epochs must be between 0 and epochs - 1 ({self.epochs - 1}), "
                               f"got {self.decoder_epochs}")
-        if not (0 <= self.weight_decay <= 1):
-            raise ConfigError(f"weight_decay must be in [0, 1], got {self.weight_decay}")
+        if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay <= 1):
+            raise ConfigError(f"weight_decay must be in [0, 1], got {shown(self.weight_decay)}")
         _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        if not isinstance(self.device, str):
+            raise ConfigError(f"device must be a name like cpu, got {shown(self.device)}")
         if self.log_every < 1:
             raise ConfigError(f"log_every must be >= 1, got {self.log_every}")
         if not (0 <= self.seed <= SEED_MAX):
@@ -128,7 +152,23 @@ class TrainConfig:
 
 def _choice(name, value, allowed):
     if value not in allowed:
-        raise ConfigError(f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
+        raise ConfigError(f"unknown {name} {shown(value)}; expected one of {', '.join(allowed)}")
+
+
+def _size(name: str, value) -> None:
+    """Check one size field against SIZES: a whole number in range, or a list of them of the allowed length."""
+    low, high, *entries = SIZES[name]
+    values = value if entries else (value,)
+    what = f"between {low} and {high}"
+    if entries:
+        what = (f"two sides (height, width) between {low} and {high} pixels" if name == "image_size" else
+                f"1 to {entries[0]} whole numbers between {low} and {high}")
+    ok = isinstance(values, (tuple, list)) and values and all(
+        isinstance(v, int) and not isinstance(v, bool) and low <= v <= high for v in values)
+    if entries:
+        ok = ok and (len(values) == entries[0] if name == "image_size" else len(values) <= entries[0])
+    if not ok:
+        raise ConfigError(f"{name} must be {what}, got {shown(value)}")
 
 
 def to_dict(cfg) -> dict:
@@ -136,28 +176,48 @@ def to_dict(cfg) -> dict:
 
 
 def from_dict(cls, data: dict, *, where: str = "config"):
-    """Build a config dataclass from JSON data, rejecting unknown keys and wrong types."""
+    """Build a config dataclass from JSON data, rejecting unknown keys and wrong types (a list of whole numbers
+    for the size lists, a whole number for the integer fields: nothing is rounded or split into characters)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a JSON object, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(f"{where}: unknown keys {unknown}; expected some of {sorted(fields)}")
+        raise ConfigError(f"{where}: unknown keys {shown(unknown)}; expected some of {sorted(fields)}")
     values = {}
     for key, value in data.items():
-        default = fields[key].default
-        try:
-            if isinstance(default, tuple):
-                value = tuple(int(v) for v in value)
-            elif isinstance(default, bool):
-                if not isinstance(value, bool):
-                    raise TypeError
-            elif isinstance(default, (int, float)) and not isinstance(default, bool):
-                if value is not None or default is not None:
-                    value = type(default)(value)
-            elif isinstance(default, str) and not isinstance(value, str):
-                raise TypeError
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: {key} has the wrong type ({value!r})") from None
+        value = _typed(fields[key].default, value)
+        if value is _WRONG:
+            raise ConfigError(f"{where}: {key} has the wrong type ({shown(data[key])})")
         values[key] = value
     return cls(**values)
+
+
+_WRONG = object()
+
+
+def _whole(value):
+    """A JSON whole number (1 or 1.0, not true, 1.5 or "1") as an int, else _WRONG."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return _WRONG
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        return _WRONG
+    return int(value)
+
+
+def _typed(default, value):
+    """``value`` as the type of the field whose default is ``default``, else _WRONG."""
+    if isinstance(default, tuple):
+        if not isinstance(value, list):
+            return _WRONG
+        items = tuple(_whole(v) for v in value)
+        return _WRONG if _WRONG in items else items
+    if isinstance(default, bool):
+        return value if isinstance(value, bool) else _WRONG
+    if isinstance(default, int) or (default is None and value is not None):  # limit: None or a whole number
+        return _whole(value)
+    if isinstance(default, float):
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else _WRONG
+    if isinstance(default, str):
+        return value if isinstance(value, str) else _WRONG
+    return value

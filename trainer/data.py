@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,9 @@ FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+MAX_SIDE = 512  # pixels per image side (config.SIZES["image_size"])
+MAX_IDX_BYTES = 2**30  # one IDX file's body; full MNIST's training images are 47 MB
+RUN_DATA = "data"  # a run trained on uploaded files keeps a copy of them in this subfolder (the app's Train tab)
 DEFAULT_CLASSES = tuple(str(d) for d in range(10))
 BUNDLED_TRAIN, BUNDLED_VAL = 8000, 2000  # split of the bundled 10k test set when no training set exists
 
@@ -75,30 +80,55 @@ def _open(path: Path):
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
-def read_idx(path: str | Path, *, expect_magic: int) -> torch.Tensor:
-    """Read one IDX file (raw or .gz) into a uint8 tensor, validating its header and size."""
+def read_idx(path: str | Path, *, expect_magic: int, max_items: int | None = None) -> torch.Tensor:
+    """Read one IDX file (raw or .gz) into a uint8 tensor. The header is checked before the body is read (or
+    decompressed): unsigned bytes, (N, H, W) images or (N,) labels of sane sizes, at most ``max_items`` of them;
+    then exactly the bytes the header promises, no fewer and no more."""
     path = Path(path)
+    kind = "images" if expect_magic == IMAGE_MAGIC else "labels"
     try:
         with _open(path) as f:
-            raw = f.read()
+            head = f.read(4)
+            if len(head) < 4:
+                raise DataError(f"{path}: too short for an IDX header ({len(head)} bytes)")
+            (magic,) = struct.unpack(">i", head)
+            if magic != expect_magic:
+                raise DataError(f"{path}: magic number {magic}, expected {expect_magic} (IDX {kind} file)")
+            ndim = head[3]
+            raw_dims = f.read(4 * ndim)
+            if len(raw_dims) < 4 * ndim:
+                raise DataError(f"{path}: too short for an IDX header of {ndim} dimensions")
+            dims = struct.unpack(f">{ndim}I", raw_dims)  # unsigned, as IDX defines them
+            _check_dims(path, kind, dims, max_items)
+            expected = math.prod(dims)
+            body = bytearray(expected)  # read into, so the body is in memory once
+            got = 0
+            while got < expected and (n := f.readinto(memoryview(body)[got:])):
+                got += n
+            if got != expected:
+                raise DataError(f"{path}: {got + 4 + 4 * ndim} bytes, expected {expected + 4 + 4 * ndim} "
+                                f"for shape {dims}")
+            if f.read(1):
+                raise DataError(f"{path}: more than {expected + 4 + 4 * ndim} bytes, expected "
+                                f"{expected + 4 + 4 * ndim} for shape {dims}")
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"{path}: cannot read ({e})") from None
-    kind = "images" if expect_magic == IMAGE_MAGIC else "labels"
-    if len(raw) < 8:
-        raise DataError(f"{path}: too short for an IDX header ({len(raw)} bytes)")
-    (magic,) = struct.unpack(">i", raw[:4])
-    if magic != expect_magic:
-        raise DataError(f"{path}: magic number {magic}, expected {expect_magic} (IDX {kind} file)")
-    ndim = raw[3]
-    dims = struct.unpack(f">{ndim}i", raw[4:4 + 4 * ndim])
-    header = 4 + 4 * ndim
-    expected = int(np.prod(dims)) + header
-    if len(raw) != expected:
-        raise DataError(f"{path}: {len(raw)} bytes, expected {expected} for shape {dims}")
-    array = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
-    return torch.from_numpy(array.copy())
+    return torch.frombuffer(body, dtype=torch.uint8).reshape(dims) if expected else torch.zeros(dims, dtype=torch.uint8)
+
+
+def _check_dims(path: Path, kind: str, dims: tuple[int, ...], max_items: int | None) -> None:
+    if len(dims) != (3 if kind == "images" else 1):
+        wanted = "3 dimensions (N, H, W)" if kind == "images" else "1 dimension (N,)"
+        raise DataError(f"{path}: expected {wanted}, got {dims}")
+    if kind == "images" and not all(1 <= side <= MAX_SIDE for side in dims[1:]):
+        raise DataError(f"{path}: images of {dims[1]}x{dims[2]} pixels; expected sides of 1 to {MAX_SIDE}")
+    if max_items is not None and dims[0] > max_items:
+        raise DataError(f"{path}: holds {dims[0]:,} {kind}, more than the {max_items:,} allowed here")
+    if math.prod(dims) > MAX_IDX_BYTES:
+        raise DataError(f"{path}: its header promises {math.prod(dims):,} bytes, more than the "
+                        f"{MAX_IDX_BYTES >> 20} MB allowed")
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -129,18 +159,18 @@ def read_classes(folder: Path, classes=None) -> tuple[str, ...]:
     for path in (folder / "classes.json", folder.parent / "classes.json"):
         if path.is_file():
             try:
-                names = json.loads(path.read_text())
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}: not valid JSON ({e})") from None
-            if not isinstance(names, list) or not names:
-                raise DataError(f"{path}: expected a JSON list of class names")
+                names = json.loads(path.read_text()) if path.stat().st_size <= 2**20 else None
+            except (ValueError, RecursionError) as e:
+                raise DataError(f"{path}: not valid JSON ({type(e).__name__})") from None
+            if not isinstance(names, list) or not 1 <= len(names) <= 1000:
+                raise DataError(f"{path}: expected a JSON list of 1 to 1000 class names")
             return tuple(str(c) for c in names)
     return DEFAULT_CLASSES
 
 
-def read_split(folder: Path, prefix: str) -> Split:
-    images = read_idx(_find(folder, FILES[f"{prefix}_images"]), expect_magic=IMAGE_MAGIC)
-    labels = read_idx(_find(folder, FILES[f"{prefix}_labels"]), expect_magic=LABEL_MAGIC)
+def read_split(folder: Path, prefix: str, max_items: int | None = None) -> Split:
+    images = read_idx(_find(folder, FILES[f"{prefix}_images"]), expect_magic=IMAGE_MAGIC, max_items=max_items)
+    labels = read_idx(_find(folder, FILES[f"{prefix}_labels"]), expect_magic=LABEL_MAGIC, max_items=max_items)
     if images.ndim != 3:
         raise DataError(f"{folder}/{FILES[prefix + '_images']}: expected 3 dimensions (N, H, W), got {tuple(images.shape)}")
     if labels.ndim != 1:
@@ -172,8 +202,8 @@ def resolve_data_path(path: str | Path | None) -> Path | None:
 
 
 def load_dataset(path: str | Path | None = None, *, limit: int | None = None, classes=None,
-                 download: bool = False) -> Dataset:
-    """Load train + test splits as uint8 tensors.
+                 download: bool = False, max_images: int | None = None) -> Dataset:
+    """Load train + test splits as uint8 tensors (each split of at most ``max_images``, checked before reading).
 
     Without a full training set, falls back to the bundled MNIST test split cut into
     8,000 training and 2,000 held-out images, and says so in ``Dataset.note``.
@@ -189,12 +219,16 @@ def load_dataset(path: str | Path | None = None, *, limit: int | None = None, cl
             f"({BUNDLED_TRAIN} train / {BUNDLED_VAL} held out). Pass --data PATH, set ${DATA_ENV}, "
             f"or use --download for the full 60,000-image set."))
     folder = find_idx_folder(root)
-    train, test = read_split(folder, "train"), read_split(folder, "test")
+    train, test = read_split(folder, "train", max_images), read_split(folder, "test", max_images)
     if train.images.shape[1:] != test.images.shape[1:]:
         raise DataError(f"{folder}: train images are {tuple(train.images.shape[1:])} but test images "
                         f"are {tuple(test.images.shape[1:])}")
-    return Dataset(_dataset_name(folder).lower(), read_classes(folder, classes), train.head(limit), test,
-                   str(folder))
+    names = read_classes(folder, classes)
+    for prefix, split in (("train", train), ("test", test)):
+        if len(split) and int(split.labels.max()) >= len(names):
+            raise DataError(f"{folder}/{FILES[prefix + '_labels']}: a label of {int(split.labels.max())}, but there "
+                            f"are {len(names)} classes (labels 0-{len(names) - 1}; name them in classes.json)")
+    return Dataset(_dataset_name(folder).lower(), names, train.head(limit), test, str(folder))
 
 
 def bundled_dataset(*, limit: int | None = None, classes=None, note: str = "") -> Dataset:
@@ -209,10 +243,15 @@ def bundled_dataset(*, limit: int | None = None, classes=None, note: str = "") -
                    Split(test.images[val_idx], test.labels[val_idx]), str(ASSETS), note)
 
 
-def load_run_dataset(info: dict, path: str | Path | None = None) -> Dataset:
-    """The data a saved run was trained on (its config.json "dataset" entry), or the folder ``path`` instead."""
+def load_run_dataset(info: dict, path: str | Path | None = None, *, run_dir: str | Path | None = None) -> Dataset:
+    """The data a saved run was trained on (its config.json "dataset" entry; the copy in its own ``data`` folder
+    for a run of uploaded files), or the folder ``path`` instead."""
     if path:
         return load_dataset(path)
+    if run_dir is not None and (Path(run_dir) / RUN_DATA).is_dir():
+        copy = load_dataset(Path(run_dir) / RUN_DATA, classes=info.get("classes"))
+        copy.name = str(info.get("name") or copy.name)
+        return copy
     if info.get("name") == "mnist-bundled":
         return bundled_dataset(classes=info.get("classes"))
     source = info.get("source")

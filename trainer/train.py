@@ -10,7 +10,7 @@ import torch
 
 from . import checkpoint
 from .config import ConfigError, ModelConfig, TrainConfig
-from .data import Dataset, Split
+from .data import DataError, Dataset, Split
 from .models import Autoencoder, build_model
 
 EVAL_BATCH = 1000
@@ -83,6 +83,20 @@ def evaluate_terms(model: Autoencoder, split: Split, batch_size: int = EVAL_BATC
     return {k: v / len(split) for k, v in totals.items()}
 
 
+def check_data_fits(config: ModelConfig, data: Dataset, train_images: int) -> None:
+    """The model can train on the data: images of its size, labels it knows, at least one image in each split."""
+    if train_images < 1 or len(data.test) < 1:
+        raise DataError(f"{data.source}: the data holds {train_images} training and {len(data.test)} test images; "
+                          "training needs at least one of each")
+    if tuple(data.image_shape) != tuple(config.image_size):
+        raise DataError(f"the model takes {config.image_size[0]}x{config.image_size[1]} images, the data "
+                          f"({data.source}) holds {data.image_shape[0]}x{data.image_shape[1]}")
+    top = max(int(data.train.labels.max()), int(data.test.labels.max()))
+    if top >= config.num_classes:
+        raise DataError(f"the data ({data.source}) has labels up to {top}, the model knows {config.num_classes} "
+                          f"classes (0-{config.num_classes - 1})")
+
+
 def _finite(terms: dict) -> bool:
     return all(math.isfinite(float(v)) for v in terms.values())
 
@@ -95,7 +109,11 @@ def fit(model: Autoencoder, data: Dataset, config: TrainConfig, callbacks=(), *,
     training continues after its epoch, giving the same numbers as an uninterrupted run.
     """
     config.validate()
+    train = data.train.head(config.limit)
+    check_data_fits(model.config, data, len(train))
     device = pick_device(config.device)
+    if run_dir is not None:
+        checkpoint.open_for_training(run_dir)  # temp files of a killed save go; files ahead of its commit roll back
     model.to(device)
     optimizers = model.configure_optimizers(config.lr, config.adv_lr, config.weight_decay)
     base_lrs = {name: [g["lr"] for g in opt.param_groups] for name, opt in optimizers.items()}
@@ -109,7 +127,6 @@ def fit(model: Autoencoder, data: Dataset, config: TrainConfig, callbacks=(), *,
         step = max((r.get("step", 0) for r in history), default=0)
     else:
         torch.manual_seed(config.seed)
-    train = data.train.head(config.limit)
     if 2 * model.config.prior_components > len(train):
         raise ConfigError(f"a prior of {model.config.prior_components} fitted Gaussians needs at least "
                           f"{2 * model.config.prior_components} training images, got {len(train)}")

@@ -1,7 +1,11 @@
 """Model registry: a config's ``model`` name picks the class; cvae/caae are the conditional vae/aae."""
 from __future__ import annotations
 
-from ..config import ModelConfig
+import math
+
+import torch
+
+from ..config import MAX_PARAMETERS, ConfigError, ModelConfig
 from .ae import AE
 from .aae import AAE
 from .base import Autoencoder
@@ -10,9 +14,23 @@ from .vae import VAE
 MODELS: dict[str, type[Autoencoder]] = {"ae": AE, "vae": VAE, "aae": AAE, "cvae": VAE, "caae": AAE}
 
 
-def build_model(config: ModelConfig) -> Autoencoder:
+def state_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every weight and buffer the model of ``config`` has, from the config alone: the model is
+    built on PyTorch's meta device, which allocates no memory, and its size is checked (MAX_PARAMETERS)."""
     config.validate()
+    with torch.device("meta"):
+        skeleton = MODELS[config.model](config)
+    shapes = {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
+    count = sum(math.prod(shape) for shape in shapes.values())
+    if count > MAX_PARAMETERS:
+        raise ConfigError(f"this model would have {count:,} parameters, more than the {MAX_PARAMETERS:,} allowed; "
+                          "use smaller hidden, channels or disc_hidden widths")
+    return shapes
+
+
+def build_model(config: ModelConfig) -> Autoencoder:
+    state_shapes(config)  # validated and not too big, before any memory is taken
     return MODELS[config.model](config)
 
 
-__all__ = ["AE", "AAE", "VAE", "Autoencoder", "MODELS", "build_model"]
+__all__ = ["AE", "AAE", "VAE", "Autoencoder", "MODELS", "build_model", "state_shapes"]

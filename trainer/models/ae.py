@@ -5,7 +5,7 @@ import torch
 
 from .. import losses
 from ..config import ModelConfig
-from .base import Autoencoder
+from .base import Autoencoder, identities
 
 CODES_FOR_FIT = 10_000  # training images whose codes the sampling Gaussian is fitted to
 
@@ -16,7 +16,7 @@ class AE(Autoencoder):
         d = config.latent_dim
         # Gaussian fitted to the training codes after each epoch; saved with the weights
         self.register_buffer("code_mean", torch.zeros(d))
-        self.register_buffer("code_scale_tril", torch.eye(d))
+        self.register_buffer("code_scale_tril", identities(d=d))
 
     def loss(self, x, y=None):
         recon = losses.reconstruction(self.decode(self.encode(x, y), y), x, self.config.recon_loss).mean()

@@ -18,6 +18,14 @@ def adam(params, **kwargs) -> torch.optim.Adam:
     return torch.optim.Adam(params, fused=fused, decoupled_weight_decay=True, **kwargs)
 
 
+def identities(*batch: int, d: int) -> torch.Tensor:
+    """Identity matrices (*batch, d, d). Not torch.eye: on the meta device (models.state_shapes) that pulls in
+    about 150 MB of PyTorch's Python decompositions, for good."""
+    out = torch.zeros(*batch, d, d)
+    out.diagonal(dim1=-2, dim2=-1).fill_(1.0)
+    return out
+
+
 class Autoencoder(nn.Module):
     """Shared body of every model: an encoder and a decoder built from ``ModelConfig``.
 

@@ -6,7 +6,7 @@ import torch
 from .. import losses
 from ..config import ModelConfig
 from ..priors import fit_mixture, sample_mixture
-from .base import Autoencoder
+from .base import Autoencoder, identities
 
 CODES_FOR_FIT = 20_000  # training images whose sampled codes the mixture prior is fitted to
 
@@ -23,7 +23,7 @@ class VAE(Autoencoder):
         if k:  # saved with the weights
             self.register_buffer("prior_logits", torch.zeros(k))
             self.register_buffer("prior_means", torch.zeros(k, d))
-            self.register_buffer("prior_scale_tril", torch.eye(d).repeat(k, 1, 1))
+            self.register_buffer("prior_scale_tril", identities(k, d=d))
 
     @staticmethod
     def encoder_width(config):

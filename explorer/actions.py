@@ -168,7 +168,8 @@ def classify(classifier, images: np.ndarray):
 
 
 # -- planes ---------------------------------------------------------------------
-def plane_background(entry: Entry, view: View, background: str, classifier=None) -> np.ndarray | None:
+def plane_background(entry: Entry, view: View, background: str, classifier=None,
+                     palette: np.ndarray = render.PALETTE) -> np.ndarray | None:
     geo = geometry(view)
     if background == "manifold":
         n = 20
@@ -178,7 +179,7 @@ def plane_background(entry: Entry, view: View, background: str, classifier=None)
         n = 40
         z = view.inverse.inverse_transform(geo.grid_centers(n))
         labels, conf = classify(classifier, entry.decode(z, _grid_labels(entry, view, geo, n)))
-        return render.classifier_background(labels, conf, n)
+        return render.classifier_background(labels, conf, n, palette)
     if background == "prior density" and view.name != "umap":
         z = entry.model.sample_latent(20_000, torch.arange(20_000) % entry.config.num_classes,
                                       torch.Generator().manual_seed(0)).numpy()

@@ -52,6 +52,7 @@ class Job:
     start_epoch: int = 0  # the epoch a resumed job continues after
     rows: list = field(default_factory=list)  # history rows, steps and epochs, in order
     snapshots: list = field(default_factory=list)  # per epoch: (epoch, xy (n, 2), labels (n,))
+    lanes: list = field(default_factory=list)  # a race: its models, each a Lane (a job of one model has none)
     stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     thread: threading.Thread | None = field(default=None, repr=False)
@@ -65,10 +66,16 @@ class Job:
             elapsed = time.time() - self.started
             frac = min(1.0, self.step / max(1, self.total_steps))
             eta = elapsed * (1 - frac) / frac if 0 < frac < 1 and not self.done else 0.0
-            return {"job_id": self.id, "name": self.name, "status": self.status, "message": self.message,
-                    "epoch": self.epoch, "epochs": self.train_config.epochs, "step": self.step,
-                    "total_steps": self.total_steps, "fraction": frac, "images_per_s": self.images_per_s,
-                    "eta_s": eta, "elapsed_s": elapsed, "data_note": self.data_note, "run": f"runs/{self.name}"}
+            out = {"job_id": self.id, "name": self.name, "status": self.status, "message": self.message,
+                   "epoch": self.epoch, "epochs": self.train_config.epochs, "step": self.step,
+                   "total_steps": self.total_steps, "fraction": frac, "images_per_s": self.images_per_s,
+                   "eta_s": eta, "elapsed_s": elapsed, "data_note": self.data_note, "run": f"runs/{self.name}"}
+            if self.lanes:  # a race: each model's run, status and progress
+                out["run"] = [f"runs/{lane.name}" for lane in self.lanes]
+                out["lanes"] = [{"name": lane.name, "model": lane.model_config.model, "status": lane.status,
+                                 "epoch": lane.epoch, "step": lane.step, "snapshots": len(lane.snapshots)}
+                                for lane in self.lanes]
+            return out
 
     def rows_since(self, cursor: int = 0) -> tuple[list[dict], int]:
         """History rows after the first ``cursor`` rows, and the new cursor."""
@@ -105,6 +112,90 @@ class _Stream(Callback):
     def should_stop(self):
         self.idle = time.time() - self.job.last_seen > self.idle_timeout
         return self.job.stop_event.is_set() or self.idle
+
+
+RACE_SNAPSHOT_EVERY = 25  # steps between a race's latent snapshots (an epoch of the bundled data is 63 steps)
+
+
+@dataclass
+class Lane:
+    """One model of a race: its run folder and what it streamed (rows tagged with its index in the job's)."""
+    index: int
+    name: str
+    run_dir: Path
+    model_config: ModelConfig
+    model: object = field(default=None, repr=False)
+    status: str = "waiting"
+    message: str = ""
+    epoch: float = 0.0
+    step: int = 0
+    snapshots: list = field(default_factory=list)  # (step, epoch, xy (n, 2), labels (n,))
+
+
+class _Baton:
+    """A race's models take turns, one training step each, so they share one core and move together."""
+
+    def __init__(self, n: int):
+        self.turn, self.n, self.active = 0, n, set(range(n))
+        self.cond = threading.Condition()
+
+    def _next(self, k: int) -> int:
+        for d in range(1, self.n + 1):
+            if (k + d) % self.n in self.active:
+                return (k + d) % self.n
+        return k
+
+    def wait(self, k: int, stop: threading.Event) -> None:
+        """Lane k finished a step: the next lane goes; k waits for its turn again."""
+        with self.cond:
+            self.turn = self._next(k)
+            self.cond.notify_all()
+            self.cond.wait_for(lambda: self.turn == k or stop.is_set())
+
+    def leave(self, k: int) -> None:
+        with self.cond:
+            self.active.discard(k)
+            if self.turn == k:
+                self.turn = self._next(k)
+            self.cond.notify_all()
+
+
+class _LaneStream(_Stream):
+    """A race lane's stream: its rows into the job (tagged), a snapshot every RACE_SNAPSHOT_EVERY steps, and
+    the baton passed on after every step."""
+
+    def __init__(self, job: Job, lane: Lane, probe: Split, idle_timeout: float, baton: _Baton):
+        super().__init__(job, probe, idle_timeout)
+        self.lane, self.baton, self.last_snapshot = lane, baton, -RACE_SNAPSHOT_EVERY
+
+    def _snapshot(self, step: int, epoch: float) -> None:
+        xy = snapshot(self.lane.model, self.probe)
+        with self.job.lock:
+            self.lane.snapshots.append((step, epoch, xy, self.probe.labels.numpy()))
+        self.last_snapshot = step
+
+    def on_step(self, row):
+        row = {**row, "lane": self.lane.index}
+        with self.job.lock:
+            self.job.rows.append(row)
+            self.lane.step, self.lane.epoch, self.lane.status = row["step"], row["epoch"], "running"
+            self.job.step = sum(lane.step for lane in self.job.lanes)
+            self.job.epoch = int(min(lane.epoch for lane in self.job.lanes))
+            self.job.status = "running"
+        if row["step"] - self.last_snapshot >= RACE_SNAPSHOT_EVERY:
+            self._snapshot(row["step"], row["epoch"])
+
+    def on_epoch(self, row, model):
+        with self.job.lock:
+            self.job.rows.append({**row, "lane": self.lane.index})
+            self.lane.epoch = row["epoch"]
+        self._snapshot(row["step"], row["epoch"])
+
+    def should_stop(self):
+        stop = super().should_stop()
+        if not stop:
+            self.baton.wait(self.lane.index, self.job.stop_event)
+        return stop or self.job.stop_event.is_set()
 
 
 @torch.no_grad()
@@ -181,6 +272,8 @@ class JobManager:
             active = [j for j in self._jobs.values() if not j.done]
             if sum(j.owner == owner for j in active) >= self.per_owner:
                 raise JobError(f"you already have {self.per_owner} training job running; stop it or wait for it")
+            if self.total == 0:
+                raise JobError("training is turned off on this server (LATENT_EXPLORER_TRAIN_JOBS=0)")
             if len(active) >= self.total:
                 raise JobError(f"the server is already training {self.total} models for other users; "
                                "try again when one finishes")
@@ -202,6 +295,70 @@ class JobManager:
                                       name=f"train-{job.id}")
         job.thread.start()
         return job
+
+    def start_race(self, owner: str, model_configs: list[ModelConfig], train_config: TrainConfig, data: Dataset, *,
+                   name: str = "race") -> Job:
+        """Train 2-4 models on the same data, batches and initial seed at once, as one job (one of the server's
+        slots): they take turns step by step. Each saves its own run, ``name-1-vae``, ``name-2-vae``, …"""
+        if not 2 <= len(model_configs) <= 4:
+            raise JobError(f"a race takes 2 to 4 models (got {len(model_configs)})")
+        for config in model_configs:
+            check_limits(config, train_config)
+            check_data_fits(config, data, len(data.train.head(train_config.limit)))
+        with self._lock:
+            active = [j for j in self._jobs.values() if not j.done]
+            if sum(j.owner == owner for j in active) >= self.per_owner:
+                raise JobError(f"you already have {self.per_owner} training job running; stop it or wait for it")
+            if self.total == 0:
+                raise JobError("training is turned off on this server (LATENT_EXPLORER_TRAIN_JOBS=0)")
+            if len(active) >= self.total:
+                raise JobError(f"the server is already training {self.total} models for other users; "
+                               "try again when one finishes")
+            taken = {j.run_dir for j in active} | {lane.run_dir for j in active for lane in j.lanes}
+            lanes = []
+            for k, config in enumerate(model_configs):
+                folder = _unique(self.folder(f"{name or 'race'}-{k + 1}-{config.model}"), taken)
+                folder.mkdir(parents=True)
+                taken.add(folder)
+                lanes.append(Lane(k, folder.name, folder, config))
+            job = Job(uuid.uuid4().hex[:12], owner, name or "race", lanes[0].run_dir, model_configs[0], train_config,
+                      data.note, lanes=lanes)
+            self._jobs[job.id] = job
+        steps_per_epoch = -(-len(data.train.head(train_config.limit)) // train_config.batch_size)
+        job.total_steps = steps_per_epoch * train_config.epochs * len(lanes)
+        job.thread = threading.Thread(target=self._race, args=(job, data), daemon=True, name=f"race-{job.id}")
+        job.thread.start()
+        return job
+
+    def _race(self, job: Job, data: Dataset) -> None:
+        probe, baton = data.test.head(SNAPSHOT_POINTS), _Baton(len(job.lanes))
+        torch.set_num_threads(self.threads)
+        for lane in job.lanes:  # one after another: each gets exactly the initial weights of its seed
+            lane.model = new_model(lane.model_config, job.train_config.seed)
+
+        def run(lane: Lane) -> None:
+            stream = _LaneStream(job, lane, probe, self.idle_timeout, baton)
+            try:
+                stream._snapshot(0, 0.0)  # the start line: every model before its first step
+                result = fit(lane.model, data, job.train_config, [stream], run_dir=lane.run_dir)
+                lane.status, lane.message = result.status, result.message
+            except Exception as e:  # a lane reports, never dies silently
+                lane.status, lane.message = "failed", f"training failed: {type(e).__name__}: {e}"
+            finally:
+                baton.leave(lane.index)
+            if not (lane.run_dir / checkpoint.CONFIG).exists():
+                shutil.rmtree(lane.run_dir, ignore_errors=True)
+
+        threads = [threading.Thread(target=run, args=(lane,), daemon=True, name=f"race-{job.id}-{lane.index}")
+                   for lane in job.lanes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        statuses = [lane.status for lane in job.lanes]
+        with job.lock:
+            job.status = next((s for s in ("failed", "diverged", "stopped") if s in statuses), "finished")
+            job.message = "; ".join(f"{lane.name}: {lane.message}" for lane in job.lanes)
 
     def stop(self, job_id: str, owner: str) -> Job:
         job = self.get(job_id, owner)

@@ -201,15 +201,18 @@ def outside_mask(view, cells: int = HATCH_CELLS) -> np.ndarray:
     return (dist > actions.outside_radius(view)).reshape(cells, cells)
 
 
-def layer_url(entry: Entry, projection: str, background: str, points: bool, classifier=None) -> str:
-    """The plane's picture (cached with the other planes in actions.PLANES) as an asset URL."""
+def layer_url(entry: Entry, projection: str, background: str, points: bool, classifier=None,
+              safe_colours: bool = False) -> str:
+    """The plane's picture (cached with the other planes in actions.PLANES) as an asset URL; ``safe_colours``:
+    the projector's colour-blind-safe digit palette."""
     view = entry.view(projection)
-    key = ("layer", entry.key, id(entry), view.name, background, points, classifier is not None)
+    key = ("layer", entry.key, id(entry), view.name, background, points, classifier is not None, safe_colours)
+    palette = render.SAFE_PALETTE if safe_colours else render.PALETTE
 
     def make():
-        bg = actions.plane_background(entry, view, background, classifier)
+        bg = actions.plane_background(entry, view, background, classifier, palette)
         image = render.plane_layer(view.extent, LAYER_SIZE, LAYER_SIZE, view.xy if points else view.xy[:0],
-                                   entry.labels, background=bg, hatch=outside_mask(view))
+                                   entry.labels, background=bg, hatch=outside_mask(view), palette=palette)
         return _png(image)
     return ASSETS.add_bytes(actions.PLANES.get(key, make), ".png")
 
@@ -240,7 +243,8 @@ def _inverse(view) -> tuple[dict, dict[str, np.ndarray]]:
     raise TypeError(f"no page-side inverse for {type(inv).__name__}")
 
 
-def model_view(entry: Entry, projection: str, background: str, points: bool, classifier=None, test=None) -> dict:
+def model_view(entry: Entry, projection: str, background: str, points: bool, classifier=None, test=None,
+               safe_colours: bool = False) -> dict:
     """Everything the page needs to draw one model's plane and decode in it (with ``test``, a 2-D VAE's test
     posteriors for its ellipses)."""
     view = entry.view(projection)
@@ -256,7 +260,7 @@ def model_view(entry: Entry, projection: str, background: str, points: bool, cla
     return {"key": entry.key, "label": entry.label, "title": entry.label if view.name == "latent" else
             f"{entry.label} · {view.name.upper()}", "kind": entry.kind, "latent_dim": config.latent_dim,
             "view": view.name, "axes": list(names), "extent": list(view.extent),
-            "layer": layer_url(entry, projection, background, points, classifier),
+            "layer": layer_url(entry, projection, background, points, classifier, safe_colours),
             "data": ASSETS.add_bytes(blob, ".bin"), "arrays": index, "inverse": inverse,
             "conditional": config.conditional, "num_classes": config.num_classes,
             "scale": actions.code_scale(entry, view), "radius": actions.outside_radius(view),
@@ -266,11 +270,12 @@ def model_view(entry: Entry, projection: str, background: str, points: bool, cla
 
 def view_json(entries: list[Entry], *, projection: str, background: str, points: bool, link: str, label,
               pinned: tuple[int, float, float], classifier=None, classifier_onnx: tuple[Path, str] | None = None,
-              stars: dict | None = None, drawn_posteriors: dict | None = None, test=None) -> str:
+              stars: dict | None = None, drawn_posteriors: dict | None = None, test=None,
+              projector: bool = False) -> str:
     """The live component's value: every shown model's view, the link, the label and the pinned point; the drawn
     digit's star in every plane and its q(z|x) (mean, covariance) in the 2-D VAEs'."""
     models = [model_view(e, projection, background, points, classifier if background == "classifier" else None,
-                         test) for e in entries]
+                         test, projector) for e in entries]
     for m in models:
         star = (stars or {}).get(m["key"])
         m["star"] = [float(star[0]), float(star[1])] if star is not None else None
@@ -278,7 +283,9 @@ def view_json(entries: list[Entry], *, projection: str, background: str, points:
         m["drawn_q"] = {"mu": [float(v) for v in q[0]], "cov": [float(v) for v in q[1]]} if q is not None else None
     clicked, x, y = pinned
     return json.dumps({
-        "models": models, "projection": projection, "background": background, "palette": ["#%02x%02x%02x" % tuple(c) for c in render.PALETTE], "link": link, "links": list(actions.LINKS), "label": label,
+        "models": models, "projection": projection, "background": background, "projector": projector,
+        "palette": ["#%02x%02x%02x" % tuple(c) for c in (render.SAFE_PALETTE if projector else render.PALETTE)],
+        "link": link, "links": list(actions.LINKS), "label": label,
         "pinned": {"model": int(clicked), "x": float(x), "y": float(y)},
         "ort": static_url(ORT_DIR),
         "classifier": ASSETS.add_file(classifier_onnx[0], classifier_onnx[1][:32] + ".onnx") if classifier_onnx

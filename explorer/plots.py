@@ -5,17 +5,17 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .render import PALETTE
+from .render import PALETTE, SAFE_PALETTE
 
 AXES = {"latent": ("z1", "z2"), "pca": ("PCA 1", "PCA 2"), "umap": ("UMAP 1", "UMAP 2")}
 
 
-def _hex(label: int) -> str:
-    return "#%02x%02x%02x" % tuple(PALETTE[label % 10])
+def _hex(label: int, palette=PALETTE) -> str:
+    return "#%02x%02x%02x" % tuple(palette[label % 10])
 
 
 def latent_scatter(entries, projection: str = "umap", classes=None, max_points: int = 10_000,
-                   marks: dict | None = None) -> go.Figure:
+                   marks: dict | None = None, safe_colours: bool = False) -> go.Figure:
     """One panel per model: test codes colored by class; hover shows class and test index."""
     fig = make_subplots(rows=1, cols=max(1, len(entries)), subplot_titles=[e.label for e in entries],
                         horizontal_spacing=0.04)
@@ -27,7 +27,8 @@ def latent_scatter(entries, projection: str = "umap", classes=None, max_points: 
             sel = idx[entry.labels[idx] == c]
             fig.add_trace(go.Scattergl(
                 x=view.xy[sel, 0], y=view.xy[sel, 1], mode="markers", name=names[c], legendgroup=str(c),
-                showlegend=col == 1, marker=dict(size=3, color=_hex(c), opacity=0.7), customdata=sel,
+                showlegend=col == 1, marker=dict(size=3, color=_hex(c, SAFE_PALETTE if safe_colours else PALETTE),
+                                                 opacity=0.7), customdata=sel,
                 hovertemplate=f"class {names[c]}<br>test #%{{customdata}}<extra>{entry.label}</extra>"),
                 row=1, col=col)
         if marks and entry.key in marks:
@@ -103,4 +104,56 @@ def snapshot_scatter(xy: np.ndarray | None, labels: np.ndarray | None, title: st
     fig.update_layout(title=title, height=340, margin=dict(l=40, r=10, t=40, b=30), template="plotly_white",
                       legend=dict(title="digit", itemsizing="constant"))
     fig.update_yaxes(scaleanchor="x")
+    return fig
+
+
+RACE_TERMS = (("reconstruction", ("recon",)), ("KL (nats, unweighted)", ("kl",)),
+              ("adversarial", ("disc", "gen")))
+RACE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+
+
+def race_curves(rows: list[dict], lanes: list[str]) -> go.Figure:
+    """A training race: one chart per term (reconstruction, KL, adversarial), every model's curve (smoothed
+    step rows) overlaid on the same axes, so β = 1 against β = 4 shows its KL gap at a glance."""
+    fig = make_subplots(rows=1, cols=3, subplot_titles=[t for t, _ in RACE_TERMS], horizontal_spacing=0.07)
+    for k, lane in enumerate(lanes):
+        steps = [r for r in rows if r.get("lane") == k and r.get("kind") == "step"]
+        for col, (_, keys) in enumerate(RACE_TERMS, start=1):
+            for key, dash in zip(keys, ("solid", "dot")):
+                pts = [(r["step"], r[key]) for r in steps if key in r]
+                if pts:
+                    fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=_ema([p[1] for p in pts]), mode="lines",
+                                             name=f"{lane}{' ' + TERM_NAMES[key] if len(keys) > 1 else ''}",
+                                             legendgroup=lane, showlegend=col == 1 or len(keys) > 1,
+                                             line=dict(color=RACE_COLORS[k % 4], dash=dash, width=2)), 1, col)
+    for col in (1, 2, 3):
+        fig.update_xaxes(title_text="step", row=1, col=col)
+    fig.update_yaxes(title_text="nats / image", row=1, col=1)
+    fig.update_layout(height=340, margin=dict(l=50, r=10, t=40, b=40), template="plotly_white",
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def race_snapshots(lanes: list[tuple[str, list]], index: int | None = None) -> go.Figure:
+    """Every model of a race at snapshot ``index`` (default: the latest), side by side; each panel on fixed axes
+    (the extent of all its snapshots), so replaying it does not jump."""
+    fig = make_subplots(rows=1, cols=max(1, len(lanes)), horizontal_spacing=0.05,
+                        subplot_titles=[name for name, _ in lanes])
+    for col, (name, snaps) in enumerate(lanes, start=1):
+        if not snaps:
+            continue
+        step, epoch, xy, labels = snaps[min(len(snaps) - 1, index if index is not None else len(snaps) - 1)]
+        everything = np.concatenate([s[2] for s in snaps])
+        lo, hi = np.percentile(everything, 0.5, axis=0), np.percentile(everything, 99.5, axis=0)
+        pad = 0.05 * (hi - lo)
+        for c in range(10):
+            sel = labels == c
+            fig.add_trace(go.Scattergl(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=str(c), legendgroup=str(c),
+                                       showlegend=col == 1, marker=dict(size=3, color=_hex(c), opacity=0.75)),
+                          1, col)
+        fig.update_xaxes(range=[lo[0] - pad[0], hi[0] + pad[0]], title_text=f"step {step} (epoch {epoch:.1f})",
+                         row=1, col=col)
+        fig.update_yaxes(range=[lo[1] - pad[1], hi[1] + pad[1]], row=1, col=col)
+    fig.update_layout(height=340, margin=dict(l=40, r=10, t=40, b=40), template="plotly_white",
+                      legend=dict(title="digit", itemsizing="constant"))
     return fig

@@ -24,12 +24,8 @@ from trainer.data import Split, bundled_test_split
 
 from .projection import GridInverse, Identity2D, PCA2D
 
-ROOT = Path(__file__).resolve().parents[1]
-PRETRAINED = Path(os.environ.get("LATENT_EXPLORER_PRETRAINED", ROOT / "pretrained"))  # overridable for tests
-RUNS = Path(os.environ.get("LATENT_EXPLORER_RUNS", ROOT / "runs"))
-# decoders exported for the page from runs and uploads (the shipped models carry theirs), named by their source
-EXPORTS = Path(os.environ.get("LATENT_EXPLORER_EXPORTS", Path(tempfile.gettempdir()) / "latent-explorer-onnx"))
-DEFAULT_MODELS = ("ae-2d", "vae-2d", "aae-mixture10-2d")
+from .settings import DEFAULT_MODELS, EXPORTS, PRETRAINED, ROOT, RUNS  # noqa: F401 (the app's folders, from one place)
+
 MAX_UPLOAD_BYTES = 64 * 2**20  # a zip or file bigger than this is refused before reading
 MAX_UNPACKED_BYTES = 256 * 2**20
 MAX_UPLOADS = 8  # models one session may upload (each stays in memory until its tab closes)

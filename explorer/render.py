@@ -12,6 +12,9 @@ from PIL import Image, ImageDraw, ImageFont
 # tab10: one color per class, the same in every view
 PALETTE = np.array([[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
                     [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]], np.uint8)
+# projector mode: Paul Tol's colour-blind-safe "muted" scheme (9 colours) and his pale grey
+SAFE_PALETTE = np.array([[204, 102, 119], [51, 34, 136], [221, 204, 119], [17, 119, 51], [136, 204, 238],
+                         [136, 34, 85], [68, 170, 153], [153, 153, 51], [170, 68, 153], [110, 110, 110]], np.uint8)
 WHITE, INK, GRID = (255, 255, 255), (40, 40, 40), (225, 225, 225)
 
 
@@ -113,7 +116,7 @@ class Geometry:
 
 def plane_layer(extent, width: int, height: int, xy: np.ndarray, labels: np.ndarray, *,
                 background: np.ndarray | None = None, point_alpha: float = 0.55,
-                hatch: np.ndarray | None = None) -> np.ndarray:
+                hatch: np.ndarray | None = None, palette: np.ndarray = PALETTE) -> np.ndarray:
     """RGB picture of a plane's data rectangle alone (``width`` x ``height`` px over ``extent``): optional
     background (H, W, 3/4), a hatch over the cells of the boolean mask ``hatch`` (n, n; row 0 at the top) and
     the test points colored by class. The page draws the axes, the crosshairs and the moving point over it."""
@@ -135,7 +138,7 @@ def plane_layer(extent, width: int, height: int, xy: np.ndarray, labels: np.ndar
     if len(xy):
         p = geo.to_pixel(xy)
         ok = (p[:, 0] >= 0) & (p[:, 0] < width - 1) & (p[:, 1] >= 0) & (p[:, 1] < height - 1)
-        p, colors = p[ok], PALETTE[np.asarray(labels)[ok] % 10].astype(np.float32)
+        p, colors = p[ok], palette[np.asarray(labels)[ok] % 10].astype(np.float32)
         for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):  # 2x2 px dots, the point's own pixel top-left
             region = img[p[:, 1] + dy, p[:, 0] + dx]
             img[p[:, 1] + dy, p[:, 0] + dx] = region * (1 - point_alpha) + colors * point_alpha
@@ -189,10 +192,11 @@ def _blur(a: np.ndarray, sigma: float) -> np.ndarray:
     return np.apply_along_axis(lambda v: np.convolve(v, k, mode="same"), 1, a)
 
 
-def classifier_background(labels: np.ndarray, confidence: np.ndarray, n: int) -> np.ndarray:
+def classifier_background(labels: np.ndarray, confidence: np.ndarray, n: int,
+                          palette: np.ndarray = PALETTE) -> np.ndarray:
     """The classifier's digit for the decoding at each grid cell; opacity = its confidence."""
     rgba = np.zeros((n, n, 4), np.uint8)
-    rgba[..., :3] = PALETTE[labels.reshape(n, n) % 10]
+    rgba[..., :3] = palette[labels.reshape(n, n) % 10]
     rgba[..., 3] = (np.clip(confidence.reshape(n, n), 0, 1) * 110).astype(np.uint8)
     return rgba
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 import functools
 import html
 import math
+import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -17,11 +19,11 @@ from trainer.config import APPLIES_TO, SEED_MAX, ConfigError, ModelConfig, Train
 from trainer.data import DataError, load_run_dataset
 from trainer.evaluate import measure_run, save_results
 
-from . import plots
+from . import plots, settings
 from .jobs import DONE, LIMITS, JobError, JobManager, load_training_data
 from .registry import RUNS, SESSION_BYTES, discard_upload, session_room
 
-JOBS = JobManager(RUNS)
+JOBS = JobManager(RUNS, total=settings.TRAIN_JOBS)
 IDX_UPLOAD_LIMIT = 120 * 2**20
 OPEN_SESSIONS: dict[str, dict] = {}  # browser session hash -> its state, so closing the tab can clean it up
 CHANNELS = {"16,32": (16, 32), "32,64": (32, 64)}  # conv widths offered (the zoo's 2-D conv models use 32-64)
@@ -100,6 +102,8 @@ def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs,
     the AAE/CAAE; the rest (the Advanced accordion) as in ``python -m trainer train``."""
     folder = None
     try:
+        if data_choice == "uploaded" and not settings.UPLOADS:
+            raise JobError("uploads are turned off on this server: train on the bundled or the full data")
         if channels not in CHANNELS:
             raise ValueError(f"conv channels must be one of {', '.join(CHANNELS)} (got {shown(channels)})")
         options = {"kl_weight": float(kl_weight), "posterior": posterior, "prior": prior,
@@ -124,6 +128,75 @@ def train_start(model, arch, latent_dim, kl_weight, prior, label_guided, epochs,
     session["job"], session["cursor"] = job.id, 0
     note = f"\n\n⚠ {job.data_note}" if job.data_note else ""
     return job.id, f"Started **{job.name}** (job `{job.id}`).{note}", session, gr.Timer(active=True)
+
+
+RACE_PRESETS = {"AE vs VAE vs AAE": "ae\nvae\naae", "β = 1 vs β = 4": "vae beta=1\nvae beta=4",
+                "VAE vs label-guided AAE": "vae\naae prior=mixture10 label_guided=true"}
+RACE_OPTIONS = {"beta": "kl_weight", "β": "kl_weight", "kl_weight": "kl_weight", "prior": "prior",
+                "posterior": "posterior", "prior_components": "prior_components", "label_guided": "label_guided",
+                "latent_dim": "latent_dim"}
+
+
+def parse_race(text) -> list[dict]:
+    """A race's models: a JSON list of option dicts, or one model a line ("vae beta=4", "aae prior=mixture10")."""
+    import json
+
+    text = str(text or "").strip()
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"the race's models are not valid JSON ({e})") from None
+        if not isinstance(items, list) or not all(isinstance(i, dict) and "model" in i for i in items):
+            raise ValueError('a JSON race is a list of objects with a "model", like [{"model": "vae"}]')
+        return items
+    items = []
+    for line in filter(None, (line.strip() for line in text.splitlines())):
+        model, *options = line.split()
+        item = {"model": model}
+        for option in options:
+            key, _, value = option.partition("=")
+            if key not in RACE_OPTIONS or not value:
+                raise ValueError(f"{shown(option)} in {shown(line)}: expected key=value with a key of "
+                                 f"{', '.join(sorted(set(RACE_OPTIONS)))}")
+            item[RACE_OPTIONS[key]] = {"true": True, "false": False}.get(value.lower(), value)
+        items.append(item)
+    return items
+
+
+def race_start(configs, arch, latent_dim, epochs, batch_size, lr, seed, data_choice="bundled", name="race",
+               limit=0, session=None):
+    """Start a training race: 2-4 models (``configs``: see parse_race) on the same data, epochs, batches and
+    seed, as one job; /train_status and /train_stop serve it like any job."""
+    try:
+        if data_choice not in ("bundled", "full"):
+            raise JobError("a race trains on the bundled or the full data")
+        items = parse_race(configs)
+        model_configs = []
+        for item in items:
+            options = {k: v for k, v in item.items() if k != "model"}
+            for key in options:
+                if key in APPLIES_TO and item["model"] not in APPLIES_TO[key]:
+                    raise ValueError(f"{key} applies to the {' and '.join(APPLIES_TO[key])} models, not "
+                                     f"{shown(item['model'])}")
+            typed = {"kl_weight": float, "prior_components": int, "latent_dim": int}
+            options = {k: typed[k](v) if k in typed else v for k, v in options.items()}
+            model_configs.append(ModelConfig(model=item["model"], arch=arch, hidden=dense_widths("", arch),
+                                             channels=CHANNELS["16,32"], **{"latent_dim": whole(latent_dim,
+                                                                                                 "latent dim"),
+                                                                            **options}))
+        train_config = TrainConfig(epochs=whole(epochs, "epochs"), batch_size=whole(batch_size, "batch size"),
+                                   lr=float(lr), seed=whole(seed, "seed"), limit=whole(limit, "limit") or None,
+                                   log_every=5)
+        data = load_training_data(data_choice)
+        job = JOBS.start_race(_owner(session), model_configs, train_config, data, name=str(name or "race"))
+    except (JobError, ConfigError, DataError, ValueError, TypeError) as e:
+        raise gr.Error(str(e)) from None
+    session["job"], session["cursor"] = job.id, 0
+    names = ", ".join(f"**{lane.name}**" for lane in job.lanes)
+    note = f"\n\n⚠ {job.data_note}" if job.data_note else ""
+    return job.id, f"Race started (job `{job.id}`): {names}, taking turns step by step.{note}", session, \
+        gr.Timer(active=True)
 
 
 def shown_options(options, model, arch) -> list:
@@ -170,6 +243,34 @@ def _saved_run(run_name) -> Path:
     if not isinstance(run_name, str) or run_name not in saved_runs():
         raise gr.Error(f"choose a saved run from the list (no run {shown(run_name)} under runs/)")
     return JOBS.folder(run_name)
+
+
+DOWNLOAD_DIR = Path(tempfile.gettempdir()) / "latent-explorer-downloads"
+
+
+def download_run(run_name) -> str:
+    """A saved run as a .zip that *Add a model* takes back: its folder under the run's name, with the files an
+    upload reads (config, weights, metrics, history, embedding; not the 12 MB resume point nor its data copy)."""
+    import zipfile
+
+    from .registry import ALLOWED_FILES
+
+    run_dir = _saved_run(run_name)
+    if any(job.run_dir == run_dir for job in JOBS.running()):
+        raise gr.Error(f"{run_name} is still training: download it when its job has ended (or after Stop)")
+    DOWNLOAD_DIR.mkdir(parents=True, exist_ok=True)
+    for old in DOWNLOAD_DIR.glob("*.zip"):  # made for earlier requests; Gradio keeps its own copy to send
+        if time.time() - old.stat().st_mtime > 900:
+            old.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".run-", suffix=".zip", dir=DOWNLOAD_DIR)
+    os.close(fd)
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(ALLOWED_FILES):
+            if (run_dir / name).is_file():
+                zf.write(run_dir / name, f"{run_dir.name}/{name}")
+    out = Path(tempfile.mkdtemp(dir=DOWNLOAD_DIR)) / f"{run_dir.name}.zip"  # the file keeps the run's own name
+    os.replace(tmp, out)
+    return str(out)
 
 
 def measure(run_name, progress=gr.Progress()):
@@ -223,6 +324,9 @@ def poll(session):
     p = job.progress()
     done = p["status"] in DONE  # from the same reading as p: a job ending after it gets one more tick to show it
     rows, _ = job.rows_since(0)
+    if job.lanes:
+        return (progress_html(p), plots.race_curves(rows, [lane.name for lane in job.lanes]),
+                *race_view(job, None, done), gr.Timer(active=not done))
     curves = plots.training_curves(rows, job.model_config.model)
     with job.lock:
         snaps = list(job.snapshots)
@@ -236,6 +340,25 @@ def poll(session):
     return progress_html(p), curves, snap, slider, saved, gr.Timer(active=not done)
 
 
+def race_snaps(job) -> list[tuple[str, list]]:
+    with job.lock:
+        return [(lane.name, list(lane.snapshots)) for lane in job.lanes]
+
+
+def race_view(job, index, done):
+    """A race's snapshot figure (all models at snapshot ``index``, default the latest), its replay slider and
+    the saved runs' list once it is over."""
+    lanes = race_snaps(job)
+    count = max((len(snaps) for _, snaps in lanes), default=0)
+    figure = plots.race_snapshots(lanes, index) if count else plots.snapshot_scatter(None, None, "waiting for step 5")
+    slider = gr.Slider(minimum=1, maximum=max(2, count), value=max(1, count), step=1, label="Replay snapshot",
+                       interactive=done and count > 1)
+    runs = saved_runs() if done else None
+    saved = gr.update(choices=runs, value=job.lanes[0].name if job.lanes[0].name in runs else None) if done \
+        else gr.update()
+    return figure, slider, saved
+
+
 def replay(epoch, session):
     job_id = session.get("job")
     try:
@@ -243,12 +366,26 @@ def replay(epoch, session):
         wanted = whole(epoch, "epoch", 1)
     except (JobError, ValueError):
         return gr.update()
+    if job.lanes:  # a race: the slider runs over its snapshots, every model at once
+        return plots.race_snapshots(race_snaps(job), wanted - 1)
     with job.lock:
         snaps = list(job.snapshots)
     if not snaps:
         return gr.update()
     e, xy, labels = min(snaps, key=lambda snap: abs(snap[0] - wanted))  # the slider runs over the snapshots' epochs
     return plots.snapshot_scatter(xy, labels, title=f"latent space after epoch {e}")
+
+
+def play_step(position, session):
+    """Play: the replay slider's next position, until the last snapshot."""
+    try:
+        job = JOBS.get(session.get("job"), _owner(session))
+    except JobError:
+        return gr.skip(), gr.Timer(active=False)
+    count = max((len(snaps) for _, snaps in race_snaps(job)), default=0) if job.lanes else len(job.snapshots)
+    last = count if job.lanes else (job.snapshots[-1][0] if job.snapshots else 1)
+    nxt = int(position or 0) + 1
+    return (min(nxt, last), gr.Timer(active=nxt < last))
 
 
 def saved_runs() -> list[str]:
@@ -291,13 +428,33 @@ def build_tab(session):
     gr.Markdown("Train your own model in the background and watch it learn: the curves update every second and "
                 "the latent space is redrawn after every epoch. **Compare** adds it to the other tabs. "
                 f"Limits here: up to {LIMITS['epochs']} epochs, latent dim {LIMITS['latent_dim']}, batch "
-                f"{LIMITS['batch_size']}; one job per browser, two per server.", elem_classes=["caption"])
+                f"{LIMITS['batch_size']}; one job per browser, {settings.TRAIN_JOBS} per server.",
+                elem_classes=["caption"])
+    notes = [note for note in (
+        "**Training is turned off on this server** (the teacher set `LATENT_EXPLORER_TRAIN_JOBS=0`): explore the "
+        "shipped models in the other tabs." if settings.TRAIN_JOBS == 0 else "",
+        settings.RUNS_NOTE[:1].upper() + settings.RUNS_NOTE[1:] + "." if settings.RUNS_NOTE else
+        "This is a Hugging Face Space: runs vanish when it restarts, so **Download run** keeps one (and *Add a "
+        "model* takes it back)." if settings.ON_SPACE else "") if note]
+    if notes:
+        gr.Markdown(" ".join(f"⚠ {n}" for n in notes), elem_id="train-note")
     with gr.Row():
         with gr.Column(scale=2, min_width=420):
             with gr.Row():
-                start = gr.Button("Start", variant="primary")
+                start = gr.Button("Start", variant="primary", interactive=settings.TRAIN_JOBS > 0)
                 stop = gr.Button("Stop", variant="stop")
                 compare = gr.Button("Compare in the explorer")
+            with gr.Accordion("Training race: 2-4 models at once, on the same data and seed", open=False,
+                              elem_id="race"):
+                with gr.Row():
+                    race_preset = gr.Dropdown(list(RACE_PRESETS), value="AE vs VAE vs AAE", label="Race",
+                                              scale=2)
+                    race_btn = gr.Button("Start race", variant="primary", scale=1,
+                                         interactive=settings.TRAIN_JOBS > 0)
+                race_spec = gr.Textbox(RACE_PRESETS["AE vs VAE vs AAE"], lines=3, max_lines=4,
+                                       label="Models, one a line (beta=4, prior=mixture10, posterior=full, …)",
+                                       info="they share the architecture, latent dim, epochs, batch, lr, seed and "
+                                            "data set below; each saves its own run NAME-1-MODEL, …")
             with gr.Row():
                 model = gr.Dropdown(["ae", "vae", "aae", "cvae", "caae"], value="vae", label="Model")
                 arch = gr.Dropdown(["mlp", "conv"], value="mlp", label="Architecture")
@@ -321,7 +478,8 @@ def build_tab(session):
             with gr.Row():
                 lr = gr.Number(value=1e-3, minimum=1e-6, maximum=1.0, label="Learning rate")
                 seed = gr.Number(value=0, minimum=0, maximum=SEED_MAX, label="Seed")
-            data_choice = gr.Radio(["bundled", "full", "uploaded"], value="bundled", label="Data",
+            data_choice = gr.Radio(["bundled", "full"] + ["uploaded"] * settings.UPLOADS, value="bundled",
+                                   label="Data",
                                    info="bundled: 8k/2k of the shipped test split; full: an MNIST folder on disk; "
                                         "uploaded: your four IDX files")
             idx_files = gr.File(file_count="multiple", label="IDX files: train/test images and labels",
@@ -358,6 +516,10 @@ def build_tab(session):
                 with gr.Column():
                     snap_epoch = gr.Slider(1, 2, value=1, step=1, label="Replay epoch", interactive=False,
                                            info="when a run ends: the latent space after any of its epochs")
+                    with gr.Row():
+                        play = gr.Button("▶ Play", size="sm", scale=0, min_width=90)
+                        replay_gif_btn = gr.Button("Replay as a GIF", size="sm", scale=0, min_width=150)
+                        replay_gif = gr.File(label="GIF", scale=1)
                     with gr.Accordion("Saved runs", open=False):
                         with gr.Row(equal_height=True):
                             runs = gr.Dropdown(saved_runs(), label="Runs under runs/", allow_custom_value=True,
@@ -366,12 +528,15 @@ def build_tab(session):
                         with gr.Row():
                             show = gr.Button("Show curves", size="sm")
                             measure_btn = gr.Button("Measure", size="sm")
+                            download_btn = gr.Button("Download run (.zip)", size="sm")
+                        run_zip = gr.File(label="The run, as Add a model takes it back", visible=False)
                         measure_note = gr.Markdown(min_height=60)  # beside the button: progress, then the numbers
                         with gr.Row():
                             more = gr.Number(value=10, minimum=1, maximum=LIMITS["epochs"],
                                              label="Resume to epoch", min_width=80)
                             resume_btn = gr.Button("Resume", size="sm")
     timer = gr.Timer(1.0, active=False)
+    player = gr.Timer(0.4, active=False)  # Play: steps the replay slider
     since = gr.Number(value=0, visible=False)
     status_json = gr.JSON(visible=False)
     inputs = [model, arch, latent_dim, kl_weight, prior, label_guided, epochs, batch_size, lr, seed, data_choice,
@@ -391,23 +556,36 @@ def build_tab(session):
     timer.tick(poll, [session], [bar, curves, snap, snap_epoch, runs, timer], api_visibility="private",
                show_progress="hidden")
     snap_epoch.change(replay, [snap_epoch, session], [snap], api_visibility="private", show_progress="hidden")
+    race_preset.change(lambda preset: RACE_PRESETS.get(preset, gr.skip()), [race_preset], [race_spec],
+                       api_visibility="private", show_progress="hidden")
+    race_btn.click(race_start, [race_spec, arch, latent_dim, epochs, batch_size, lr, seed, data_choice, name, limit,
+                                session], [job_id, message, session, timer], api_name="race_start")
+    play.click(lambda: (1, gr.Timer(active=True)), None, [snap_epoch, player], api_visibility="private",
+               show_progress="hidden")
+    player.tick(play_step, [snap_epoch, session], [snap_epoch, player], api_visibility="private",
+                show_progress="hidden")
     show.click(show_run, [runs], [curves], api_visibility="private")
     resume_btn.click(resume, [runs, more, session], [job_id, message, session, timer], api_name="train_resume")
     reload_runs.click(lambda: gr.update(choices=saved_runs()), None, [runs], api_visibility="private")
     measured = measure_btn.click(measure, [runs], [measure_note], api_name="measure_run")
+    download_btn.click(download_run, [runs], [run_zip], api_name="download_run").then(
+        lambda: gr.update(visible=True), None, [run_zip], api_visibility="private")
 
-    return {"compare": compare, "job_id": job_id, "timer": timer, "measured": measured}
+    return {"compare": compare, "job_id": job_id, "timer": timer, "measured": measured,
+            "replay_gif": (replay_gif_btn, replay_gif)}
 
 
-def run_key_of(job_id, session) -> str:
-    """The explorer key of a job's run folder, once it holds a finished epoch."""
+def run_keys_of(job_id, session) -> list[str]:
+    """The explorer keys of a job's run folders (a race has several), once they hold a finished epoch."""
     try:
-        name = JOBS.get(job_id, _owner(session)).name if job_id else None
+        job = JOBS.get(job_id, _owner(session)) if job_id else None
     except JobError:
-        name = None
-    if name is None or not (JOBS.folder(name) / checkpoint.WEIGHTS).is_file():
+        job = None
+    names = [lane.name for lane in job.lanes] if job is not None and job.lanes else [job.name] if job else []
+    names = [n for n in names if (JOBS.folder(n) / checkpoint.WEIGHTS).is_file()]
+    if not names:
         raise gr.Error("No finished epoch to compare yet: wait for the first epoch to end.")
-    return f"runs/{name}"
+    return [f"runs/{name}" for name in names]
 
 
 def snapshots_of(job_id, session) -> list[tuple[str, list]]:
@@ -416,6 +594,10 @@ def snapshots_of(job_id, session) -> list[tuple[str, list]]:
         job = JOBS.get(job_id or session.get("job"), _owner(session))
     except JobError:
         return []
+    if job.lanes:  # a race: every model's snapshots, each as (epoch, xy, labels)
+        runs = [(name, [(round(epoch, 1), xy, labels) for _, epoch, xy, labels in snaps])
+                for name, snaps in race_snaps(job)]
+        return runs if any(snaps for _, snaps in runs) else []
     with job.lock:
         snaps = list(job.snapshots)
     return [(job.name, snaps)] if snaps else []

@@ -17,7 +17,7 @@ import numpy as np
 from trainer.checkpoint import CheckpointError
 from trainer.config import SEED_MAX
 
-from . import actions, live, plots, render, trainer_tab
+from . import actions, live, plots, render, settings, trainer_tab
 from .registry import (DEFAULT_MODELS, EXPORTS, MAX_UPLOADS, PRETRAINED, ROOT, ModelLoadError, Registry,
                        load_upload, report_card, session_room)
 
@@ -36,9 +36,12 @@ CAPTIONS = {
     "scatter": "The 10,000 test digits, placed at their latent codes (or a 2-D UMAP/PCA projection for bigger latents), "
                "colored by their true class. Zoom with the mouse; hover to see a digit's class and index. Separated "
                "colors mean the model organized digits by class without ever seeing a label (except guided models).",
-    "manifold": "Each grid decodes evenly spaced points of a model's plane. The AE's grid shows blurry, broken digits "
-                "wherever no training code lives; the VAE's grid morphs smoothly. The Gaussian-quantile grid (VAE) "
-                "follows Kingma & Welling's Fig. 4: equal steps of probability under the prior.",
+    "manifold": "Each grid decodes evenly spaced points of a model's plane. Where no test code lives the AE still "
+                "draws something: far from its codes it decodes noise, yet its empty upper right decodes crisp 0s "
+                "(the decoder extrapolates), so a clean digit does not mean a code lives there. The VAE's grid "
+                "morphs smoothly from digit to digit; the 10-petal AAE's holds one digit per petal and blends where "
+                "the petals meet. The Gaussian-quantile grid (VAE) follows Kingma & Welling's Fig. 4: equal steps "
+                "of probability under the prior.",
     "recon": "Top row: the input digits. Then each model's reconstruction, with its error in nats under each image "
              "(lower is better). Draw your own digit to see how each model reads it; a star marks where it lands in "
              "every plane.",
@@ -71,6 +74,11 @@ NO_REPORT = ("*No measured model yet: measure a run with Measure (Train tab, Sav
              "`python -m trainer eval runs/NAME --save`.*")
 CSS = """
 #title h3 {margin: 0; font-size: 1.15em;}
+/* the lesson, when open, floats at the right instead of pushing the planes off the screen */
+#lesson > button.open + div {position: fixed; top: 64px; right: 12px; width: min(540px, 46vw);
+  max-height: calc(100vh - 80px); overflow: auto; z-index: 60; background: var(--background-fill-primary);
+  border: 1px solid var(--border-color-primary); border-radius: 8px; box-shadow: 0 6px 24px rgba(0,0,0,.18);
+  padding: 10px 16px;}
 #status p {margin: 0; font-size: 0.9em;}
 .caption p {font-size: 0.95em; margin: 0;}
 footer {display: none !important;}
@@ -132,9 +140,10 @@ def model_choices(session=None) -> list[tuple[str, str]]:
 
 
 def default_models() -> list[str]:
+    """The models a new page shows (settings.DEFAULT_MODELS: shipped names, or keys such as runs/NAME)."""
     available = REGISTRY.available()
-    keys = [f"pretrained/{name}" for name in DEFAULT_MODELS if f"pretrained/{name}" in available]
-    return keys or list(available)[:3]
+    keys = [name if "/" in name else f"pretrained/{name}" for name in DEFAULT_MODELS]
+    return [k for k in keys if k in available][:MAX_MODELS] or list(available)[:3]
 
 
 def _label_value(label):
@@ -146,7 +155,8 @@ def live_component() -> gr.HTML:
     """The live planes: explorer/static/live_plane.js draws and decodes in the page; its value is live.view_json."""
     return gr.HTML("", html_template='<div class="le-host"></div>', js_on_load=(live.STATIC / "mount.js").read_text(),
                    apply_default_css=False, elem_id="live-planes", module_url=live.static_url("live_plane.js"),
-                   head=f'<link rel="stylesheet" href="{live.static_url("live_plane.css")}">', min_height=300)
+                   head=f'<link rel="stylesheet" href="{live.static_url("live_plane.css")}">', min_height=300,
+                   tab_ids=json.dumps(dict(zip(TAB_LABELS, TAB_IDS))))
 
 
 # ----------------------------------------------------------------
@@ -172,7 +182,8 @@ def live_view(entries, projection, background, points, label, session) -> str:
                           pinned=session["click"], classifier=classifier() if background == "classifier" else None,
                           classifier_onnx=live.classifier_onnx(PRETRAINED / "classifier", EXPORTS),
                           stars=_drawn_marks(entries, projection, session), test=REGISTRY.test,
-                          drawn_posteriors=_drawn_posteriors(entries, session))
+                          drawn_posteriors=_drawn_posteriors(entries, session),
+                          projector=bool(session.get("projector")))
 
 
 def _drawn_posteriors(entries, session):
@@ -183,6 +194,60 @@ def _drawn_posteriors(entries, session):
     label = [int(actions.classify(clf, drawn[None])[0][0]) if clf is not None else 0]  # as reconstruct reads it
     return {e.key: tuple(a[0] for a in actions.posterior_2d(e, drawn[None], label if e.config.conditional else None))
             for e in entries if actions.has_posterior_plane(e)}
+
+
+TAB_LABELS = ("Latent planes", "Scatter", "Manifold grids", "Reconstructions", "Latent traversal", "Samples",
+              "Conditional", "Train", "Add a model")
+TAB_IDS = ("planes", "scatter", "manifold", "reconstructions", "traversal", "samples", "conditional", "train", "add")
+
+
+def parse_view_query(query, known_models, default) -> tuple[dict, list[str]]:
+    """A shared link's view (?models=a,b&tab=samples&z=0.5,-1&plane=0&bg=manifold&link=same+z&label=3): the
+    values that make sense, and a note for each one that does not (ignored, never an error)."""
+    view, notes = {}, []
+    if query.get("models"):
+        wanted = [k.strip() for k in str(query["models"]).split(",") if k.strip()]
+        keys = [k if "/" in k else f"pretrained/{k}" for k in wanted]
+        good = [k for k in keys if k in known_models][:MAX_MODELS]
+        notes += [f"no model {k!r} here" for k in keys if k not in known_models]
+        view["models"] = good or default
+    for name, allowed, key in (("bg", actions.BACKGROUNDS, "background"), ("link", actions.LINKS, "link"),
+                               ("tab", TAB_IDS, "tab")):
+        if name in query:
+            if query[name] in allowed:
+                view[key] = query[name]
+            else:
+                notes.append(f"{name}={query[name]!r} is not one of {', '.join(allowed)}")
+    if "label" in query:
+        if query["label"] == "auto" or (str(query["label"]).isdigit() and int(query["label"]) < 10):
+            view["label"] = "auto" if query["label"] == "auto" else int(query["label"])
+        else:
+            notes.append(f"label={query['label']!r} is not auto or 0-9")
+    if "z" in query:
+        try:
+            x, y = (float(v) for v in str(query["z"]).split(","))
+            plane = int(query.get("plane", 0))
+            if not (np.isfinite(x) and np.isfinite(y) and 0 <= plane < len(view.get("models", default))):
+                raise ValueError
+            view["click"] = (plane, x, y)
+        except (TypeError, ValueError):
+            notes.append(f"z={query['z']!r} is not a point x,y of a shown plane")
+    return view, notes
+
+
+def shared_view(session, request: gr.Request):
+    """Open the view a shared link holds (its query parameters), else the default models."""
+    query = dict(request.query_params) if request is not None else {}
+    available = {key for _, key in model_choices(session)}
+    view, notes = parse_view_query(query, available, default_models())
+    if "click" in view:
+        session["click"] = view["click"]
+    if "link" in view:
+        session["link"] = view["link"]
+    session["note"] = ("The shared link's " + "; ".join(notes) + ": ignored.") if notes else ""
+    return (gr.update(choices=model_choices(session), value=view.get("models", default_models())),
+            view.get("background", gr.skip()), view.get("label", gr.skip()), view.get("link", gr.skip()),
+            gr.Tabs(selected=view["tab"]) if "tab" in view else gr.skip(), session)
 
 
 def typed_model(keys, projection, background, points, label, session, evt: gr.SelectData):
@@ -213,10 +278,13 @@ def load_models(keys, projection, background, points, label="auto", session=None
     status += "".join(f". {e.label}: {e.umap_status}" for e in entries if e.umap_status.startswith("UMAP failed"))
     status += "".join(f". {e.label}: {e.export_status} (a click decodes it on the server)" for e in entries
                       if e.export_status.startswith("no live"))
+    if session.get("note"):  # a shared link's bad values, said once
+        status += ". " + session.pop("note")
     view = live_view(entries, projection, background, points, label, session)
     clicked, x, y = session["click"]
     marks = _drawn_marks(entries, projection, session)
-    return [view, plots.latent_scatter(entries, projection, marks=marks), status, x, y, clicked, session,
+    scatter = plots.latent_scatter(entries, projection, marks=marks, safe_colours=bool(session.get("projector")))
+    return [view, scatter, status, x, y, clicked, session,
             gr.Timer(active=bool(waiting or exports_pending(entries)))]
 
 
@@ -240,6 +308,12 @@ def background_tick(keys, projection, background, points, label, session):
     if umap_pending(entries, projection) or exports_pending(entries):
         return [gr.skip()] * VIEW_OUTPUTS
     return load_models(keys, projection, background, points, label, session)
+
+
+def set_projector(on, session):
+    """Projector mode (large text, thick lines, a colour-blind-safe palette) for this page."""
+    session["projector"] = bool(on)
+    return session
 
 
 def refresh_live(keys, projection, background, points, label, session):
@@ -510,6 +584,8 @@ def upload(files, keys, session, request: gr.Request = None):
     folder = trainer_tab.session_dir(session, request)  # tracks the session, so closing the tab finds its files
     paths = [getattr(f, "name", f) for f in (files or [])]
     try:
+        if not settings.UPLOADS:
+            raise ModelLoadError("uploads are turned off on this server (LATENT_EXPLORER_UPLOADS=off)")
         if len(session["uploads"]) >= MAX_UPLOADS:
             raise ModelLoadError(f"this session holds {MAX_UPLOADS} uploaded models, the most it may keep; reload "
                                  "the page to start again")
@@ -542,13 +618,15 @@ def compare_run(job_id, keys, session):
     """Put the job's run in the picker (the picker's value is what the page shows; before the first epoch there is
     nothing to add, and the picker stays as it is)."""
     try:
-        key = trainer_tab.run_key_of(job_id, session)
+        added = trainer_tab.run_keys_of(job_id, session)  # a race: every model of it
     except gr.Error as e:
         gr.Warning(e.message)
         return gr.skip()
-    REGISTRY.forget(key)  # the run may have more epochs than the cached copy
+    for key in added:
+        REGISTRY.forget(key)  # the run may have more epochs than the cached copy
     actions.PLANES.clear()
-    return gr.update(choices=model_choices(session), value=[*(k for k in (keys or []) if k != key), key][-MAX_MODELS:])
+    kept = [k for k in (keys or []) if k not in added]
+    return gr.update(choices=model_choices(session), value=[*kept, *added][-MAX_MODELS:])
 
 
 def cleanup(session):
@@ -611,10 +689,13 @@ def build() -> gr.Blocks:
                                      min_width=140)
             label = gr.Dropdown(["auto", *range(10)], value="auto", label="CVAE/CAAE label", scale=1,
                                 min_width=120)
-            points = gr.Checkbox(value=True, label="Test points", scale=0, min_width=110)
+            with gr.Column(scale=0, min_width=150):
+                points = gr.Checkbox(value=True, label="Test points", min_width=110)
+                projector = gr.Checkbox(value=False, label="Projector mode", min_width=110, elem_id="projector",
+                                        info="large text, thick lines, colour-blind-safe digits")
         status = gr.Markdown(elem_id="status")
-        with gr.Tabs():
-            with gr.Tab("Latent planes"):
+        with gr.Tabs() as tabs:
+            with gr.Tab("Latent planes", id="planes"):
                 gr.Markdown(CAPTIONS["planes"], elem_classes=["caption"])
                 planes = live_component()
                 decoded = gr.Image(type="numpy", format="png", interactive=False, elem_id="decoded",
@@ -627,10 +708,10 @@ def build() -> gr.Blocks:
                         link = gr.Radio(list(actions.LINKS), value=LINK_DEFAULT, label="Other models follow",
                                         min_width=200)
                         go = gr.Button("Decode at (x, y)", size="sm", scale=0, min_width=160)
-            with gr.Tab("Scatter"):
+            with gr.Tab("Scatter", id="scatter"):
                 gr.Markdown(CAPTIONS["scatter"])
                 scatter = gr.Plot(label="Test-set latents")
-            with gr.Tab("Manifold grids") as grid_tab:
+            with gr.Tab("Manifold grids", id="manifold") as grid_tab:
                 gr.Markdown(CAPTIONS["manifold"])
                 with gr.Row():
                     grid_n = gr.Slider(5, 25, value=15, step=1, label="Grid size")
@@ -639,7 +720,7 @@ def build() -> gr.Blocks:
                 grids = gr.Image(type="numpy", format="png", interactive=False, label="Manifold grids",
                                  show_label=False, buttons=["download"], elem_id="grids")
                 grids_text = gr.Markdown()
-            with gr.Tab("Reconstructions") as recon_tab:
+            with gr.Tab("Reconstructions", id="reconstructions") as recon_tab:
                 gr.Markdown(CAPTIONS["recon"])
                 with gr.Row():
                     with gr.Column(scale=1):
@@ -657,7 +738,7 @@ def build() -> gr.Blocks:
                                      buttons=["download"], elem_id="recons")
                 recon_table = gr.Dataframe(headers=["model", "mean error (nats)"], label="Reconstruction error",
                                            interactive=False)
-            with gr.Tab("Latent traversal") as traverse_tab:
+            with gr.Tab("Latent traversal", id="traversal") as traverse_tab:
                 gr.Markdown(CAPTIONS["traverse"], elem_classes=["caption"])
                 with gr.Row(equal_height=True):
                     traverse_model = gr.Dropdown(label="Model", allow_custom_value=True, scale=2, min_width=160)
@@ -678,7 +759,7 @@ def build() -> gr.Blocks:
                     traverse_gif_btn = gr.Button("Traversal as a GIF (for slides)", size="sm", scale=0,
                                                  min_width=260)
                     traverse_gif = gr.File(label="GIF", elem_id="traverse-gif", scale=1)
-            with gr.Tab("Samples") as sample_tab:
+            with gr.Tab("Samples", id="samples") as sample_tab:
                 gr.Markdown(CAPTIONS["samples"])
                 with gr.Row():
                     sample_seed = gr.Number(value=0, label="Seed", precision=0, minimum=0, maximum=SEED_MAX)
@@ -696,7 +777,7 @@ def build() -> gr.Blocks:
                     interp_gif_btn = gr.Button("Interpolation as a GIF (for slides)", size="sm", scale=0,
                                                min_width=260)
                     interp_gif = gr.File(label="GIF", elem_id="interp-gif", scale=1)
-            with gr.Tab("Conditional") as style_tab:
+            with gr.Tab("Conditional", id="conditional") as style_tab:
                 gr.Markdown(CAPTIONS["conditional"])
                 with gr.Row():
                     style_idx = gr.Textbox(value="0, 1, 2, 3, 4", label="Styles from test digits #")
@@ -706,15 +787,17 @@ def build() -> gr.Blocks:
                 style_text = gr.Markdown(elem_id="styles-text")  # above the picture: the hint must not hide below it
                 style_gallery = gr.Image(type="numpy", format="png", interactive=False, label="Style × label",
                                          show_label=False, buttons=["download"], elem_id="styles")
-            with gr.Tab("Train"):
+            with gr.Tab("Train", id="train"):
                 train = trainer_tab.build_tab(session)
-            with gr.Tab("Add a model"):
+            with gr.Tab("Add a model", id="add"):
                 gr.Markdown("Upload a run folder as a **.zip**, or its `config.json` + `model.safetensors` "
                             "(+ optional `metrics.json`, `history.jsonl`, `embedding.npz`; files are matched by "
                             "name, others are ignored). Pickles (`.pt`, `.pth`) are refused. Uploads are "
                             "visible to you only and deleted when you close the page. Runs saved under `runs/` "
-                            "appear in the model list after *Refresh*.")
-                files = gr.File(file_count="multiple", label="Checkpoint files",
+                            "appear in the model list after *Refresh*." + (
+                                "" if settings.UPLOADS else "\n\n⚠ **Uploads are turned off on this server** (the "
+                                "teacher set `LATENT_EXPLORER_UPLOADS=off`)."))
+                files = gr.File(file_count="multiple", label="Checkpoint files", interactive=settings.UPLOADS,
                                 file_types=[".zip", ".json", ".jsonl", ".safetensors", ".npz"])
                 with gr.Row():
                     upload_btn = gr.Button("Load upload", variant="primary")
@@ -727,7 +810,7 @@ def build() -> gr.Blocks:
 
         demo.load(remember_owner, [owner, session], [owner, session], api_visibility="private").then(
             trainer_tab.attach, [session], [train["job_id"], session, train["timer"]], api_visibility="private").then(
-            lambda s: gr.update(choices=model_choices(s), value=default_models()), [session], [models],
+            shared_view, [session], [models, background, label, link, tabs, session],
             api_visibility="private").then(load_models, view_inputs, view_outputs, api_name="load_models")
         train["measured"].then(report_markdown, None, [report], api_visibility="private")
         train["compare"].click(compare_run, [train["job_id"], models, session], [models],
@@ -735,6 +818,8 @@ def build() -> gr.Blocks:
                                                               api_visibility="private")
         for control in (projection, background, points, label):
             control.change(load_models, view_inputs, view_outputs, api_visibility="private")
+        projector.change(set_projector, [projector, session], [session], api_visibility="private").then(
+            load_models, view_inputs, view_outputs, api_visibility="private")
         # always_last: a pick made while the last one loads is shown after it (the default, once, dropped it)
         models.input(load_models, view_inputs, view_outputs, api_visibility="private", trigger_mode="always_last")
         waiting_timer.tick(background_tick, view_inputs, view_outputs, api_visibility="private",
@@ -768,7 +853,7 @@ def build() -> gr.Blocks:
                       train["job_id"], session]
         gr.Button(visible=False).click(export_gif, [gif_kind, *gif_inputs], [interp_gif], api_name="export_gif")
         for kind, button, out in (("interpolation", interp_gif_btn, interp_gif),
-                                  ("traversal", traverse_gif_btn, traverse_gif)):
+                                  ("traversal", traverse_gif_btn, traverse_gif), ("replay", *train["replay_gif"])):
             button.click(functools.partial(export_gif, kind), gif_inputs, [out], api_visibility="private")
         sample_io = ([models, sample_seed, session], [sample_gallery, sample_text])
         interp_io = ([models, interp_a, interp_b, session], [interp_img])

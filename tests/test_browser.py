@@ -26,7 +26,7 @@ def open_app(browser, url, **context):
     viewport = context.pop("viewport", {"width": 1366, "height": 768})
     pg = browser.new_context(viewport=viewport, **context).new_page()
     pg.goto(url)
-    pg.wait_for_selector(".le-plane canvas", timeout=60_000)
+    pg.wait_for_selector(".le-plane canvas", state="attached", timeout=60_000)  # a shared link may open another tab
     return pg
 
 
@@ -60,7 +60,8 @@ def image_of(page, selector) -> tuple[str, np.ndarray]:
     if src.startswith("data:"):
         data = base64.b64decode(src.split(",", 1)[1])
     else:
-        data = urllib.request.urlopen(src if src.startswith("http") else page.url.rstrip("/") + src).read()
+        origin = "/".join(page.url.split("/")[:3])  # the address bar may hold a shared view's query
+        data = urllib.request.urlopen(src if src.startswith("http") else origin + src).read()
     return src, np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
@@ -372,7 +373,7 @@ def test_the_conditional_tab_adds_the_shipped_conditional_models(page, app_serve
 
 def test_the_lesson_opens_on_the_page(page):
     page.get_by_text("A 10-minute lesson (for class)").click()
-    page.get_by_text("VAE continuity").wait_for(state="visible", timeout=15_000)
+    page.get_by_text("A VAE encodes a region").first.wait_for(state="visible", timeout=15_000)
     page.get_by_text("A 10-minute lesson (for class)").click()  # closed again for the tests that follow
 
 
@@ -410,3 +411,45 @@ def test_the_report_card_lists_a_model_once_it_is_measured(page, app_server):
     finally:
         fresh.close()
         (folder / "metrics.json").write_bytes(saved)
+
+
+def test_a_shared_link_restores_the_view_in_a_fresh_browser(page, app_server):
+    """The address bar holds the view; opening it elsewhere restores models, tab, pinned point and background."""
+    from urllib.parse import parse_qs, urlparse
+
+    page.get_by_role("tab", name="Latent planes").click()
+    page.get_by_label("Plane background").click()
+    page.get_by_role("option", name="manifold", exact=True).click()
+    drawn = ("bg => { const l = window.latentExplorer; return l.view.background === bg && l.models.length && "
+             "l.models[0].layer === l.view.models[0].layer; }")  # the new view's planes are on the page
+    page.wait_for_function(drawn, arg="manifold", timeout=30_000)
+    page.wait_for_timeout(300)
+    page.mouse.click(*at(page, 2, 0.3, 0.6))
+    page.wait_for_function("() => location.search.includes('plane=2')", timeout=10_000)
+    page.get_by_role("tab", name="Samples").click()
+    page.wait_for_function("() => location.search.includes('tab=samples') && location.search.includes('plane=2')",
+                           timeout=10_000)
+    pinned = page.evaluate("() => window.latentExplorer.pinned")
+    shared = page.url
+    query = parse_qs(urlparse(shared).query)
+    assert query["models"] == [",".join(DEFAULT)] and query["bg"] == ["manifold"] and query["plane"] == ["2"]
+    fresh = open_app(page.context.browser, shared)
+    try:
+        fresh.wait_for_function(LIVE, timeout=60_000)
+        assert fresh.evaluate("() => window.latentExplorer.view.background") == "manifold"
+        assert fresh.evaluate("() => window.latentExplorer.stats().models") == DEFAULT
+        restored = fresh.evaluate("() => window.latentExplorer.pinned")
+        assert restored["model"] == 2 and abs(restored["x"] - pinned["x"]) < 1e-3 and abs(restored["y"] - pinned["y"]) < 1e-3
+        assert fresh.get_by_role("tab", name="Samples").get_attribute("aria-selected") == "true"
+        # unknown or bad values: ignored with a one-line note
+        fresh.goto(app_server.url + "?models=pretrained/ae-2d,nope&bg=rainbow&z=x,y&label=12")
+        fresh.wait_for_function(LIVE, timeout=60_000)
+        status = fresh.locator("#status").inner_text()
+        assert "The shared link's no model 'pretrained/nope' here" in status and "bg='rainbow'" in status
+        assert fresh.evaluate("() => window.latentExplorer.stats().models") == ["pretrained/ae-2d"]
+    finally:
+        fresh.context.close()
+    page.get_by_role("tab", name="Latent planes").click()
+    page.get_by_label("Plane background").click()
+    page.get_by_role("option", name="none", exact=True).click()
+    page.wait_for_function("() => window.latentExplorer.view.background === 'none'", timeout=30_000)

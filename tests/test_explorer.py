@@ -292,7 +292,7 @@ def test_the_page_shows_the_readme_lesson(tmp_path):
 
     lesson = ui.lesson_markdown()  # the project's own README
     assert [line.split("**")[1] for line in lesson.splitlines() if line[:1].isdigit()] == [
-        "AE holes", "VAE continuity", "AAE prior matching", "β and training"]
+        "AE holes", "A VAE encodes a region", "AAE prior matching", "What each dimension does", "β in a race"]
     assert "## " not in lesson and "<!--" not in lesson  # the section only, without the README's comment
     readme = tmp_path / "README.md"
     readme.write_text("# x\n## Other\ntext\n")

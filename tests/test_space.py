@@ -89,3 +89,148 @@ def test_the_dry_run_lists_the_files_and_checks_the_space_card(tmp_path, monkeyp
     bad = subprocess.run([sys.executable, "-m", "explorer.deploy", "not a space", "--dry-run"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "is not USER/SPACE" in bad.stderr
+
+
+def _read_only_command(folder, command: list[str]) -> tuple[list[str], bool]:
+    """``command`` inside a private mount namespace where ``folder`` is mounted read-only (root ignores file
+    modes, so chmod cannot make a folder read-only for it); without that ability, the command as it is."""
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount --bind -o ro '{folder}' '{folder}' && "
+                            f"! touch '{folder}/.probe' 2>/dev/null"], capture_output=True)
+    if probe.returncode != 0:
+        return command, False
+    script = f"mount --bind -o ro '{folder}' '{folder}' && exec " + " ".join(f"'{c}'" for c in command)
+    return ["unshare", "-m", "sh", "-c", script], True
+
+
+@pytest.mark.browser
+def test_the_app_starts_as_a_space_starts(tmp_path):
+    """Exactly the deploy's files in a fresh, read-only folder, with the environment a Space sets: the page
+    loads, a point decodes (on the server and in the page), and the app writes only to its temp folder."""
+    import os
+    import shutil
+    import time
+    import urllib.request
+
+    from conftest import free_port
+    from explorer.deploy import space_files
+
+    space, tmp = tmp_path / "app", tmp_path / "tmp"
+    for f in space_files():
+        (space / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / f, space / f)
+    tmp.mkdir()
+    before = sorted(p.relative_to(space) for p in space.rglob("*"))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LATENT_EXPLORER_", "GRADIO_", "PORT"))}
+    env.update(SYSTEM="spaces", GRADIO_SERVER_NAME="0.0.0.0", GRADIO_SERVER_PORT=str(port), TMPDIR=str(tmp),
+               GRADIO_ANALYTICS_ENABLED="False", HOME=str(tmp))
+    command, read_only = _read_only_command(space, [sys.executable, "app.py"])
+    log = open(tmp_path / "app.log", "w")
+    proc = subprocess.Popen(command, cwd=space, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                if urllib.request.urlopen(url, timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.time() < deadline, (tmp_path / "app.log").read_text()[-3000:]
+            time.sleep(0.5)
+        from gradio_client import Client
+
+        client = Client(url, verbose=False)
+        assert client.predict(["pretrained/vae-2d"], 0, 0.5, -0.5, "umap", "auto", api_name="/decode")
+        from playwright.sync_api import sync_playwright
+        from test_browser import ARGS, CHROMIUM, LIVE
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(url)
+            page.wait_for_function(LIVE, timeout=120_000)  # the shipped decoders, run in the page
+            page.get_by_role("tab", name="Train").click()
+            note = page.locator("#train-note").inner_text()
+            browser.close()
+        if read_only:
+            assert "not writable here, so runs are saved in a temporary folder" in note
+        else:
+            assert "runs vanish when it restarts" in note
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
+    written = [p for p in space.rglob("*") if p.relative_to(space) not in before]
+    assert [p for p in written if "__pycache__" not in p.parts] == [], f"the app wrote into its folder: {written}"
+    assert "Traceback" not in (tmp_path / "app.log").read_text()
+
+
+def test_a_teachers_settings_are_read_from_the_environment():
+    import os
+
+    code = ("import json, explorer.settings as s; print(json.dumps([s.TRAIN_JOBS, s.UPLOADS, list(s.DEFAULT_MODELS), "
+            "s.ON_SPACE]))")
+    env = {**os.environ, "LATENT_EXPLORER_TRAIN_JOBS": "0", "LATENT_EXPLORER_UPLOADS": "off",
+           "LATENT_EXPLORER_MODELS": "vae-2d, cvae-2d", "SYSTEM": "spaces"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    import json
+
+    assert json.loads(out.stdout) == [0, False, ["vae-2d", "cvae-2d"], True]
+    bad = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "LATENT_EXPLORER_UPLOADS": "maybe"})
+    assert bad.returncode != 0 and "LATENT_EXPLORER_UPLOADS='maybe': expected on or off" in bad.stderr
+
+
+def test_training_and_uploads_can_be_turned_off(tiny_zoo, tmp_path, monkeypatch):
+    import gradio as gr
+
+    from explorer import jobs, settings, trainer_tab, ui
+    from explorer.registry import Registry
+
+    monkeypatch.setattr(ui, "REGISTRY", Registry(pretrained=tiny_zoo, runs=tmp_path))
+    monkeypatch.setattr(trainer_tab, "JOBS", jobs.JobManager(tmp_path, total=0))
+    session = ui.new_session()
+    with pytest.raises(gr.Error, match="training is turned off on this server"):
+        trainer_tab.train_start("vae", "mlp", 2, 1.0, "gaussian", False, 1, 128, 1e-3, 0, "bundled", None, "x", 0,
+                                "diagonal", 0, session=session)
+    monkeypatch.setattr(settings, "UPLOADS", False)
+    with pytest.raises(gr.Error, match="uploads are turned off on this server"):
+        ui.upload([str(tiny_zoo / "vae-2d" / "config.json")], [], session)
+    monkeypatch.setattr(ui, "DEFAULT_MODELS", ("cvae-2d", "nope", "vae-2d"))
+    assert ui.default_models() == ["pretrained/cvae-2d", "pretrained/vae-2d"]  # unknown names are left out
+
+
+def test_a_downloaded_run_uploads_back_as_the_same_model(app_server, tiny_zoo):
+    """Nothing lost to a Space's ephemeral disk: Download run gives the zip that Add a model takes back."""
+    import shutil
+    import zipfile
+
+    import numpy as np
+    from gradio_client import Client, handle_file
+    from PIL import Image
+
+    runs = app_server.registry.runs
+    shutil.copytree(tiny_zoo / "vae-2d", runs / "keep-me")
+    client = Client(app_server.url, verbose=False)
+    path = client.predict("keep-me", api_name="/download_run")
+    with zipfile.ZipFile(path) as zf:
+        names = sorted(zf.namelist())
+    assert names == sorted(f"keep-me/{n}" for n in ("config.json", "model.safetensors", "metrics.json",
+                                                     "history.jsonl"))  # no resume point: an upload ignores it
+    models, message, *_ = client.predict([handle_file(path)], [], api_name="/upload")
+    key = models["value"][-1]
+    assert key.endswith("keep-me") and "Loaded" in message
+    ours = client.predict([key], 0, 0.4, -0.3, "umap", "auto", api_name="/decode")
+    from explorer import actions
+
+    run_entry = app_server.registry.get("runs/keep-me")
+    expected = actions.decoded_strip(actions.click_targets([run_entry], 0, (0.4, -0.3)), app_server.registry.test)
+    got = np.asarray(Image.open(ours).convert("RGB"))
+    assert got.shape == expected.shape
+    digit = (slice(76, 76 + 128), slice(20, 20 + 128))  # the decoded digit (the titles differ: upload vs run)
+    assert np.array_equal(got[digit], expected[digit]) and (expected[digit] < 255).any()
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="choose a saved run from the list"):
+        client.predict("../etc", api_name="/download_run")

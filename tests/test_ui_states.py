@@ -122,9 +122,9 @@ def test_a_bad_model_number_warns_and_keeps_the_decoded_panel(tiny_zoo, tmp_path
 
     monkeypatch.setattr(ui, "REGISTRY", Registry(pretrained=tiny_zoo, runs=tmp_path))
     keys = ["pretrained/ae-2d", "pretrained/vae-2d"]
-    assert ui.decode_at(keys, 7, 0.0, 0.0, "umap", "auto", ui.new_session()) == (gr.skip(), gr.skip())
+    assert ui.decode_at(keys, 7, 0.0, 0.0, "umap", "auto", session=ui.new_session()) == (gr.skip(), gr.skip())
     assert warnings_said == ["Model # 7 is not shown: the shown models are numbered 0 to 1."]
-    strip, _ = ui.decode_at(keys, 1, 0.0, 0.0, "umap", "auto", ui.new_session())
+    strip, _ = ui.decode_at(keys, 1, 0.0, 0.0, "umap", "auto", session=ui.new_session())
     assert strip.ndim == 3
 
 

@@ -174,9 +174,10 @@ export function session(ort, url) {
 
 // -- the component --------------------------------------------------------------------------------------------
 class LivePlanes {
-  constructor(element, trigger) {
+  constructor(element, trigger, tabIds = {}) {
     this.root = element;
     this.trigger = trigger;
+    this.tabIds = tabIds; // a tab's label -> its id in a shared link (explorer/ui.py TAB_IDS)
     this.view = null;
     this.models = [];
     this.pinned = null; // {model, x, y}: what the server knows
@@ -184,6 +185,7 @@ class LivePlanes {
     this.wanted = null;
     this.busy = false;
     this.live = false;
+    this.scale = 1;
     this.times = [];
     this.work = [];
     this.verdictTimes = [];
@@ -193,6 +195,49 @@ class LivePlanes {
     this.id = Math.random().toString(36).slice(2); // pins count per page (a reload starts again at 1)
     this.build();
     new ResizeObserver(() => this.layout()).observe(this.root);
+    document.addEventListener("click", (e) => { // a tab picked: the address bar says which
+      if (e.target.closest && e.target.closest("button[role=tab]")) setTimeout(() => this.updateAddress(), 50);
+    });
+  }
+
+  // -- the view in the address bar, and a link to share it ---------------------------------------------------
+  shareQuery() {
+    const v = this.view;
+    const tab = [...document.querySelectorAll("button[role=tab]")].find((b) => b.getAttribute("aria-selected") === "true");
+    const params = new URLSearchParams();
+    params.set("models", v.models.map((m) => m.key).join(","));
+    const id = tab && this.tabIds[tab.textContent.trim()];
+    if (id) params.set("tab", id);
+    if (this.pinned) {
+      params.set("z", `${this.pinned.x.toFixed(4)},${this.pinned.y.toFixed(4)}`);
+      if (this.pinned.model) params.set("plane", String(this.pinned.model));
+    }
+    params.set("bg", v.background || "none");
+    params.set("link", v.link);
+    params.set("label", String(v.label));
+    return params.toString();
+  }
+
+  updateAddress() {
+    if (!this.view || !this.view.models) return;
+    try {
+      history.replaceState(null, "", `${location.pathname}?${this.shareQuery()}`);
+    } catch (e) {
+      // a sandboxed frame may refuse: the Copy link button still works
+    }
+  }
+
+  async copyLink(button) {
+    this.updateAddress();
+    const url = `${location.origin}${location.pathname}?${this.shareQuery()}`;
+    try {
+      await navigator.clipboard.writeText(url);
+      button.textContent = "Link copied";
+    } catch (e) { // no clipboard here (an http page): show the link to copy by hand
+      window.prompt("Copy this link:", url);
+    }
+    this.sharedUrl = url;
+    setTimeout(() => { button.textContent = "Copy link"; }, 2000);
   }
 
   build() {
@@ -225,6 +270,8 @@ class LivePlanes {
     this.view = view;
     this.pinned = { ...view.pinned };
     this.point = this.pinned;
+    this.box.classList.toggle("le-projector", Boolean(view.projector));
+    this.scale = view.projector ? 1.35 : 1; // projector mode: text and lines a third bigger
     this.renderLinks();
     this.renderLegend();
     let loaded;
@@ -245,6 +292,7 @@ class LivePlanes {
     await this.startDecoders(generation);
     if (generation !== this.generation) return;
     this.request(this.point, performance.now());
+    this.updateAddress();
   }
 
   async startDecoders(generation) {
@@ -297,6 +345,11 @@ class LivePlanes {
       });
       this.linkBox.append(b);
     }
+    const copy = el("button", "le-link-button le-copy", "Copy link");
+    copy.type = "button";
+    copy.title = "a link to this view: the models, the tab, the pinned point, the background, the link, the label";
+    copy.addEventListener("click", () => this.copyLink(copy));
+    this.linkBox.append(copy);
     const scales = [...new Set(v.models.map((m) => m.scale).filter((s) => s))];
     const note = v.link === "same z"
       ? `Same z only between models whose codes were made to match the same prior (${scales.join(", ") || "none shown"}); ` +
@@ -438,7 +491,7 @@ class LivePlanes {
     g.strokeRect(r.left - 0.5, r.top - 0.5, r.side + 1, r.side + 1);
     g.fillStyle = "#282828";
     g.strokeStyle = "#282828";
-    g.font = "14px system-ui, sans-serif";
+    g.font = `${Math.round(14 * this.scale)}px system-ui, sans-serif`;
     const [xmin, xmax, ymin, ymax] = m.extent;
     g.textAlign = "center";
     g.textBaseline = "top";
@@ -454,7 +507,7 @@ class LivePlanes {
       g.beginPath(); g.moveTo(r.left - 4, v); g.lineTo(r.left, v); g.stroke();
       g.fillText(tickText(t), r.left - 6, v);
     }
-    g.font = "15px system-ui, sans-serif";
+    g.font = `${Math.round(15 * this.scale)}px system-ui, sans-serif`;
     g.textAlign = "center";
     g.textBaseline = "bottom";
     g.fillText(m.axes[0], r.left + r.side / 2, c.size - 1);
@@ -530,6 +583,7 @@ class LivePlanes {
 
   sendPin() {
     if (!this.pinned || !this.view) return;
+    this.updateAddress();
     this.pins = (this.pins || 0) + 1; // the server applies pins in this order, whatever order they arrive in
     this.trigger("pin", { model: this.pinned.model, x: this.pinned.x, y: this.pinned.y, link: this.view.link,
                           live: this.live, seq: this.pins, page: this.id });
@@ -669,14 +723,15 @@ class LivePlanes {
         const [u, v] = this.toCanvas(k, t.point[0], t.point[1]);
         const color = t.outside ? "#c81e1e" : "#000";
         g.strokeStyle = "rgba(120,120,120,0.9)";
-        g.lineWidth = 1;
+        g.lineWidth = this.scale > 1 ? 2 : 1;
         g.setLineDash(t.outside ? [4, 3] : []);
         g.beginPath(); g.moveTo(r.left, v); g.lineTo(r.left + r.side, v); g.moveTo(u, r.top); g.lineTo(u, r.top + r.side); g.stroke();
         g.setLineDash([]);
-        g.strokeStyle = "#fff"; g.lineWidth = 5;
-        g.beginPath(); g.arc(u, v, 8, 0, 2 * Math.PI); g.stroke();
-        g.strokeStyle = color; g.lineWidth = 3;
-        g.beginPath(); g.arc(u, v, 8, 0, 2 * Math.PI); g.stroke();
+        const ring = 8 * this.scale;
+        g.strokeStyle = "#fff"; g.lineWidth = 5 * this.scale;
+        g.beginPath(); g.arc(u, v, ring, 0, 2 * Math.PI); g.stroke();
+        g.strokeStyle = color; g.lineWidth = 3 * this.scale;
+        g.beginPath(); g.arc(u, v, ring, 0, 2 * Math.PI); g.stroke();
         if (t.outside) {
           g.fillStyle = color;
           g.font = "bold 14px system-ui, sans-serif";
@@ -792,7 +847,7 @@ function el(tag, cls, text) {
 }
 
 export function mount(element, props, trigger, watch) {
-  const live = new LivePlanes(element, trigger);
+  const live = new LivePlanes(element, trigger, props.tab_ids ? JSON.parse(props.tab_ids) : {});
   window.latentExplorer = live; // the one object of this component, for tests and benchmarks
   live.setView(props.value);
   watch("value", () => live.setView(props.value));

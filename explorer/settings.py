@@ -1,0 +1,79 @@
+"""Where the app keeps things and a teacher's settings for a class Space: read here, from the environment, once.
+
+    LATENT_EXPLORER_TRAIN_JOBS   training jobs the server runs at once (default 2; 0 turns the Train tab off)
+    LATENT_EXPLORER_UPLOADS      on (default) or off: may visitors add their own models?
+    LATENT_EXPLORER_MODELS       the models a new page shows, comma-separated (default ae-2d,vae-2d,aae-mixture10-2d)
+    LATENT_EXPLORER_RUNS         where runs are saved (default runs/ beside the app; a temp folder when that is
+                                 not writable, as in a read-only Space)
+    LATENT_EXPLORER_PRETRAINED   the shipped models' folder (default pretrained/)
+    LATENT_EXPLORER_EXPORTS      where decoders of runs and uploads are exported for the page (default: temp)
+    SYSTEM=spaces                set by Hugging Face Spaces: the Train tab says that runs vanish on a restart
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_DEFAULTS = ("ae-2d", "vae-2d", "aae-mixture10-2d")
+
+
+class SettingError(ValueError):
+    """An environment setting has a value the app cannot use; the message names it."""
+
+
+def _int(name: str, default: int, low: int, high: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingError(f"{name}={text!r}: expected a whole number from {low} to {high}") from None
+    if not low <= value <= high:
+        raise SettingError(f"{name}={value}: expected a whole number from {low} to {high}")
+    return value
+
+
+def _switch(name: str, default: bool) -> bool:
+    text = os.environ.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in ("1", "on", "true", "yes"):
+        return True
+    if text in ("0", "off", "false", "no"):
+        return False
+    raise SettingError(f"{name}={text!r}: expected on or off")
+
+
+def writable(folder: Path) -> bool:
+    """Whether the app can create files in ``folder`` (made if it is missing)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            return True
+    except OSError:
+        return False
+
+
+def _runs() -> tuple[Path, str]:
+    """The runs folder and, when it had to move, why (shown in the Train tab)."""
+    wanted = Path(os.environ.get("LATENT_EXPLORER_RUNS") or ROOT / "runs")
+    if writable(wanted):
+        return wanted, ""
+    fallback = Path(tempfile.gettempdir()) / "latent-explorer-runs"
+    if writable(fallback):
+        return fallback, (f"{wanted} is not writable here, so runs are saved in a temporary folder and vanish when "
+                          "the app restarts: download each run to keep it")
+    return wanted, f"neither {wanted} nor {fallback} is writable: runs cannot be saved on this server"
+
+
+ON_SPACE = os.environ.get("SYSTEM") == "spaces"
+TRAIN_JOBS = _int("LATENT_EXPLORER_TRAIN_JOBS", 2, 0, 16)
+UPLOADS = _switch("LATENT_EXPLORER_UPLOADS", True)
+DEFAULT_MODELS = tuple(m.strip() for m in os.environ.get(
+    "LATENT_EXPLORER_MODELS", ",".join(SHIPPED_DEFAULTS)).split(",") if m.strip()) or SHIPPED_DEFAULTS
+PRETRAINED = Path(os.environ.get("LATENT_EXPLORER_PRETRAINED") or ROOT / "pretrained")
+RUNS, RUNS_NOTE = _runs()
+EXPORTS = Path(os.environ.get("LATENT_EXPLORER_EXPORTS") or Path(tempfile.gettempdir()) / "latent-explorer-onnx")

@@ -303,3 +303,19 @@ def traverse_json(entry: Entry, z0, scale, order, kl, span: float, label) -> str
         "num_classes": config.num_classes, "label": int(label) if label is not None else None,
         "onnx": ASSETS.add_file(entry.onnx, entry.onnx_source[:32] + ".onnx") if entry.onnx else None,
         "ort": static_url(ORT_DIR)})
+
+
+def digit_sprite(test) -> str:
+    """All test digits in one PNG (100 per row, 28 px each, dark on white) for the Scatter tab's hover."""
+    def make():
+        images = 255 - test.images.numpy()
+        n, cols = len(images), 100
+        rows = -(-n // cols)
+        sprite = np.full((rows * 28, cols * 28), 255, np.uint8)
+        for i in range(n):
+            r, c = divmod(i, cols)
+            sprite[r * 28:(r + 1) * 28, c * 28:(c + 1) * 28] = images[i]
+        buf = io.BytesIO()
+        Image.fromarray(sprite).save(buf, format="PNG", compress_level=6)
+        return buf.getvalue()
+    return ASSETS.add_bytes(actions.PLANES.get(("sprite", id(test)), make), ".png")

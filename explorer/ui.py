@@ -691,8 +691,7 @@ def build() -> gr.Blocks:
                                 min_width=120)
             with gr.Column(scale=0, min_width=150):
                 points = gr.Checkbox(value=True, label="Test points", min_width=110)
-                projector = gr.Checkbox(value=False, label="Projector mode", min_width=110, elem_id="projector",
-                                        info="large text, thick lines, colour-blind-safe digits")
+                projector = gr.Checkbox(value=False, label="Projector mode", min_width=110, elem_id="projector")
         status = gr.Markdown(elem_id="status")
         with gr.Tabs() as tabs:
             with gr.Tab("Latent planes", id="planes"):
@@ -710,7 +709,12 @@ def build() -> gr.Blocks:
                         go = gr.Button("Decode at (x, y)", size="sm", scale=0, min_width=160)
             with gr.Tab("Scatter", id="scatter"):
                 gr.Markdown(CAPTIONS["scatter"])
-                scatter = gr.Plot(label="Test-set latents")
+                scatter = gr.Plot(label="Test-set latents", elem_id="scatter")
+                gr.HTML(lambda: json.dumps({"sprite": live.digit_sprite(REGISTRY.test), "cols": 100,
+                                            "target": "scatter"}),
+                        html_template='<div class="le-host"></div>', js_on_load=(live.STATIC / "mount.js").read_text(),
+                        apply_default_css=False, module_url=live.static_url("scatter_hover.js"),
+                        elem_id="scatter-hover")
             with gr.Tab("Manifold grids", id="manifold") as grid_tab:
                 gr.Markdown(CAPTIONS["manifold"])
                 with gr.Row():
@@ -874,11 +878,13 @@ def build() -> gr.Blocks:
     return demo
 
 
-def warm_umap() -> None:
-    """Compile umap-learn's code in the background once the server listens, so that a student's fresh 16-D model
-    gets its UMAP plane in seconds (the first fit in a process otherwise spends most of a minute compiling)."""
+def warm_up_background() -> None:
+    """Once the server listens: draw the Scatter tab's sprite of test digits (a second), then compile
+    umap-learn's code, so that a student's fresh 16-D model gets its UMAP plane in seconds (the first fit in a
+    process otherwise spends most of a minute compiling)."""
     from .projection import warm_up
 
+    live.digit_sprite(REGISTRY.test)
     try:
         warm_up()
     except Exception as e:  # the first real fit then compiles instead; nothing else depends on it
@@ -896,5 +902,5 @@ def launch(**kwargs) -> None:
                 css=CSS, theme=gr.themes.Soft(), ssr_mode=False,  # the live planes' files are served by our own routes
                 app_kwargs={"routes": live.ROUTES, "middleware": [Middleware(BodyLimit)]}, prevent_thread_lock=True,
                 **kwargs)
-    threading.Thread(target=warm_umap, daemon=True, name="umap-warm-up").start()
+    threading.Thread(target=warm_up_background, daemon=True, name="warm-up").start()
     demo.block_thread()

@@ -453,3 +453,28 @@ def test_a_shared_link_restores_the_view_in_a_fresh_browser(page, app_server):
     page.get_by_label("Plane background").click()
     page.get_by_role("option", name="none", exact=True).click()
     page.wait_for_function("() => window.latentExplorer.view.background === 'none'", timeout=30_000)
+
+
+def test_the_scatter_hover_shows_the_digits_image(page, app_server):
+    page.get_by_role("tab", name="Scatter").click()
+    page.wait_for_selector("#scatter .js-plotly-plot", timeout=30_000)
+    page.wait_for_timeout(1000)
+    box = page.locator("#scatter .nsewdrag").first.bounding_box()
+    for fx in np.linspace(0.2, 0.8, 7):
+        for fy in np.linspace(0.2, 0.8, 7):
+            page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+            page.wait_for_timeout(150)
+            index = page.evaluate("() => window.latentScatterHover && window.latentScatterHover.lastIndex")
+            if index is not None:
+                break
+        if index is not None:
+            break
+    assert index is not None, "no hover over a point showed a digit"
+    page.wait_for_timeout(300)
+    shown = np.asarray(page.evaluate("() => { const c = document.querySelector('.ls-digit'); return Array.from("
+                                     "c.getContext('2d').getImageData(0, 0, 28, 28).data).filter((_, i) => i % 4 "
+                                     "=== 0); }")).reshape(28, 28)
+    digit = 255 - app_server.registry.test.images[index].numpy()
+    assert np.array_equal(shown, digit), f"the hover shows another digit than test #{index}"
+    page.mouse.move(5, 5)
+    page.get_by_role("tab", name="Latent planes").click()

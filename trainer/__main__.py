@@ -48,6 +48,12 @@ def build_parser(only_given: bool = False) -> argparse.ArgumentParser:
                     help="VAE q(z|x) covariance: diagonal, or full (also learns correlations between latent dims)")
     tr.add_argument("--prior-components", type=int, default=d.prior_components,
                     help="VAE prior: 0 = N(0, I); K = a mixture of K Gaussians refitted to the codes after every epoch")
+    tr.add_argument("--clusters", type=int, default=d.clusters,
+                    help="AAE: K > 0 adds a categorical code y over K clusters (uniform prior, its own adversary) "
+                         "beside the style code (--latent-dim, N(0, I) prior); the decoder draws from both")
+    tr.add_argument("--labels", type=int, default=d.labels,
+                    help="AAE with --clusters 10: semi-supervised, a cross-entropy on q(y|x) for N labelled "
+                         "training images, balanced per class and chosen by --seed; 0 = unsupervised")
     tr.add_argument("--disc-hidden", type=_ints, default=d.disc_hidden, help="AAE discriminator hidden widths")
     tr.add_argument("--recon-loss", choices=RECON_LOSSES, default=d.recon_loss, help="AE/AAE reconstruction loss")
     tr.add_argument("--epochs", type=int, default=None,
@@ -158,7 +164,7 @@ def configs_for_new_run(args, given: set[str]) -> tuple[ModelConfig, TrainConfig
                                kl_weight=args.kl_weight, posterior=args.posterior, prior=args.prior,
                                prior_components=args.prior_components,
                                label_guided=args.label_guided, recon_loss=args.recon_loss,
-                               disc_hidden=args.disc_hidden).validate()
+                               disc_hidden=args.disc_hidden, clusters=args.clusters, labels=args.labels).validate()
     for name, models in APPLIES_TO.items():  # given for another model they would be silently ignored
         if name in given and args.model not in models:
             raise ConfigError(f"{_flag(name)} applies to the {' and '.join(models)} models only, not {args.model}")

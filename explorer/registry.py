@@ -79,14 +79,16 @@ class Entry:
         raise KeyError(self.key)
 
     def labels_for(self, n: int, y=None) -> torch.Tensor | None:
-        """Labels for n inputs of a conditional model: one label, one per input, or 0 when none is given."""
-        if not self.config.conditional:
+        """Labels for n inputs of a model whose decoder takes one: one label, one per input, or 0 when none is given.
+        Conditional models take the digit; a clustered AAE the cluster (0..clusters - 1), which its encoder ignores."""
+        if not (self.config.conditional or self.config.clustered):
             return None
         return torch.as_tensor(np.broadcast_to(0 if y is None else np.asarray(y), (n,)).copy()).long()
 
     @torch.no_grad()
     def decode(self, z: np.ndarray, y=None) -> np.ndarray:
-        """Images (M, 28, 28) in [0, 1] for latents (M, d); conditional models use label(s) y (default 0)."""
+        """Images (M, 28, 28) in [0, 1] for latents (M, d); conditional models use label(s) y (default 0), a clustered
+        AAE cluster(s) y (default 0) with its style codes z."""
         zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=self.model.device)
         with self.lock:  # one forward at a time per model: handlers of many users share it
             out = torch.sigmoid(self.model.decode(zt, self.labels_for(len(zt), y)))

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from trainer import checkpoint  # noqa: E402
 from trainer.config import ModelConfig, from_dict  # noqa: E402
-from trainer.models import MODELS  # noqa: E402
+from trainer.models import model_class  # noqa: E402
 from trainer.classifier import accuracy, load_classifier, save_classifier, train_classifier  # noqa: E402
 from trainer.data import load_dataset  # noqa: E402
 from trainer.evaluate import knn_accuracy, measure_run, save_results  # noqa: E402
@@ -162,7 +162,7 @@ def export(run_dir: Path, dest: Path) -> None:
     weights (halves the size; loads as float32)."""
     dest.mkdir(parents=True, exist_ok=True)
     tensors, meta = checkpoint.read_safetensors(run_dir / checkpoint.WEIGHTS)
-    training_only = MODELS[checkpoint.read_config(run_dir)["model"]["model"]].TRAINING_ONLY  # the class says
+    training_only = model_class(from_dict(ModelConfig, checkpoint.read_config(run_dir)["model"])).TRAINING_ONLY
     half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()
             if not k.startswith(training_only)}
     checkpoint.atomic_write(dest / checkpoint.WEIGHTS, st_save(half, metadata=meta))
@@ -217,14 +217,16 @@ def save_npz(path: Path, arrays: dict) -> None:
 
 
 def preview_png(model, data, path: Path, n: int = 10) -> None:
-    """Row 1: test digits (one per class); row 2: reconstructions; rows 3-4: prior samples."""
+    """Row 1: test digits (one per class); row 2: reconstructions; rows 3-4: prior samples (a clustered AAE's: of
+    clusters 0, 1, 2, ... in turn)."""
     from PIL import Image
 
     idx = torch.stack([torch.nonzero(data.test.labels == c)[0, 0] for c in range(n)])
     x, y = data.test.batch(idx)
     with torch.no_grad():
         recon = torch.sigmoid(model.reconstruct(x, y))
-        samples = model.sample(2 * n, torch.arange(2 * n) % 10, generator=torch.Generator().manual_seed(0))
+        samples = model.sample(2 * n, torch.arange(2 * n) % model.config.label_count,  # a clustered AAE: clusters
+                               generator=torch.Generator().manual_seed(0))
     rows = torch.cat([x, recon, samples]).squeeze(1)
     grid = rows.view(4, n, 28, 28).permute(0, 2, 1, 3).reshape(4 * 28, n * 28)
     Image.fromarray((grid.numpy() * 255).astype(np.uint8)).resize((n * 56, 4 * 56), Image.NEAREST).save(path)
@@ -258,7 +260,8 @@ COLUMNS = [("model", "model"), ("arch", "arch"), ("latent", "latent"), ("samples
            ("recon BCE", "recon_bce"), ("recon MSE", "recon_mse"), ("kNN 2-D", "knn_2d"),
            ("prior MMD", "prior_mmd"), ("prior holes", "prior_holes"), ("codes off prior", "codes_off_prior"),
            ("samples >0.9", "confident_share"), ("IS", "inception_score"),
-           ("min class", "min_class_share")]
+           ("min class", "min_class_share"), ("cluster acc", "cluster_accuracy"),
+           ("test error", "classification_error")]
 
 
 def table_metrics(eval_results: dict) -> dict:

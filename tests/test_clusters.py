@@ -244,3 +244,50 @@ def test_the_clustered_aae_overfits_a_tiny_batch():
         last = float(net.loss(x)["recon"])
     assert last < 0.6 * first, (first, last)
     assert np.isfinite(last)
+
+
+# -- explorer: the registry and explorer.clusters on a clustered model -------------------------------------------
+@pytest.fixture(scope="module")
+def clustered_run(tmp_path_factory, small_data):
+    folder = tmp_path_factory.mktemp("clustered") / "aae-c6"
+    fit(new_model(tiny(clusters=6), seed=0), small_data, TrainConfig(epochs=1, batch_size=64), run_dir=folder)
+    return folder
+
+
+def test_registry_entry_decodes_a_chosen_clusters_style_plane(clustered_run, small_data):
+    from explorer.registry import make_entry
+
+    entry = make_entry("runs/aae-c6", "aae-c6", clustered_run, small_data.test)
+    assert entry.latents.shape == (len(small_data.test), 2) and "latent" in entry.views  # the style plane
+    grid = np.stack(np.meshgrid(np.linspace(-2, 2, 4), np.linspace(-2, 2, 4)), -1).reshape(-1, 2)
+    planes = [entry.decode(grid, k) for k in range(6)]
+    assert all(p.shape == (16, 28, 28) and 0 <= p.min() and p.max() <= 1 for p in planes)
+    assert not np.allclose(planes[0], planes[5])  # the cluster changes the decoding
+    assert np.allclose(entry.decode(grid), planes[0])  # no cluster given: cluster 0
+    x = torch.as_tensor(small_data.test.batch(torch.arange(16))[0])
+    expected = torch.sigmoid(entry.model.decode(entry.model.embed(x), torch.arange(16) % 6))[:, 0].detach().numpy()
+    assert np.allclose(entry.decode(entry.encode(x.numpy()), np.arange(16) % 6), expected, atol=1e-5)
+
+
+def test_cluster_summary_heads_and_confusion_figure(clustered_run, small_data):
+    from explorer import clusters as views
+    from explorer.registry import make_entry
+
+    summary = views.summarize([0, 0, 0, 1, 1, 3], [7, 7, 1, 2, 2, 9], 4)
+    assert summary.majority.tolist() == [7, 2, -1, 9] and summary.size.tolist() == [3, 2, 0, 1]
+    assert summary.purity.tolist() == pytest.approx([2 / 3, 1.0, 0.0, 1.0])
+    assert summary.accuracy == pytest.approx(5 / 6)
+    assert summary.merged()[7] == [0] and summary.merged()[4] == []
+    fig = views.confusion_figure(summary)
+    heat = fig.data[0]
+    assert np.asarray(heat.z).shape == (4, 10) and np.asarray(heat.z).sum() == 6
+    assert list(heat.y) == ["cluster 1 → 2", "cluster 0 → 7", "cluster 3 → 9", "cluster 2 → —"]  # by digit
+
+    entry = make_entry("runs/aae-c6", "aae-c6", clustered_run, small_data.test)
+    assert views.is_clustered(entry)
+    found = views.test_clusters(entry, small_data.test)
+    assert found.shape == (len(small_data.test),) and found.min() >= 0 and found.max() < 6
+    summary = views.summarize(found, entry.labels, 6)
+    assert views.head_images(entry).shape == (6, 28, 28)
+    image = views.cluster_heads(entry, summary, cols=3)
+    assert image.ndim == 3 and image.shape[2] == 3 and image.shape[1] > image.shape[0] / 2

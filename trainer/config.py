@@ -11,12 +11,14 @@ RECON_LOSSES = ("bce", "mse")
 ACTIVATIONS = ("elu", "relu", "leaky_relu")
 LR_SCHEDULES = ("constant", "cosine")
 POSTERIORS = ("diagonal", "full")
+CLUSTER_INPUTS = ("softmax", "hard", "gumbel")
 SEED_MAX = 2**32 - 1  # seeds are 0..2^32-1, as numpy takes them
 # model options and the models that read them (the others ignore them): the CLI refuses them for other
 # models, the app's Train tab shows them only for these
 APPLIES_TO = {"kl_weight": ("vae", "cvae"), "posterior": ("vae", "cvae"), "prior_components": ("vae",),
               "prior": ("aae", "caae"), "label_guided": ("aae",), "disc_hidden": ("aae", "caae"),
-              "adv_lr": ("aae", "caae"), "clusters": ("aae",), "labels": ("aae",)}
+              "adv_lr": ("aae", "caae"), "clusters": ("aae",), "labels": ("aae",),
+              "cluster_input": ("aae",), "cluster_disc_noise": ("aae",)}
 MAX_CLUSTERS = 100
 
 
@@ -41,6 +43,8 @@ class ModelConfig:
     disc_hidden: tuple[int, ...] = (512, 512)  # AAE discriminator widths
     clusters: int = 0  # AAE: K > 0 adds a categorical code y (softmax over K clusters) beside the style code z
     labels: int = 0  # clustered AAE: N > 0 = semi-supervised, a cross-entropy on q(y|x) for N labelled images
+    cluster_input: str = "softmax"  # clustered AAE: the decoder gets q(y|x) (softmax) or a one-hot (hard, gumbel)
+    cluster_disc_noise: float = 0.0  # clustered AAE: std of the noise added to its cluster adversary's inputs
     num_classes: int = 10
     image_size: tuple[int, int] = (28, 28)
 
@@ -77,6 +81,7 @@ class ModelConfig:
         _choice("recon_loss", self.recon_loss, RECON_LOSSES)
         _choice("activation", self.activation, ACTIVATIONS)
         _choice("posterior", self.posterior, POSTERIORS)
+        _choice("cluster_input", self.cluster_input, CLUSTER_INPUTS)
         if not (1 <= int(self.latent_dim) <= 512):
             raise ConfigError(f"latent_dim must be between 1 and 512, got {self.latent_dim}")
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
@@ -109,6 +114,12 @@ class ModelConfig:
         if self.clusters and self.label_guided:
             raise ConfigError("clusters and label_guided exclude each other: the clusters take the place of the "
                               "label-guided prior's components")
+        if self.cluster_input != "softmax" and not self.clusters:
+            raise ConfigError("cluster_input applies to an aae with clusters only")
+        if not (0 <= self.cluster_disc_noise <= 10):
+            raise ConfigError(f"cluster_disc_noise must be between 0 and 10, got {self.cluster_disc_noise}")
+        if self.cluster_disc_noise and not self.clusters:
+            raise ConfigError("cluster_disc_noise applies to an aae with clusters only")
         if int(self.labels) < 0:
             raise ConfigError(f"labels must be >= 0 (0 = unsupervised), got {self.labels}")
         if self.labels and self.clusters != self.num_classes:

@@ -141,10 +141,22 @@ class ClusterAAE(AAE):
     def decode(self, z, y=None):
         return self.decoder(z, self.cluster_code(y))
 
+    def cluster_input(self, logits) -> torch.Tensor:
+        """What the decoder gets of q(y|x) (``cluster_input``): its probabilities (softmax, the paper's), or a one-hot
+        with the softmax's gradient (straight-through): of the argmax (hard), or in training of a Gumbel-softmax
+        draw (gumbel; the argmax in eval mode)."""
+        probs = torch.softmax(logits, 1)
+        kind = self.config.cluster_input
+        if kind == "softmax":
+            return probs
+        if kind == "gumbel" and self.training:
+            return F.gumbel_softmax(logits, tau=1.0, hard=True)
+        return F.one_hot(logits.argmax(1), self.config.clusters).to(probs) + probs - probs.detach()
+
     def reconstruct(self, x, y=None):
         """Decoded from the image's own style and q(y|x), as in training (labels y are ignored)."""
         logits, style = self.encode(x)
-        return self.decode(style, torch.softmax(logits, 1))
+        return self.decode(style, self.cluster_input(logits))
 
     def sample_latent(self, n, y=None, generator=None):
         """n style codes from N(0, I) (the cluster is drawn apart: ``sample`` takes it as y)."""
@@ -167,26 +179,34 @@ class ClusterAAE(AAE):
         self.labelled_index.copy_(index)
         self.labelled = Split(train.images[index], train.labels[index])
 
+    def discriminate_cluster(self, y) -> torch.Tensor:
+        """One logit per cluster code y (B, K): how much it looks like a one-hot draw of the uniform categorical. In
+        training its input gets Gaussian noise of std ``cluster_disc_noise`` (instance noise: the adversary then
+        judges which cluster a code is in more than how sharp it is, and its gradient reaches unused clusters)."""
+        if self.training and self.config.cluster_disc_noise:
+            y = y + self.config.cluster_disc_noise * torch.randn_like(y)
+        return self.cluster_discriminator(y).squeeze(1)
+
     def _discriminator_terms(self, logits, style) -> dict[str, torch.Tensor]:
         """Both adversaries' losses: prior draws are real, the (detached) codes fake."""
         probs = torch.softmax(logits, 1).detach()
         real_style = self.sample_latent(len(style)).to(style.device)
         real_cluster = sample_categorical(len(probs), self.config.clusters, device=probs.device)
-        return {"disc_style": losses.discriminator_loss(self.discriminator(real_style).squeeze(1),
-                                                        self.discriminator(style.detach()).squeeze(1)),
-                "disc_cluster": losses.discriminator_loss(self.cluster_discriminator(real_cluster).squeeze(1),
-                                                          self.cluster_discriminator(probs).squeeze(1))}
+        return {"disc_style": losses.discriminator_loss(self.discriminate(real_style),
+                                                        self.discriminate(style.detach())),
+                "disc_cluster": losses.discriminator_loss(self.discriminate_cluster(real_cluster),
+                                                          self.discriminate_cluster(probs))}
 
     def _generator_terms(self, logits, style) -> dict[str, torch.Tensor]:
         """The encoder's side of both games: its style codes and softmax outputs should pass for prior draws."""
-        return {"gen_style": losses.generator_loss(self.discriminator(style).squeeze(1)),
-                "gen_cluster": losses.generator_loss(self.cluster_discriminator(torch.softmax(logits, 1)).squeeze(1))}
+        return {"gen_style": losses.generator_loss(self.discriminate(style)),
+                "gen_cluster": losses.generator_loss(self.discriminate_cluster(torch.softmax(logits, 1)))}
 
     def loss(self, x, y=None):
         """Every term on a batch; with labels y and a semi-supervised model also its cross-entropy and error on
         them (what the per-epoch test rows show; training reads no label but those of ``prepare``)."""
         logits, style = self.encode(x)
-        recon = losses.reconstruction(self.decode(style, torch.softmax(logits, 1)), x, self.config.recon_loss).mean()
+        recon = losses.reconstruction(self.decode(style, self.cluster_input(logits)), x, self.config.recon_loss).mean()
         terms = {"loss": recon, "recon": recon, **self._discriminator_terms(logits, style),
                  **self._generator_terms(logits, style)}
         if self.config.labels and y is not None:
@@ -211,7 +231,7 @@ class ClusterAAE(AAE):
             optimizers[name].step()
 
         logits, style = self.encode(x)
-        recon = losses.reconstruction(self.decode(style, torch.softmax(logits, 1)), x, self.config.recon_loss).mean()
+        recon = losses.reconstruction(self.decode(style, self.cluster_input(logits)), x, self.config.recon_loss).mean()
         step(self.RECON_OPTIMIZER, recon)
         with torch.no_grad():
             codes = self.encode(x)

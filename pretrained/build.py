@@ -129,6 +129,12 @@ ZOO: dict[str, list[str]] = {
     # went unused (sigma 0.04-0.3 in every one), so the codes were not short of dimensions for the prior to fill
     # Session 16 (5 epochs): twice the conv channels (64-128) 46% (recon 70.8 against 68): not the decoder's size
     "aae-16d": ["--model", "aae", "--prior", "gaussian", *CONV16_WIDE, "--adv-lr", "3e-4", "--epochs", "35"],
+    # CLUSTER16_NOTES
+    "aae-cluster16": ["--model", "aae", "--clusters", "16", *MLP2, "--cluster-disc-noise", "0.3", "--adv-lr", "3e-4",
+                      *COSINE, "--epochs", "100"],
+    # SEMI100_NOTES
+    "aae-semi100": ["--model", "aae", "--clusters", "10", "--labels", "100", "--arch", "mlp", "--hidden", "512,256",
+                    "--latent-dim", "10", "--adv-lr", "3e-4", *COSINE, "--epochs", "100"],
 }
 
 
@@ -141,7 +147,8 @@ TARGETS = [("classifier", "test_accuracy", ">=", 0.99),
                                                          ("aae-16d", 0.95))],
            ("vae-16d", "confident_share", ">=", 0.75),
            *[(name, "confident_share", ">=", 0.80) for name in ("aae-2d", "aae-mixture10-2d", "aae-guided-2d",
-                                                                 "caae-2d", "aae-16d")]]
+                                                                 "caae-2d", "aae-16d")],
+           ("aae-cluster16", "cluster_accuracy", ">=", 0.90), ("aae-semi100", "classification_error", "<=", 0.03)]
 
 
 def train(name: str, data: str) -> Path:

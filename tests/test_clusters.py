@@ -291,3 +291,43 @@ def test_cluster_summary_heads_and_confusion_figure(clustered_run, small_data):
     assert views.head_images(entry).shape == (6, 28, 28)
     image = views.cluster_heads(entry, summary, cols=3)
     assert image.ndim == 3 and image.shape[2] == 3 and image.shape[1] > image.shape[0] / 2
+
+
+@pytest.mark.parametrize("kind", ["softmax", "hard", "gumbel"])
+def test_cluster_input_is_what_the_decoder_gets_of_q_y(kind):
+    torch.manual_seed(0)
+    net = build_model(tiny(clusters=6, cluster_input=kind))
+    logits = torch.randn(32, 6, requires_grad=True)
+    probs = torch.softmax(logits, 1)
+    net.train()
+    code = net.cluster_input(logits)
+    if kind == "softmax":
+        assert torch.allclose(code, probs)
+    else:  # one-hot forward (of the argmax, or of a Gumbel draw), the softmax's gradient backward
+        onehot = torch.eye(6)[code.detach().argmax(1)]
+        assert torch.allclose(code.detach(), onehot, atol=1e-6)
+        code[:, 0].sum().backward()
+        assert logits.grad.abs().sum() > 0
+        if kind == "hard":
+            assert torch.equal(code.detach().argmax(1), logits.argmax(1))
+        else:  # a draw: not always the argmax, but mostly where q(y|x) puts its mass
+            assert not torch.equal(code.detach().argmax(1), logits.argmax(1))
+    net.eval()  # measuring: the argmax (softmax stays the probabilities)
+    expected = probs if kind == "softmax" else torch.eye(6)[logits.argmax(1)]
+    assert torch.allclose(net.cluster_input(logits.detach()), expected.detach())
+
+
+def test_cluster_disc_noise_blurs_what_the_cluster_adversary_sees_in_training_only():
+    net = build_model(tiny(clusters=4, cluster_disc_noise=0.5))
+    y = torch.eye(4).repeat(8, 1)
+    net.train()
+    torch.manual_seed(0)
+    noisy = net.discriminate_cluster(y)
+    torch.manual_seed(1)
+    assert not torch.equal(noisy, net.discriminate_cluster(y))
+    net.eval()
+    assert torch.equal(net.discriminate_cluster(y), net.cluster_discriminator(y).squeeze(1))
+    with pytest.raises(ConfigError, match="clusters only"):
+        ModelConfig(model="aae", cluster_disc_noise=0.3).validate()
+    with pytest.raises(ConfigError, match="clusters only"):
+        ModelConfig(model="aae", cluster_input="gumbel").validate()

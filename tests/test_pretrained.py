@@ -209,3 +209,27 @@ def test_aae_16d_decodes_poorly_off_the_surface_of_its_codes(train_head, test_sp
     r = measure(checkpoint.load(PRETRAINED / "aae-16d").model, load_classifier(PRETRAINED / "classifier"),
                 train_head, test_split, n=500)
     assert r["test"] > 0.9 and r["random"] < r["test"] - 0.1 and r["tangent"] > r["normal"] + 0.07, r
+
+
+CLUSTERED = [n for n in NAMES if checkpoint.read_config(PRETRAINED / n)["model"].get("clusters")]
+
+
+def test_the_clustered_models_ship():
+    assert {"aae-cluster16", "aae-semi100"} <= set(CLUSTERED)
+
+
+@pytest.mark.parametrize("name", CLUSTERED)
+def test_cluster_metrics_remeasure(name, train_head, test_split):
+    """Cluster accuracy with the clusters named by the first 20,000 training images (the table: all 60,000); a
+    semi-supervised model's test error exactly (argmax q(y|x) of the same weights and test images)."""
+    from trainer.evaluate import cluster_metrics
+
+    run = checkpoint.load(PRETRAINED / name)
+    stored = json.loads((PRETRAINED / name / "metrics.json").read_text())["eval"]
+    measured = cluster_metrics(run.model, train_head, test_split)
+    assert measured["cluster_accuracy"] == pytest.approx(stored["cluster_accuracy"], abs=0.01)
+    assert measured["clusters_used"] <= run.model_config.clusters
+    if run.model_config.labels:
+        assert measured["classification_error"] == pytest.approx(stored["classification_error"], abs=1e-9)
+    weights = checkpoint.read_safetensors(PRETRAINED / name / "model.safetensors")[0]
+    assert not any(k.startswith(run.model.TRAINING_ONLY) for k in weights)  # shipped without the adversaries

@@ -30,10 +30,11 @@ def train_head(mnist_dir):
 
 def test_zoo_is_complete_and_small():
     expected = {"ae-2d", "vae-2d", "aae-2d", "aae-mixture10-2d", "aae-guided-2d", "cvae-2d", "caae-2d",
-                "ae-16d", "vae-16d", "aae-16d"}
+                "ae-16d", "vae-16d", "aae-16d", "aae-cluster16", "aae-semi100"}
     assert expected <= set(NAMES)
     size = sum(f.stat().st_size for f in PRETRAINED.rglob("*") if f.is_file())
-    assert size <= 30_000_000, f"pretrained/ is {size / 1e6:.2f} MB (decimal; the issue allows 30)"
+    # the zoo's 30 MB, plus issue 27's two clustered AAEs (4.8 MB)
+    assert size <= 34_000_000, f"pretrained/ is {size / 1e6:.2f} MB (decimal; 34 allowed)"
 
 
 @pytest.mark.parametrize("name", NAMES)

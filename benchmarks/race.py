@@ -64,10 +64,13 @@ def main():
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--settle", type=float, default=45.0,
+                   help="seconds to wait after start-up: the app warms up umap-learn in the background meanwhile")
     args = p.parse_args()
     runs = tempfile.mkdtemp(prefix="race-runs-")
     proc, url, _ = start([sys.executable, "app.py"], env={"LATENT_EXPLORER_RUNS": runs})
     try:
+        time.sleep(args.settle)  # a class races minutes after the server started, not while it warms up
         result = race(url, args.epochs)
     finally:
         proc.terminate()

@@ -73,11 +73,12 @@ def nearest(points: np.ndarray, xy) -> int:
 
 
 def conditional_label(entry: Entry, view: View, xy, label) -> int | None:
-    """Conditional models decode with the chosen digit, or ("auto") the digit of the nearest test point."""
-    if not entry.config.conditional:
+    """Models that decode with a label (``Entry.takes_label``) use the chosen one (a digit, or a clustered AAE's
+    cluster), or ("auto", or a value the model has not) the one of the nearest test point."""
+    if not entry.takes_label:
         return None
-    if label in (None, "auto"):
-        return int(entry.labels[nearest(view.xy, xy)])
+    if label in (None, "auto") or not 0 <= int(label) < entry.config.label_count:
+        return int(entry.label_of[nearest(view.xy, xy)])
     return int(label)
 
 
@@ -181,7 +182,7 @@ def plane_background(entry: Entry, view: View, background: str, classifier=None,
         labels, conf = classify(classifier, entry.decode(z, _grid_labels(entry, view, geo, n)))
         return render.classifier_background(labels, conf, n, palette)
     if background == "prior density" and view.name != "umap":
-        z = entry.model.sample_latent(20_000, torch.arange(20_000) % entry.config.num_classes,
+        z = entry.model.sample_latent(20_000, torch.arange(20_000) % entry.config.label_count,
                                       torch.Generator().manual_seed(0)).numpy()
         xy = z[:, :2] if view.name == "latent" else view.inverse.transform(z)
         if xy.shape[1] == 1:
@@ -191,11 +192,11 @@ def plane_background(entry: Entry, view: View, background: str, classifier=None,
 
 
 def _grid_labels(entry: Entry, view: View, geo: render.Geometry, n: int):
-    if not entry.config.conditional:
+    if not entry.takes_label:
         return None
     centers = geo.grid_centers(n)
     d2 = ((centers[:, None, :] - view.xy[None, ::5, :]) ** 2).sum(-1)
-    return entry.labels[::5][d2.argmin(1)]
+    return entry.label_of[::5][d2.argmin(1)]
 
 
 # -- grids, reconstructions, samples -------------------------------------------
@@ -213,7 +214,7 @@ def manifold_grid(entry: Entry, projection: str = "umap", n: int = 15, quantiles
         z[:, :min(2, z.shape[1])] = centers[:, :z.shape[1]]
     else:
         z = view.inverse.inverse_transform(geometry(view).grid_centers(n))
-    images = entry.decode(z, label if entry.config.conditional else None)
+    images = entry.decode(z, label if entry.takes_label else None)
     return render.tile(images, n, n, scale=2)
 
 
@@ -259,7 +260,7 @@ def samples(entry: Entry, n: int = 64, seed: int = 0) -> np.ndarray:
     """An 8x8 grid of prior samples (AE: from a Gaussian fitted to its codes)."""
     g = torch.Generator().manual_seed(seed)
     with entry.lock:
-        images = entry.model.sample(n, torch.arange(n) % entry.config.num_classes, generator=g).cpu()[:, 0].numpy()
+        images = entry.model.sample(n, torch.arange(n) % entry.config.label_count, generator=g).cpu()[:, 0].numpy()
     side = int(np.ceil(np.sqrt(n)))
     return render.tile(images, side, side, scale=2)
 
@@ -271,7 +272,8 @@ def interpolation(entries: list[Entry], test, i: int, j: int, steps: int = 10) -
     t = np.linspace(0, 1, steps, dtype=np.float32)[:, None]
     for entry in entries:
         z = (1 - t) * entry.latents[i] + t * entry.latents[j]
-        labels = np.where(t[:, 0] < 0.5, entry.labels[i], entry.labels[j])  # conditional models switch halfway
+        labels = (np.where(t[:, 0] < 0.5, entry.label_of[i], entry.label_of[j])  # labelled models switch halfway
+                  if entry.takes_label else None)
         rows.append((entry.label, entry.decode(z, labels), None))
     blank = np.zeros((steps - 2, 28, 28), np.float32)
     rows.insert(0, (f"#{i} to #{j}", np.concatenate([ends[:1], blank, ends[1:]]), None))

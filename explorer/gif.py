@@ -31,7 +31,7 @@ def interpolation_frames(entries, test, i: int, j: int, frames: int = FRAMES) ->
         tiles = [{"title": f"#{i}", "image": ends[0], "caption": "from"}]
         for e in entries:
             z = (1 - t) * e.latents[i] + t * e.latents[j]
-            label = (e.labels[i] if t < 0.5 else e.labels[j]) if e.config.conditional else None
+            label = (e.label_of[i] if t < 0.5 else e.label_of[j]) if e.takes_label else None
             tiles.append({"title": e.label, "image": e.decode(z[None], label)[0], "caption": f"t = {t:.2f}"})
         tiles.append({"title": f"#{j}", "image": ends[1], "caption": "to"})
         strip = render.labelled_tiles(tiles, size=TILE, cols=len(tiles))

@@ -202,17 +202,22 @@ def outside_mask(view, cells: int = HATCH_CELLS) -> np.ndarray:
 
 
 def layer_url(entry: Entry, projection: str, background: str, points: bool, classifier=None,
-              safe_colours: bool = False) -> str:
+              safe_colours: bool = False, cluster: int | None = None) -> str:
     """The plane's picture (cached with the other planes in actions.PLANES) as an asset URL; ``safe_colours``:
-    the projector's colour-blind-safe digit palette."""
+    the projector's colour-blind-safe digit palette; ``cluster``: a clustered AAE's style plane of that cluster
+    (only its test digits drawn)."""
     view = entry.view(projection)
-    key = ("layer", entry.key, id(entry), view.name, background, points, classifier is not None, safe_colours)
+    key = ("layer", entry.key, id(entry), view.name, background, points, classifier is not None, safe_colours,
+           cluster)
     palette = render.SAFE_PALETTE if safe_colours else render.PALETTE
 
     def make():
         bg = actions.plane_background(entry, view, background, classifier, palette)
-        image = render.plane_layer(view.extent, LAYER_SIZE, LAYER_SIZE, view.xy if points else view.xy[:0],
-                                   entry.labels, background=bg, hatch=outside_mask(view), palette=palette)
+        shown = np.ones(len(view.xy), bool) if cluster is None else entry.label_of == cluster
+        if not points:
+            shown[:] = False
+        image = render.plane_layer(view.extent, LAYER_SIZE, LAYER_SIZE, view.xy[shown], entry.labels[shown],
+                                   background=bg, hatch=outside_mask(view), palette=palette)
         return _png(image)
     return ASSETS.add_bytes(actions.PLANES.get(key, make), ".png")
 
@@ -244,7 +249,7 @@ def _inverse(view) -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def model_view(entry: Entry, projection: str, background: str, points: bool, classifier=None, test=None,
-               safe_colours: bool = False) -> dict:
+               safe_colours: bool = False, label="auto") -> dict:
     """Everything the page needs to draw one model's plane and decode in it (with ``test``, a 2-D VAE's test
     posteriors for its ellipses)."""
     view = entry.view(projection)
@@ -252,17 +257,22 @@ def model_view(entry: Entry, projection: str, background: str, points: bool, cla
     if test is not None and actions.has_posterior_plane(entry):
         extra["cov"] = actions.test_posteriors(entry, test)
     data_key = ("data", entry.key, id(entry), view.name)
+    if entry.takes_label:  # what each test digit decodes with (a clustered AAE: its cluster, not its digit)
+        extra["label_of"] = (entry.label_of % 256).astype(np.uint8)
     blob, index = actions.PLANES.get(data_key, lambda: _pack({
         "xy": view.xy.astype(np.float32), "latents": entry.latents.astype(np.float32),
         "labels": (entry.labels % 256).astype(np.uint8), **extra}))
     config = entry.config
     names = actions.AXIS_NAMES[view.name]
-    return {"key": entry.key, "label": entry.label, "title": entry.label if view.name == "latent" else
-            f"{entry.label} · {view.name.upper()}", "kind": entry.kind, "latent_dim": config.latent_dim,
+    cluster = int(label) if config.clustered and label != "auto" and 0 <= int(label) < config.clusters else None
+    title = entry.label if view.name == "latent" else f"{entry.label} · {view.name.upper()}"
+    return {"key": entry.key, "label": entry.label, "kind": entry.kind, "latent_dim": config.latent_dim,
+            "title": title + (f" · cluster {cluster}" if cluster is not None else ""),
             "view": view.name, "axes": list(names), "extent": list(view.extent),
-            "layer": layer_url(entry, projection, background, points, classifier, safe_colours),
+            "layer": layer_url(entry, projection, background, points, classifier, safe_colours, cluster),
             "data": ASSETS.add_bytes(blob, ".bin"), "arrays": index, "inverse": inverse,
-            "conditional": config.conditional, "num_classes": config.num_classes,
+            "conditional": entry.takes_label, "num_classes": config.label_count,
+            "clustered": config.clustered,
             "scale": actions.code_scale(entry, view), "radius": actions.outside_radius(view),
             "onnx": ASSETS.add_file(entry.onnx, entry.onnx_source[:32] + ".onnx") if entry.onnx else None,
             "export": entry.export_status}
@@ -275,7 +285,7 @@ def view_json(entries: list[Entry], *, projection: str, background: str, points:
     """The live component's value: every shown model's view, the link, the label and the pinned point; the drawn
     digit's star in every plane and its q(z|x) (mean, covariance) in the 2-D VAEs'."""
     models = [model_view(e, projection, background, points, classifier if background == "classifier" else None,
-                         test, projector) for e in entries]
+                         test, projector, label) for e in entries]
     for m in models:
         star = (stars or {}).get(m["key"])
         m["star"] = [float(star[0]), float(star[1])] if star is not None else None
@@ -299,8 +309,8 @@ def traverse_json(entry: Entry, z0, scale, order, kl, span: float, label) -> str
     return json.dumps({
         "title": entry.label, "latent_dim": config.latent_dim, "z0": [float(v) for v in np.asarray(z0)],
         "scale": [float(v) for v in scale], "order": [int(j) for j in order], "span": float(span),
-        "kl": [float(v) for v in kl] if kl is not None else None, "conditional": config.conditional,
-        "num_classes": config.num_classes, "label": int(label) if label is not None else None,
+        "kl": [float(v) for v in kl] if kl is not None else None, "conditional": entry.takes_label,
+        "num_classes": config.label_count, "label": int(label) if label is not None else None,
         "onnx": ASSETS.add_file(entry.onnx, entry.onnx_source[:32] + ".onnx") if entry.onnx else None,
         "ort": static_url(ORT_DIR)})
 

@@ -111,17 +111,18 @@ def _export(module: nn.Module, args: tuple, names: list[str], dynamic: dict, met
 
 def export_decoder(model, path: str | Path, *, source: str) -> Path:
     """Write the decoder of ``model`` (an Autoencoder) to ``path``: inputs ``z`` (B, d) and, for conditional
-    models, ``label`` (B, C) one-hot; output ``probs`` (B, H*W)."""
+    models and clustered AAEs, ``label`` (B, C) one-hot (the digit, or the cluster); output ``probs`` (B, H*W)."""
     config = model.config
     batch = torch.export.Dim("batch", min=1, max=4096)
     z = torch.zeros(2, config.latent_dim)
-    if config.conditional:
-        args, names = (z, torch.zeros(2, config.num_classes)), ["z", "label"]
+    labels = config.label_count if (config.conditional or config.clustered) else 0  # the digit, or the cluster
+    if labels:
+        args, names = (z, torch.zeros(2, labels)), ["z", "label"]
         dynamic = {"z": {0: batch}, "label": {0: batch}}
     else:
         args, names, dynamic = (z,), ["z"], {"z": {0: batch}}
     meta = {"what": "decoder", "source": source, "latent_dim": config.latent_dim,
-            "num_classes": config.num_classes if config.conditional else 0,
+            "num_classes": labels,
             "image_size": "x".join(map(str, config.image_size))}
     return _export(_Decoded(model), args, names, dynamic, meta, Path(path))
 

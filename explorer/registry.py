@@ -61,6 +61,12 @@ class Entry:
     onnx: Path | None = None  # the decoder exported for the page (explorer.onnx_export), once it is current
     onnx_source: str = ""  # the hash of the config and weights it was exported from
     export_status: str = ""  # "", "exporting", "ready" or an error message
+    label_of: np.ndarray | None = None  # (N,) what each test digit decodes with: its digit, or its cluster
+
+    @property
+    def takes_label(self) -> bool:
+        """Its decoder takes a label beside the code: the digit (CVAE, CAAE) or the cluster (a clustered AAE)."""
+        return self.config.conditional or self.config.clustered
 
     @property
     def model(self):
@@ -82,14 +88,16 @@ class Entry:
         raise KeyError(self.key)
 
     def labels_for(self, n: int, y=None) -> torch.Tensor | None:
-        """Labels for n inputs of a conditional model: one label, one per input, or 0 when none is given."""
-        if not self.config.conditional:
+        """Labels for n inputs of a model whose decoder takes one: one label, one per input, or 0 when none is given.
+        Conditional models take the digit; a clustered AAE the cluster (0..clusters - 1), which its encoder ignores."""
+        if not (self.config.conditional or self.config.clustered):
             return None
         return torch.as_tensor(np.broadcast_to(0 if y is None else np.asarray(y), (n,)).copy()).long()
 
     @torch.no_grad()
     def decode(self, z: np.ndarray, y=None) -> np.ndarray:
-        """Images (M, 28, 28) in [0, 1] for latents (M, d); conditional models use label(s) y (default 0)."""
+        """Images (M, 28, 28) in [0, 1] for latents (M, d); conditional models use label(s) y (default 0), a clustered
+        AAE cluster(s) y (default 0) with its style codes z."""
         zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=self.model.device)
         with self.lock:  # one forward at a time per model: handlers of many users share it
             out = torch.sigmoid(self.model.decode(zt, self.labels_for(len(zt), y)))
@@ -196,11 +204,15 @@ def make_entry(key: str, label: str, path: Path, test: Split) -> Entry:
         latents = run.model.embed_split(test).numpy()  # conditional models get each image's own label
         labels, emb = test.labels.numpy(), {}
     entry = Entry(key, label, run, latents, labels)
+    if run.model_config.clustered:  # the cluster q(y|x) puts each test digit in: its "label" on the plane
+        entry.label_of = run.model.embed_split(test, code=lambda x, y: run.model.cluster(x)).numpy().astype(np.int64)
+    elif run.model_config.conditional:
+        entry.label_of = labels
     if d <= 2:
         identity = Identity2D().fit(latents)
         xy = identity.transform(latents)
         # the plane shows both where the codes are and where the prior expects them
-        prior = run.model.sample_latent(2000, torch.arange(2000) % run.model_config.num_classes,
+        prior = run.model.sample_latent(2000, torch.arange(2000) % run.model_config.label_count,
                                         torch.Generator().manual_seed(0)).numpy()
         entry.views["latent"] = View("latent", xy, identity, _extent(np.r_[xy, identity.transform(prior)]))
         return entry

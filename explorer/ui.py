@@ -54,6 +54,11 @@ CAPTIONS = {
                "to its codes — with 16 latent dims many of those fall in the holes between codes (compare ae-16d "
                "with vae-16d). "
                "Interpolation decodes the straight line between two test digits' codes in each model.",
+    "clusters": "A clustered AAE's encoder puts every digit in one of K clusters (a categorical code, matched to a "
+                "uniform prior by one adversary) and keeps its style apart (a second adversary matches it to "
+                "N(0, I)). It never saw a label (aae-semi100: 100 of them). Which digits did it find, and which did "
+                "it merge? Each cluster decoded at style z = 0, and the test digits of each cluster. On the planes, "
+                "*Label / cluster* picks the cluster whose style plane is decoded.",
     "conditional": "Conditional models (CVAE, CAAE) get the digit label as an input, so their latent code only has to "
                    "hold the *style* (slant, thickness). Each row starts with a test digit (*input*), keeps its style and "
                    "changes the label.",
@@ -197,8 +202,9 @@ def _drawn_posteriors(entries, session):
 
 
 TAB_LABELS = ("Latent planes", "Scatter", "Manifold grids", "Reconstructions", "Latent traversal", "Samples",
-              "Conditional", "Train", "Add a model")
-TAB_IDS = ("planes", "scatter", "manifold", "reconstructions", "traversal", "samples", "conditional", "train", "add")
+              "Conditional", "Clusters", "Train", "Add a model")
+TAB_IDS = ("planes", "scatter", "manifold", "reconstructions", "traversal", "samples", "conditional", "clusters",
+           "train", "add")
 
 
 def parse_view_query(query, known_models, default) -> tuple[dict, list[str]]:
@@ -286,6 +292,14 @@ def load_models(keys, projection, background, points, label="auto", session=None
     scatter = plots.latent_scatter(entries, projection, marks=marks, safe_colours=bool(session.get("projector")))
     return [view, scatter, status, x, y, clicked, session,
             gr.Timer(active=bool(waiting or exports_pending(entries)))]
+
+
+def reload_models(keys, projection, background, points, label="auto", session=None):
+    """A control changed (projection, background, points, label, projector): show the models again; with the picker
+    empty meanwhile (a shared link is still filling it), nothing to show and nothing to say."""
+    if not keys:
+        return [gr.skip()] * VIEW_OUTPUTS
+    return load_models(keys, projection, background, points, label, session)
 
 
 def umap_pending(entries, projection) -> list[str]:
@@ -390,9 +404,10 @@ def manifold(keys, projection, n, quantiles, label, session):
     for e in entries:
         q = quantiles and e.kind in ("vae", "cvae") and e.config.latent_dim == 2 and not e.config.prior_components
         title = f"{e.label} · {'Gaussian quantiles' if q else e.view(projection).name + ' plane'}"
-        if e.config.conditional:
-            title += f" · label {lab}"
-        out.append((actions.manifold_grid(e, projection, int(n), q, lab), title))
+        shown_label = lab if lab < e.config.label_count else 0
+        if e.takes_label:
+            title += f" · {'cluster' if e.config.clustered else 'label'} {shown_label}"
+        out.append((actions.manifold_grid(e, projection, int(n), q, shown_label), title))
     return render.side_by_side(out), _caption_list(out)
 
 
@@ -453,6 +468,58 @@ def interpolate(keys, i, j, session):
         if v is None or not 0 <= int(v) < n:
             raise gr.Error(f"test indices must be between 0 and {n - 1}")
     return actions.interpolation(entries, REGISTRY.test, int(i), int(j))
+
+
+CLUSTERED_MODELS = ("aae-cluster16", "aae-semi100")  # the shipped clustered AAEs the Clusters tab's shortcut adds
+NO_CLUSTERED = ("None of the shown models has clusters: press *Add the clustered AAEs*, or pick aae-cluster16 or "
+                "aae-semi100 in the model picker.")
+
+
+def cluster_report(entry, summary) -> str:
+    """Which digits a clustered AAE found, which clusters they split over, and which digits it merged."""
+    found = summary.merged()
+    lost = [str(d) for d, ks in found.items() if not ks]
+    split = [f"{d} ({len(ks)} clusters)" for d, ks in found.items() if len(ks) > 1]
+    mixed = [f"cluster {k}: {summary.purity[k]:.0%} {summary.majority[k]}"
+             for k in np.argsort(summary.purity) if summary.size[k] and summary.purity[k] < 0.6][:4]
+    semi = entry.config.labels
+    line = (f"**{entry.label}** ({entry.config.clusters} clusters, "
+            + (f"{semi} labelled training images" if semi else "no labels") + f"): {summary.accuracy:.0%} of the "
+            "test digits are their cluster's majority digit.")
+    line += f" No cluster holds mostly a {', '.join(lost)}: merged into others." if lost else " Every digit has a cluster."
+    if split:
+        line += f" Split over several: {', '.join(split)}."
+    if mixed:
+        line += f" The most mixed: {'; '.join(mixed)}."
+    return line
+
+
+def clusters_view(keys, session):
+    """The Clusters tab: each shown clustered AAE's heads (every cluster at style z = 0, its majority digit and
+    purity), the confusion heatmap of the first, and in words which digits it found and which it merged."""
+    from . import clusters
+
+    entries = [e for e in entries_for(keys, session) if e.config.clustered]
+    if not entries:
+        return None, None, f"*{NO_CLUSTERED}*"
+    panels, texts, figure = [], [], None
+    for e in entries:
+        summary = clusters.summarize(e.label_of, e.labels, e.config.clusters, e.config.num_classes)
+        panels.append((clusters.cluster_heads(e, summary, e.run.classes), f"{e.label}: its clusters at style z = 0"))
+        texts.append(cluster_report(e, summary))
+        if figure is None:
+            figure = clusters.confusion_figure(summary, e.run.classes, title=f"{e.label}: test digits per cluster")
+    return render.side_by_side(panels, per_row=1), figure, "\n\n".join(texts)
+
+
+def add_clustered(keys, session):
+    """Show the shipped clustered AAEs beside the current models."""
+    keys = [picked_key(k, session) for k in (keys or [])]
+    available = REGISTRY.available()
+    extra = [k for k in (f"pretrained/{name}" for name in CLUSTERED_MODELS) if k in available and k not in keys]
+    if not extra and not (keys and any(e.config.clustered for e in entries_for(keys, session))):
+        raise gr.Error(f"No clustered AAE is installed (looked for {', '.join(CLUSTERED_MODELS)} in pretrained/)")
+    return gr.update(value=[*keys, *extra][-MAX_MODELS:])
 
 
 NO_CONDITIONAL = ("None of the shown models is conditional: press *Add the CVAE and CAAE*, or pick one (e.g. "
@@ -528,7 +595,8 @@ def traverse(keys, model, source, index, span, steps, session):
             i = -1
         if not 0 <= i < n:
             raise gr.Error(f"the test digit # must be between 0 and {n - 1} (got {index!r})")
-        z0, label, where = entry.latents[i], int(entry.labels[i]) if entry.config.conditional else None, f"test digit #{i}"
+        z0, where = entry.latents[i], f"test digit #{i}"
+        label = int(entry.label_of[i]) if entry.takes_label else None  # its digit, or its cluster
     image, rows = actions.traversal(entry, REGISTRY.test, z0, span=span, steps=steps, label=label)
     order, kl = actions.traversal_rows(entry, REGISTRY.test)
     caption = (f"**{entry.label}** around {where}: one row per latent dim, from −{span:g} to +{span:g} σ"
@@ -687,8 +755,8 @@ def build() -> gr.Blocks:
                                      min_width=140)
             background = gr.Dropdown(list(actions.BACKGROUNDS), value="none", label="Plane background", scale=1,
                                      min_width=140)
-            label = gr.Dropdown(["auto", *range(10)], value="auto", label="CVAE/CAAE label", scale=1,
-                                min_width=120)
+            label = gr.Dropdown(["auto", *range(16)], value="auto", label="Label / cluster", scale=1,
+                                min_width=120)  # the digit of a CVAE/CAAE, the cluster of a clustered AAE
             with gr.Column(scale=0, min_width=150):
                 points = gr.Checkbox(value=True, label="Test points", min_width=110)
                 projector = gr.Checkbox(value=False, label="Projector mode", min_width=110, elem_id="projector")
@@ -791,6 +859,13 @@ def build() -> gr.Blocks:
                 style_text = gr.Markdown(elem_id="styles-text")  # above the picture: the hint must not hide below it
                 style_gallery = gr.Image(type="numpy", format="png", interactive=False, label="Style × label",
                                          show_label=False, buttons=["download"], elem_id="styles")
+            with gr.Tab("Clusters", id="clusters") as clusters_tab:
+                gr.Markdown(CAPTIONS["clusters"], elem_classes=["caption"])
+                add_clustered_btn = gr.Button("Add the clustered AAEs", size="sm", scale=0, min_width=220)
+                clusters_text = gr.Markdown(elem_id="clusters-text")
+                clusters_heads = gr.Image(type="numpy", format="png", interactive=False, label="Cluster heads",
+                                          show_label=False, buttons=["download"], elem_id="cluster-heads")
+                clusters_matrix = gr.Plot(label="Clusters against true digits", elem_id="cluster-confusion")
             with gr.Tab("Train", id="train"):
                 train = trainer_tab.build_tab(session)
             with gr.Tab("Add a model", id="add"):
@@ -821,9 +896,9 @@ def build() -> gr.Blocks:
                                api_visibility="private").then(load_models, view_inputs, view_outputs,
                                                               api_visibility="private")
         for control in (projection, background, points, label):
-            control.change(load_models, view_inputs, view_outputs, api_visibility="private")
+            control.change(reload_models, view_inputs, view_outputs, api_visibility="private")
         projector.change(set_projector, [projector, session], [session], api_visibility="private").then(
-            load_models, view_inputs, view_outputs, api_visibility="private")
+            reload_models, view_inputs, view_outputs, api_visibility="private")
         # always_last: a pick made while the last one loads is shown after it (the default, once, dropped it)
         models.input(load_models, view_inputs, view_outputs, api_visibility="private", trigger_mode="always_last")
         waiting_timer.tick(background_tick, view_inputs, view_outputs, api_visibility="private",
@@ -865,6 +940,12 @@ def build() -> gr.Blocks:
         interp_btn.click(interpolate, *interp_io, api_name="interpolate")
         sample_tab.select(sample, *sample_io, api_visibility="private").then(
             interpolate, *interp_io, api_visibility="private")
+        clusters_io = ([models, session], [clusters_heads, clusters_matrix, clusters_text])
+        clusters_tab.select(clusters_view, *clusters_io, api_visibility="private")
+        gr.Button(visible=False).click(clusters_view, *clusters_io, api_name="clusters")
+        add_clustered_btn.click(add_clustered, [models, session], [models], api_visibility="private").then(
+            load_models, view_inputs, view_outputs, api_visibility="private").then(
+            clusters_view, *clusters_io, api_visibility="private")
         style_io = ([models, style_idx, session], [style_gallery, style_text])
         style_btn.click(style_grids, *style_io, api_name="style_grid")
         style_tab.select(style_grids_on_open, *style_io, api_visibility="private")

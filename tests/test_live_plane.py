@@ -20,7 +20,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 SHIPPED = ["ae-2d", "vae-2d", "aae-2d", "aae-mixture10-2d", "aae-guided-2d", "cvae-2d", "caae-2d", "ae-16d",
-           "vae-16d", "aae-16d"]
+           "vae-16d", "aae-16d", "aae-cluster16", "aae-semi100"]
 
 
 # -- the exported files ---------------------------------------------------------------------------------------
@@ -215,7 +215,8 @@ def _view(entries, link="same test digit", label="auto"):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("group", [SHIPPED[:5], SHIPPED[5:]], ids=["2-D", "conditional and 16-D"])
+@pytest.mark.parametrize("group", [SHIPPED[:5], SHIPPED[5:10], SHIPPED[10:]],
+                         ids=["2-D", "conditional and 16-D", "clustered"])
 def test_browser_decodes_like_torch_for_every_shipped_model(harness, shipped, group):
     """Parity: for every shipped model, at 20 random points of its plane, the page's decoded pixels equal torch's
     within 2/255, and the page picks the same latent, label, linked test digit and outside verdict as the server."""

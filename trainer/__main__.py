@@ -9,8 +9,8 @@ from pathlib import Path
 
 from . import checkpoint
 from .classifier import SHIPPED
-from .config import (ACTIVATIONS, APPLIES_TO, ARCHS, MODEL_TYPES, POSTERIORS, PRIORS, RECON_LOSSES, ConfigError,
-                     ModelConfig, TrainConfig, to_dict)
+from .config import (ACTIVATIONS, APPLIES_TO, ARCHS, CLUSTER_INPUTS, MODEL_TYPES, POSTERIORS, PRIORS, RECON_LOSSES,
+                     ConfigError, ModelConfig, TrainConfig, to_dict)
 from .data import DATA_ENV, DataError, load_dataset, load_run_dataset
 from .train import Callback, FitResult, fit, new_model, pick_device
 
@@ -49,6 +49,20 @@ def build_parser(only_given: bool = False) -> argparse.ArgumentParser:
                     help="VAE q(z|x) covariance: diagonal, or full (also learns correlations between latent dims)")
     tr.add_argument("--prior-components", type=int, default=d.prior_components,
                     help="VAE prior: 0 = N(0, I); K = a mixture of K Gaussians refitted to the codes after every epoch")
+    tr.add_argument("--clusters", type=int, default=d.clusters,
+                    help="AAE: K > 0 adds a categorical code y over K clusters (uniform prior, its own adversary) "
+                         "beside the style code (--latent-dim, N(0, I) prior); the decoder draws from both")
+    tr.add_argument("--labels", type=int, default=d.labels,
+                    help="AAE with --clusters 10: semi-supervised, a cross-entropy on q(y|x) for N labelled "
+                         "training images, balanced per class and chosen by --seed; 0 = unsupervised")
+    tr.add_argument("--cluster-input", choices=CLUSTER_INPUTS, default=d.cluster_input,
+                    help="AAE with --clusters: what the decoder gets of q(y|x) in training: its probabilities "
+                         "(softmax), or a one-hot with the softmax's gradient, of the argmax (hard) or of a "
+                         "Gumbel-softmax draw (gumbel)")
+    tr.add_argument("--cluster-disc-noise", type=float, default=d.cluster_disc_noise,
+                    help="AAE with --clusters: std of Gaussian noise added in training to what the cluster adversary "
+                         "sees (one-hot draws and softmax outputs alike), so it judges which cluster more than how "
+                         "sharp; 0 = none")
     tr.add_argument("--disc-hidden", type=_ints, default=d.disc_hidden, help="AAE discriminator hidden widths")
     tr.add_argument("--recon-loss", choices=RECON_LOSSES, default=d.recon_loss, help="AE/AAE reconstruction loss")
     tr.add_argument("--epochs", type=int, default=None,
@@ -160,7 +174,9 @@ def configs_for_new_run(args, given: set[str]) -> tuple[ModelConfig, TrainConfig
                                kl_weight=args.kl_weight, posterior=args.posterior, prior=args.prior,
                                prior_components=args.prior_components,
                                label_guided=args.label_guided, recon_loss=args.recon_loss,
-                               disc_hidden=args.disc_hidden).validate()
+                               disc_hidden=args.disc_hidden, clusters=args.clusters, labels=args.labels,
+                               cluster_input=args.cluster_input,
+                               cluster_disc_noise=args.cluster_disc_noise).validate()
     for name, models in APPLIES_TO.items():  # given for another model they would be silently ignored
         if name in given and args.model not in models:
             raise ConfigError(f"{_flag(name)} applies to the {' and '.join(models)} models only, not {args.model}")

@@ -13,12 +13,15 @@ RECON_LOSSES = ("bce", "mse")
 ACTIVATIONS = ("elu", "relu", "leaky_relu")
 LR_SCHEDULES = ("constant", "cosine")
 POSTERIORS = ("diagonal", "full")
+CLUSTER_INPUTS = ("softmax", "hard", "gumbel")
 SEED_MAX = 2**32 - 1  # seeds are 0..2^32-1, as numpy takes them
 # model options and the models that read them (the others ignore them): the CLI refuses them for other
 # models, the app's Train tab shows them only for these
 APPLIES_TO = {"kl_weight": ("vae", "cvae"), "posterior": ("vae", "cvae"), "prior_components": ("vae",),
               "prior": ("aae", "caae"), "label_guided": ("aae",), "disc_hidden": ("aae", "caae"),
-              "adv_lr": ("aae", "caae")}
+              "adv_lr": ("aae", "caae"), "clusters": ("aae",), "labels": ("aae",),
+              "cluster_input": ("aae",), "cluster_disc_noise": ("aae",)}
+MAX_CLUSTERS = 100
 # The bounds of every size field, in one place: ModelConfig.validate checks them for the CLI, the Train tab and
 # every checkpoint it loads (uploads too), before any model is built. field: (smallest, largest[, most entries])
 SIZES = {"latent_dim": (1, 512), "hidden": (1, 8192, 8), "channels": (1, 512, 2), "disc_hidden": (1, 8192, 8),
@@ -61,6 +64,10 @@ class ModelConfig:
     label_guided: bool = False  # AAE: the digit label picks the prior component; discriminator sees it
     recon_loss: str = "bce"  # AE/AAE reconstruction: Bernoulli (bce, nats) or squared error (mse)
     disc_hidden: tuple[int, ...] = (512, 512)  # AAE discriminator widths
+    clusters: int = 0  # AAE: K > 0 adds a categorical code y (softmax over K clusters) beside the style code z
+    labels: int = 0  # clustered AAE: N > 0 = semi-supervised, a cross-entropy on q(y|x) for N labelled images
+    cluster_input: str = "softmax"  # clustered AAE: the decoder gets q(y|x) (softmax) or a one-hot (hard, gumbel)
+    cluster_disc_noise: float = 0.0  # clustered AAE: std of the noise added to its cluster adversary's inputs
     num_classes: int = 10
     image_size: tuple[int, int] = (28, 28)
 
@@ -69,10 +76,23 @@ class ModelConfig:
         return self.model in ("cvae", "caae")
 
     @property
+    def clustered(self) -> bool:
+        """An AAE with a categorical code: its decoder takes a cluster beside the style code."""
+        return self.clusters > 0
+
+    @property
+    def label_count(self) -> int:
+        """Values of the label y that ``decode``/``sample`` take: the clusters of a clustered AAE (cluster k is digit k
+        when semi-supervised), else the classes (conditional and label-guided models)."""
+        return self.clusters or self.num_classes
+
+    @property
     def sampled_from(self) -> str:
         """Where samples come from, in a few words (for captions and tables)."""
         if self.model == "ae":
             return "Gaussian fitted to codes"  # an AE has no prior
+        if self.clustered:
+            return f"uniform over {self.clusters} clusters × N(0, I) style"
         if self.model in ("aae", "caae"):
             return f"{self.prior} prior" + (", label-guided" if self.label_guided else "")
         return f"mixture of {self.prior_components} fitted Gaussians" if self.prior_components else "N(0, I) prior"
@@ -86,6 +106,7 @@ class ModelConfig:
         _choice("posterior", self.posterior, POSTERIORS)
         for name in SIZES:
             _size(name, getattr(self, name))
+        _choice("cluster_input", self.cluster_input, CLUSTER_INPUTS)
         if not (isinstance(self.kl_weight, (int, float)) and 0 <= self.kl_weight <= MAX_KL_WEIGHT):
             raise ConfigError(f"kl_weight must be a number between 0 and {MAX_KL_WEIGHT:g}, "
                               f"got {shown(self.kl_weight)}")
@@ -102,6 +123,29 @@ class ModelConfig:
             raise ConfigError("label_guided needs a prior with one component per class: mixture10 or swissroll")
         if self.label_guided and self.model != "aae":
             raise ConfigError("label_guided applies to the aae model only")
+        if not (0 <= int(self.clusters) <= MAX_CLUSTERS) or self.clusters == 1:
+            raise ConfigError(f"clusters must be 0 (none) or between 2 and {MAX_CLUSTERS}, got {self.clusters}")
+        if self.clusters and self.model != "aae":
+            raise ConfigError("clusters (a categorical code) applies to the aae model only")
+        if self.clusters and self.prior != "gaussian":
+            raise ConfigError("a clustered AAE's style prior is N(0, I): clusters needs prior gaussian")
+        if self.clusters and self.label_guided:
+            raise ConfigError("clusters and label_guided exclude each other: the clusters take the place of the "
+                              "label-guided prior's components")
+        if self.cluster_input != "softmax" and not self.clusters:
+            raise ConfigError("cluster_input applies to an aae with clusters only")
+        if not (0 <= self.cluster_disc_noise <= 10):
+            raise ConfigError(f"cluster_disc_noise must be between 0 and 10, got {self.cluster_disc_noise}")
+        if self.cluster_disc_noise and not self.clusters:
+            raise ConfigError("cluster_disc_noise applies to an aae with clusters only")
+        if int(self.labels) < 0:
+            raise ConfigError(f"labels must be >= 0 (0 = unsupervised), got {self.labels}")
+        if self.labels and self.clusters != self.num_classes:
+            raise ConfigError(f"labels (semi-supervised) makes cluster k stand for class k: it needs clusters = "
+                              f"{self.num_classes} (the number of classes), got clusters {self.clusters}")
+        if self.labels and self.labels < self.num_classes:
+            raise ConfigError(f"labels are chosen balanced over the {self.num_classes} classes: give at least "
+                              f"{self.num_classes}, got {self.labels}")
         if self.arch == "conv" and tuple(self.image_size) != (28, 28):
             raise ConfigError(f"the conv arch expects 28x28 images, got {shown(self.image_size)}")
         return self

@@ -62,6 +62,22 @@ class Split:
             yield self.batch(order[start:start + batch_size], device)
 
 
+def balanced_subset(labels: torch.Tensor, n: int, num_classes: int, *, seed: int = 0) -> torch.Tensor:
+    """Indices (sorted) of exactly n images, n // C of each of the C classes (the first n % C classes one more),
+    drawn at random (seeded) within each class: the labelled images of a semi-supervised run."""
+    labels = torch.as_tensor(labels).long()
+    g = torch.Generator().manual_seed(seed)
+    picked = []
+    for c in range(num_classes):
+        members = torch.nonzero(labels == c).squeeze(1)
+        want = n // num_classes + (c < n % num_classes)
+        if len(members) < want:
+            raise DataError(f"{n} labelled images balanced over {num_classes} classes need {want} of class {c}; "
+                            f"the training split has {len(members)}")
+        picked.append(members[torch.randperm(len(members), generator=g)[:want]])
+    return torch.cat(picked).sort().values
+
+
 @dataclass
 class Dataset:
     name: str

@@ -29,6 +29,49 @@ def knn_accuracy(train_codes, train_labels, test_codes, test_labels, k: int = KN
     return float((knn.predict(np.asarray(test_codes)) == np.asarray(test_labels)).mean())
 
 
+def confusion(clusters, labels, num_clusters: int, num_classes: int) -> np.ndarray:
+    """Counts (num_clusters, num_classes): how many images of each class fell in each cluster."""
+    counts = np.zeros((num_clusters, num_classes), dtype=np.int64)
+    np.add.at(counts, (np.asarray(clusters, dtype=np.int64), np.asarray(labels, dtype=np.int64)), 1)
+    return counts
+
+
+def majority_labels(counts: np.ndarray) -> np.ndarray:
+    """Each cluster's most frequent class in a ``confusion`` (ties: the smaller class); -1 for an empty cluster."""
+    counts = np.asarray(counts)
+    return np.where(counts.sum(1) > 0, counts.argmax(1), -1)
+
+
+def cluster_accuracy(train_clusters, train_labels, test_clusters, test_labels, num_clusters: int,
+                     num_classes: int) -> float:
+    """Unsupervised clustering accuracy: each cluster stands for the majority class of its *training* members;
+    the share of test images whose cluster stands for their class (a cluster no training image fell in counts as
+    wrong)."""
+    mapping = majority_labels(confusion(train_clusters, train_labels, num_clusters, num_classes))
+    return float((mapping[np.asarray(test_clusters, dtype=np.int64)] == np.asarray(test_labels)).mean())
+
+
+@torch.no_grad()
+def clusters_of(model, split: Split, batch_size: int = 1000) -> np.ndarray:
+    """``model.cluster`` (argmax q(y|x)) of every image of a split, (N,) int64."""
+    model.eval()
+    return torch.cat([model.cluster(x).cpu() for x, _ in split.batches(batch_size, device=model.device)]).numpy()
+
+
+def cluster_metrics(model, train: Split, test: Split) -> dict[str, float]:
+    """A clustered model's ``cluster_accuracy`` (test split, clusters named by their training majority),
+    ``clusters_used`` (clusters holding at least one training image) and, semi-supervised, ``classification_error``:
+    the test error of argmax q(y|x) read as the class (cluster k is class k)."""
+    k, classes = model.config.clusters, model.config.num_classes
+    train_clusters, test_clusters = clusters_of(model, train), clusters_of(model, test)
+    results = {"cluster_accuracy": cluster_accuracy(train_clusters, train.labels.numpy(), test_clusters,
+                                                    test.labels.numpy(), k, classes),
+               "clusters_used": int(len(np.unique(train_clusters)))}
+    if model.config.labels:
+        results["classification_error"] = float((test_clusters != test.labels.numpy()).mean())
+    return results
+
+
 @torch.no_grad()
 def reconstruction_errors(model: Autoencoder, split: Split, batch_size: int = 1000) -> dict[str, float]:
     """Bernoulli NLL (nats) and squared error of decoding each test image's deterministic code."""
@@ -120,6 +163,8 @@ def evaluate(model: Autoencoder, train: Split, test: Split, *, seed: int = 0, kn
         results["iwae_images"], results["iwae_k"] = min(iwae_images, len(test)), iwae_k
     if isinstance(model, AAE):
         results["prior_mmd"] = prior_mmd(model, test)
+    if model.config.clustered:
+        results.update(cluster_metrics(model, train, test))
     return results
 
 
@@ -151,7 +196,7 @@ def sample_quality(model: Autoencoder, classifier, n: int = QUALITY_SAMPLES, see
     """Classifier view of n prior samples: share classified with confidence > 0.9, the inception-like score
     exp(E[KL(p(y|x) || p(y))]) (10 = confident and balanced over 10 classes) and the smallest class share."""
     g = torch.Generator().manual_seed(seed)
-    labels = torch.arange(n) % model.config.num_classes
+    labels = torch.arange(n) % model.config.label_count  # every class (or cluster) equally often
     images = torch.cat([model.sample(len(chunk), chunk, generator=g).cpu() for chunk in labels.split(1000)])
     classifier.eval()
     probs = torch.cat([torch.softmax(classifier(images[i:i + 1000]), 1) for i in range(0, n, 1000)])

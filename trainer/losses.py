@@ -81,6 +81,12 @@ def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """-log q(y|x) of the true labels (nats per image, averaged over the batch): the supervised term of a
+    semi-supervised model, from the logits (B, K) of q(y|x)."""
+    return F.cross_entropy(logits, labels.long())
+
+
 def mmd_rbf(a: torch.Tensor, b: torch.Tensor, scales=(0.2, 0.5, 1.0, 2.0, 5.0)) -> torch.Tensor:
     """Unbiased squared MMD between samples a (n, d) and b (m, d), sum of RBF kernels."""
     def kernel(u, v):

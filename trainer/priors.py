@@ -43,6 +43,13 @@ def sample_prior(name: str, n: int, latent_dim: int, *, labels: torch.Tensor | N
     return torch.cat([xy, rest], dim=1)
 
 
+def sample_categorical(n: int, categories: int, *, generator: torch.Generator | None = None,
+                       device="cpu") -> torch.Tensor:
+    """n one-hot vectors (n, categories) of a uniform categorical: the clustered AAE's prior over its code y."""
+    which = torch.randint(categories, (n,), generator=generator, device=device)
+    return torch.nn.functional.one_hot(which, categories).float()
+
+
 def fit_mixture(codes: torch.Tensor, components: int, *, seed: int = 0) -> dict[str, torch.Tensor]:
     """A Gaussian mixture (full covariances, fitted by EM) to codes (n, d): its log weights, means and Cholesky
     factors, as the VAE's mixture prior stores them."""

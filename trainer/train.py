@@ -130,6 +130,7 @@ def fit(model: Autoencoder, data: Dataset, config: TrainConfig, callbacks=(), *,
     if 2 * model.config.prior_components > len(train):
         raise ConfigError(f"a prior of {model.config.prior_components} fitted Gaussians needs at least "
                           f"{2 * model.config.prior_components} training images, got {len(train)}")
+    model.prepare(train, seed=config.seed)
     info = dataset_info(data, config.limit)
     last: dict = next((r for r in reversed(history) if r.get("kind") == "epoch"), {})
     steps_per_epoch = math.ceil(len(train) / config.batch_size)

@@ -87,8 +87,10 @@ function isOutside(model, x, y) {
 function conditionalLabel(model, x, y, label) {
   // actions.conditional_label: the chosen digit, or ("auto") the digit of the nearest test point
   if (!model.conditional) return null;
-  if (label === "auto" || label === null || label === undefined || label === "") {
-    return model.arrays.labels[nearest(model.arrays.xy, x, y).index];
+  const of = model.arrays.label_of || model.arrays.labels; // a clustered AAE's test digits: their clusters
+  if (label === "auto" || label === null || label === undefined || label === "" || !(Number(label) >= 0 &&
+      Number(label) < model.num_classes)) {
+    return of[nearest(model.arrays.xy, x, y).index];
   }
   return Number(label);
 }
@@ -621,9 +623,14 @@ class LivePlanes {
   }
 
   async decodeAll(targets) {
-    // one run per model: a (1, d) code (and the one-hot label of a conditional model) -> (1, 784) pixels
-    return Promise.all(this.models.map(async (m, k) => {
-      if (!m.session) return null;
+    // one run per model, one after another (ONNX Runtime Web's WebAssembly backend runs one at a time): a (1, d)
+    // code (and the one-hot label of a conditional model or the cluster of a clustered AAE) -> (1, 784) pixels
+    const images = [];
+    for (const [k, m] of this.models.entries()) {
+      if (!m.session) {
+        images.push(null);
+        continue;
+      }
       const t = targets[k];
       const feeds = { z: new this.ort.Tensor("float32", t.z, [1, m.latent_dim]) };
       if (m.conditional) {
@@ -631,9 +638,9 @@ class LivePlanes {
         onehot[t.label] = 1;
         feeds.label = new this.ort.Tensor("float32", onehot, [1, m.num_classes]);
       }
-      const out = await m.session.run(feeds);
-      return out.probs.data;
-    }));
+      images.push((await m.session.run(feeds)).probs.data);
+    }
+    return images;
   }
 
   async paint(w) {
@@ -671,7 +678,8 @@ class LivePlanes {
     }
     tile.tile.classList.toggle("le-outside", t.outside);
     const z = Array.from(t.z.slice(0, 2), (v) => v.toFixed(2)).join(", ") + (t.z.length > 2 ? ", \u2026" : "");
-    tile.caption.textContent = `z = (${z})` + (t.label !== null ? `, label ${t.label}` : "");
+    const kind = this.models[k].clustered ? "cluster" : "label";
+    tile.caption.textContent = `z = (${z})` + (t.label !== null ? `, ${kind} ${t.label}` : "");
     tile.verdict.textContent = t.outside ? "outside its codes" : (this.classifier && img ? "classifier: \u2026" : "");
     const card = this.cards[k];
     card.note.textContent = `(${t.point[0].toFixed(2)}, ${t.point[1].toFixed(2)}) \u00b7 ${t.how}` +

@@ -1,4 +1,5 @@
-"""Model registry: a config's ``model`` name picks the class; cvae/caae are the conditional vae/aae."""
+"""Model registry: a config's ``model`` name picks the class; cvae/caae are the conditional vae/aae, and an aae with
+``clusters`` is the ClusterAAE."""
 from __future__ import annotations
 
 import math
@@ -7,11 +8,16 @@ import torch
 
 from ..config import MAX_PARAMETERS, ConfigError, ModelConfig
 from .ae import AE
-from .aae import AAE
+from .aae import AAE, ClusterAAE
 from .base import Autoencoder
 from .vae import VAE
 
 MODELS: dict[str, type[Autoencoder]] = {"ae": AE, "vae": VAE, "aae": AAE, "cvae": VAE, "caae": AAE}
+
+
+def model_class(config: ModelConfig) -> type[Autoencoder]:
+    """The class a config builds: its ``model``'s, or ClusterAAE for an aae with clusters."""
+    return ClusterAAE if config.clusters else MODELS[config.model]
 
 
 def state_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
@@ -19,7 +25,7 @@ def state_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     built on PyTorch's meta device, which allocates no memory, and its size is checked (MAX_PARAMETERS)."""
     config.validate()
     with torch.device("meta"):
-        skeleton = MODELS[config.model](config)
+        skeleton = model_class(config)(config)
     shapes = {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
     count = sum(math.prod(shape) for shape in shapes.values())
     if count > MAX_PARAMETERS:
@@ -30,7 +36,7 @@ def state_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
 
 def build_model(config: ModelConfig) -> Autoencoder:
     state_shapes(config)  # validated and not too big, before any memory is taken
-    return MODELS[config.model](config)
+    return model_class(config)(config)
 
 
-__all__ = ["AE", "AAE", "VAE", "Autoencoder", "MODELS", "build_model", "state_shapes"]
+__all__ = ["AE", "AAE", "ClusterAAE", "VAE", "Autoencoder", "MODELS", "build_model", "model_class", "state_shapes"]

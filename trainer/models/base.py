@@ -41,9 +41,9 @@ class Autoencoder(nn.Module):
         self.config = config.validate()
         cond_dim = config.num_classes if config.conditional else 0
         shape = dict(arch=config.arch, image_size=config.image_size, hidden=config.hidden,
-                     channels=config.channels, activation=config.activation, cond_dim=cond_dim)
-        self.encoder = Encoder(**shape, out_dim=self.encoder_width(config))
-        self.decoder = Decoder(**shape, latent_dim=config.latent_dim)
+                     channels=config.channels, activation=config.activation)
+        self.encoder = Encoder(**shape, cond_dim=cond_dim, out_dim=self.encoder_width(config))
+        self.decoder = Decoder(**shape, cond_dim=cond_dim + config.clusters, latent_dim=config.latent_dim)
 
     # -- helpers -------------------------------------------------------------
     @staticmethod
@@ -135,6 +135,10 @@ class Autoencoder(nn.Module):
         finally:
             self.encoder.requires_grad_(True)
         return {k: v.detach() for k, v in terms.items()}
+
+    def prepare(self, train, *, seed: int = 0) -> None:
+        """Called by ``fit`` with the training split before the first epoch it trains (also on --resume); must not
+        draw from torch's global RNG (the semi-supervised AAE picks its labelled images here)."""
 
     def after_epoch(self, train) -> None:
         """Called with the training split after each epoch (the AE fits its sampling Gaussian here)."""

@@ -266,17 +266,22 @@ class JobManager:
         data = load_run_dataset(run.dataset, run_dir=folder)  # the same data it was trained on
         return self._launch(owner, folder, run.model_config, train_config, data, resume=True)
 
+    def _free_slot(self, owner: str) -> list[Job]:
+        """The running jobs, after checking (with self._lock held) that ``owner`` may start one more."""
+        active = [j for j in self._jobs.values() if not j.done]
+        if sum(j.owner == owner for j in active) >= self.per_owner:
+            raise JobError(f"you already have {self.per_owner} training job running; stop it or wait for it")
+        if self.total == 0:
+            raise JobError("training is turned off on this server (LATENT_EXPLORER_TRAIN_JOBS=0)")
+        if len(active) >= self.total:
+            raise JobError(f"the server is already training {self.total} models for other users; "
+                           "try again when one finishes")
+        return active
+
     def _launch(self, owner, folder: Path, model_config, train_config, data, *, resume: bool,
                 data_files: Path | None = None) -> Job:
         with self._lock:
-            active = [j for j in self._jobs.values() if not j.done]
-            if sum(j.owner == owner for j in active) >= self.per_owner:
-                raise JobError(f"you already have {self.per_owner} training job running; stop it or wait for it")
-            if self.total == 0:
-                raise JobError("training is turned off on this server (LATENT_EXPLORER_TRAIN_JOBS=0)")
-            if len(active) >= self.total:
-                raise JobError(f"the server is already training {self.total} models for other users; "
-                               "try again when one finishes")
+            active = self._free_slot(owner)
             taken = {j.run_dir for j in active}
             if folder in taken:
                 raise JobError(f"a job is already writing {folder.name}; choose another name")
@@ -306,14 +311,7 @@ class JobManager:
             check_limits(config, train_config)
             check_data_fits(config, data, len(data.train.head(train_config.limit)))
         with self._lock:
-            active = [j for j in self._jobs.values() if not j.done]
-            if sum(j.owner == owner for j in active) >= self.per_owner:
-                raise JobError(f"you already have {self.per_owner} training job running; stop it or wait for it")
-            if self.total == 0:
-                raise JobError("training is turned off on this server (LATENT_EXPLORER_TRAIN_JOBS=0)")
-            if len(active) >= self.total:
-                raise JobError(f"the server is already training {self.total} models for other users; "
-                               "try again when one finishes")
+            active = self._free_slot(owner)
             taken = {j.run_dir for j in active} | {lane.run_dir for j in active for lane in j.lanes}
             lanes = []
             for k, config in enumerate(model_configs):

@@ -847,7 +847,7 @@ export function planeSize(n, width, height, gap = 12, min = 180, max = 520) {
   return Math.max(Math.min(best, width), 120);
 }
 
-function el(tag, cls, text) {
+export function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
   if (text !== undefined) e.textContent = text;

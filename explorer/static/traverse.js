@@ -3,7 +3,7 @@
 // planes: explorer/static/live_plane.js). The server draws the full traversal grid (actions.traversal) and
 // sends this component its code, each dim's sigma and the rows' order (explorer/ui.py traverse).
 
-import { runtime, session } from "./live_plane.js";
+import { el, runtime, session } from "./live_plane.js";
 
 const SIZE = 168; // px of the decoded digit
 
@@ -115,13 +115,6 @@ class TraverseSliders {
     this.note.textContent = `z = (${Array.from(this.z.slice(0, 4), (v) => v.toFixed(2)).join(", ")}` +
       `${this.z.length > 4 ? ", \u2026" : ""})`;
   }
-}
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
 }
 
 export function mount(element, props, trigger, watch) {

@@ -34,7 +34,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from .config import ConfigError, ModelConfig, TrainConfig, from_dict, shown, to_dict
-from .models import Autoencoder, build_model, model_class, state_shapes
+from .models import Autoencoder, build_model, integer_state, model_class, state_shapes
 
 FORMAT = "latent-explorer-checkpoint"
 FORMAT_VERSION = 1
@@ -48,7 +48,7 @@ RUN_FILES = (CONFIG, WEIGHTS, OPTIMIZER, METRICS, HISTORY, LEGACY_STATE)
 DERIVED = ("embedding.npz",)  # made from the weights (pretrained.build): stale, so deleted, when they change
 RESUME_WEIGHTS = "weights:"  # the weights' key prefix inside the resume point (optimizer keys are name/i/key)
 FLOAT_DTYPES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}  # what a model's weights may be stored as
-STORED_DTYPES = {**FLOAT_DTYPES, "I64": 8, "I32": 4}  # and its integer buffers (a clustered AAE's labelled images)
+INT_DTYPES = {"I64": 8, "I32": 4}  # what its integer buffers (a clustered AAE's labelled images) may be stored as
 RUN_NAME = re.compile(r"\w[\w .-]{0,63}")  # \w: letters and digits of any script, and _
 
 
@@ -269,10 +269,12 @@ def load(run_dir: str | Path, *, device: str | torch.device = "cpu") -> Run:
     header = read_header(run_dir / WEIGHTS)
     stored = {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
     match_state(stored, expected, model_class(model_config).TRAINING_ONLY, run_dir / WEIGHTS)
+    integers = integer_state(model_config)
     for key, entry in header.items():
-        if key != "__metadata__" and entry["dtype"] not in STORED_DTYPES:
+        allowed = INT_DTYPES if key in integers else FLOAT_DTYPES
+        if key != "__metadata__" and entry["dtype"] not in allowed:
             raise CheckpointError(f"{run_dir / WEIGHTS}: tensor {shown(key)} is stored as {entry['dtype']}; "
-                                  f"expected one of {', '.join(STORED_DTYPES)}")
+                                  f"expected one of {', '.join(allowed)}")
     model = build_model(model_config)
     tensors, _ = read_safetensors(run_dir / WEIGHTS)
     load_state(model, tensors, run_dir / WEIGHTS)

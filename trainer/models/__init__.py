@@ -34,9 +34,17 @@ def state_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def integer_state(config: ModelConfig) -> set[str]:
+    """Names of the model's integer buffers (a semi-supervised AAE's labelled index); every other tensor is a float."""
+    with torch.device("meta"):
+        skeleton = model_class(config)(config)
+    return {key for key, value in skeleton.state_dict().items() if not value.is_floating_point()}
+
+
 def build_model(config: ModelConfig) -> Autoencoder:
     state_shapes(config)  # validated and not too big, before any memory is taken
     return model_class(config)(config)
 
 
-__all__ = ["AE", "AAE", "ClusterAAE", "VAE", "Autoencoder", "MODELS", "build_model", "model_class", "state_shapes"]
+__all__ = ["AE", "AAE", "ClusterAAE", "VAE", "Autoencoder", "MODELS", "build_model", "integer_state", "model_class",
+           "state_shapes"]

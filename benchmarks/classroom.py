@@ -107,7 +107,7 @@ def browser_student(url, seconds, seed, out):
         t = time.perf_counter()
         try:
             act()
-            page.wait_for_function(*wait, timeout=timeout)
+            page.wait_for_function(wait[0], arg=wait[1] if len(wait) > 1 else None, timeout=timeout)
             records.append((kind, time.perf_counter() - t, ""))
         except Exception as e:
             records.append((kind, time.perf_counter() - t, f"{type(e).__name__}: {str(e)[:120]}"))
@@ -155,7 +155,7 @@ def browser_student(url, seconds, seed, out):
                 page.wait_for_timeout(300)
                 wait = changed(elem)
                 if action == "reconstruct":
-                    page.get_by_label("random").check()
+                    page.get_by_role("radio", name="random", exact=True).check()
                 timed(action, lambda: page.get_by_role("button", name=button).click(), wait)
             time.sleep(rng.uniform(1, 2))
         browser.close()

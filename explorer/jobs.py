@@ -182,6 +182,11 @@ class _LaneStream(_Stream):
             self.job.step = sum(lane.step for lane in self.job.lanes)
             self.job.epoch = int(min(lane.epoch for lane in self.job.lanes))
             self.job.status = "running"
+            now = time.time()
+            if self.lane.index == 0 and now - self.last_time > 0.5:  # images per second, all lanes together
+                batch = self.job.train_config.batch_size
+                self.job.images_per_s = (self.job.step - self.last_step) * batch / (now - self.last_time)
+                self.last_time, self.last_step = now, self.job.step
         if row["step"] - self.last_snapshot >= RACE_SNAPSHOT_EVERY:
             self._snapshot(row["step"], row["epoch"])
 

@@ -136,13 +136,18 @@ def race_curves(rows: list[dict], lanes: list[str]) -> go.Figure:
 
 def race_snapshots(lanes: list[tuple[str, list]], index: int | None = None) -> go.Figure:
     """Every model of a race at snapshot ``index`` (default: the latest), side by side; each panel on fixed axes
-    (the extent of all its snapshots), so replaying it does not jump."""
-    fig = make_subplots(rows=1, cols=max(1, len(lanes)), horizontal_spacing=0.05,
-                        subplot_titles=[name for name, _ in lanes])
-    for col, (name, snaps) in enumerate(lanes, start=1):
-        if not snaps:
+    (the extent of all its snapshots), so replaying it does not jump. The step goes in the title, once when the
+    lanes are at the same one (they take turns step by step), else under each model's name."""
+    picked = [snaps[min(len(snaps) - 1, index if index is not None else len(snaps) - 1)] if snaps else None
+              for _, snaps in lanes]
+    steps = {(s[0], round(s[1], 1)) for s in picked if s is not None}
+    shared = len(steps) == 1
+    titles = [name if shared or s is None else f"{name}<br>step {s[0]}" for (name, _), s in zip(lanes, picked)]
+    fig = make_subplots(rows=1, cols=max(1, len(lanes)), horizontal_spacing=0.07, subplot_titles=titles)
+    for col, ((name, snaps), snap) in enumerate(zip(lanes, picked), start=1):
+        if snap is None:
             continue
-        step, epoch, xy, labels = snaps[min(len(snaps) - 1, index if index is not None else len(snaps) - 1)]
+        step, epoch, xy, labels = snap
         everything = np.concatenate([s[2] for s in snaps])
         lo, hi = np.percentile(everything, 0.5, axis=0), np.percentile(everything, 99.5, axis=0)
         pad = 0.05 * (hi - lo)
@@ -151,9 +156,13 @@ def race_snapshots(lanes: list[tuple[str, list]], index: int | None = None) -> g
             fig.add_trace(go.Scattergl(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=str(c), legendgroup=str(c),
                                        showlegend=col == 1, marker=dict(size=3, color=_hex(c), opacity=0.75)),
                           1, col)
-        fig.update_xaxes(range=[lo[0] - pad[0], hi[0] + pad[0]], title_text=f"step {step} (epoch {epoch:.1f})",
-                         row=1, col=col)
-        fig.update_yaxes(range=[lo[1] - pad[1], hi[1] + pad[1]], row=1, col=col)
-    fig.update_layout(height=340, margin=dict(l=40, r=10, t=40, b=40), template="plotly_white",
-                      legend=dict(title="digit", itemsizing="constant"))
+        fig.update_xaxes(range=[lo[0] - pad[0], hi[0] + pad[0]], nticks=5, row=1, col=col)
+        fig.update_yaxes(range=[lo[1] - pad[1], hi[1] + pad[1]], nticks=6, row=1, col=col)
+    if shared:
+        step, epoch = next(iter(steps))
+        fig.update_layout(title=dict(text=f"step {step} (epoch {epoch:.1f})", x=0.5, xanchor="center", y=0.99,
+                                     font=dict(size=13)))
+    fig.update_layout(height=360, margin=dict(l=30, r=10, t=60, b=30), template="plotly_white",
+                      legend=dict(title="digit", itemsizing="constant", orientation="h", x=0.5, xanchor="center",
+                                  y=-0.12, yanchor="top"))
     return fig

@@ -34,26 +34,40 @@ class Target:
 
 
 class LRU:
-    """A small thread-safe LRU cache shared by all users (values are read-only)."""
+    """A small thread-safe LRU cache shared by all users (values are read-only). A value asked for while another
+    request is making it is waited for, not made twice: a class that switches to the same background at once
+    draws it once."""
 
     def __init__(self, size: int = 64):
         self.size, self._data, self._lock = size, OrderedDict(), threading.Lock()
+        self._making: dict = {}  # key -> Event set when its maker finished (or failed)
 
     def clear(self):
         with self._lock:
             self._data.clear()
 
     def get(self, key, make):
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-        value = make()
-        with self._lock:
-            self._data[key] = value
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-        return value
+        while True:
+            with self._lock:
+                if key in self._data:
+                    self._data.move_to_end(key)
+                    return self._data[key]
+                busy = self._making.get(key)
+                if busy is None:
+                    done = self._making[key] = threading.Event()
+                    break
+            busy.wait()  # then look again: made, or its maker failed and this request makes it
+        try:
+            value = make()
+            with self._lock:
+                self._data[key] = value
+                while len(self._data) > self.size:
+                    self._data.popitem(last=False)
+            return value
+        finally:
+            with self._lock:
+                del self._making[key]
+            done.set()
 
 
 PLANES = LRU(96)
@@ -256,12 +270,17 @@ def pick_test_digits(test, mode: str, k: int = 10, indices: str = "", seed: int 
     return images, labels[idx], idx
 
 
-def samples(entry: Entry, n: int = 64, seed: int = 0) -> np.ndarray:
-    """An 8x8 grid of prior samples (AE: from a Gaussian fitted to its codes)."""
+def sample_images(entry: Entry, n: int = 64, seed: int = 0) -> np.ndarray:
+    """n prior samples (n, 28, 28), every class or cluster equally often (AE: from a Gaussian fitted to its codes)."""
     g = torch.Generator().manual_seed(seed)
     with entry.lock:
-        images = entry.model.sample(n, torch.arange(n) % entry.config.label_count, generator=g).cpu()[:, 0].numpy()
-    side = int(np.ceil(np.sqrt(n)))
+        return entry.model.sample(n, torch.arange(n) % entry.config.label_count, generator=g).cpu()[:, 0].numpy()
+
+
+def samples(entry: Entry, n: int = 64, seed: int = 0, images: np.ndarray | None = None) -> np.ndarray:
+    """A square grid of n prior samples (or of ``images``, drawn by sample_images)."""
+    images = sample_images(entry, n, seed) if images is None else images
+    side = int(np.ceil(np.sqrt(len(images))))
     return render.tile(images, side, side, scale=2)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import re
@@ -9,10 +10,12 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from gradio.components.plot import PlotData
 
 from trainer.checkpoint import CheckpointError
 from trainer.config import SEED_MAX
@@ -52,7 +55,7 @@ CAPTIONS = {
     "samples": "Digits generated from each model's prior: N(0, I) for the VAE (vae-16d: a mixture of Gaussians "
                "fitted to its codes), the AAE's chosen prior, and for the AE (which has no prior) a Gaussian fitted "
                "to its codes — with 16 latent dims many of those fall in the holes between codes (compare ae-16d "
-               "with vae-16d). "
+               "with vae-16d). Each title counts the shown samples the classifier is over 90% sure of. "
                "Interpolation decodes the straight line between two test digits' codes in each model.",
     "clusters": "A clustered AAE's encoder puts every digit in one of K clusters (a categorical code, matched to a "
                 "uniform prior by one adversary) and keeps its style apart (a second adversary matches it to "
@@ -142,6 +145,48 @@ def model_choices(session=None) -> list[tuple[str, str]]:
     """(shown name, key) pairs: shipped models by name, runs and uploads with their source."""
     keys = list(REGISTRY.available()) + list((session or {}).get("uploads", {}))
     return [(k.split("/", 1)[1] if k.startswith("pretrained/") else k.replace("/", ": ", 1), k) for k in keys]
+
+
+def picture(**kwargs) -> gr.Image:
+    """An output image whose numpy picture goes to Gradio's cache under its content hash, written atomically and
+    only once (cached_png). gr.Image rewrites an existing file in place, so a second student drawing the same
+    picture truncated it while the first one's browser was still downloading it ("peer closed connection" in
+    benchmarks/classroom.py). Bound to the instance, not a subclass: Gradio writes a .pyi beside the source of
+    every component class."""
+    image = gr.Image(type="numpy", format="png", interactive=False, **kwargs)
+    plain = image.postprocess
+    image.postprocess = lambda value: plain(cached_png(value, image.GRADIO_CACHE)
+                                            if isinstance(value, np.ndarray) else value)
+    return image
+
+
+def cached_png(image: np.ndarray, cache_dir) -> str:
+    """The PNG of ``image`` (uint8, or floats in [0, 1]) at cache_dir/<sha256>/image.png: written to a temporary
+    name and renamed into place when new, touched when it is there already (the cache cleanup goes by age)."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    if image.dtype != np.uint8:
+        image = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+    with BytesIO() as out:
+        Image.fromarray(image).save(out, "png")
+        data = out.getvalue()
+    folder = Path(cache_dir) / hashlib.sha256(data).hexdigest()
+    path = folder / "image.png"
+    if path.is_file():
+        os.utime(path)
+        return str(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=".image.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return str(path)
 
 
 def default_models() -> list[str]:
@@ -289,9 +334,37 @@ def load_models(keys, projection, background, points, label="auto", session=None
     view = live_view(entries, projection, background, points, label, session)
     clicked, x, y = session["click"]
     marks = _drawn_marks(entries, projection, session)
-    scatter = plots.latent_scatter(entries, projection, marks=marks, safe_colours=bool(session.get("projector")))
+    scatter = scatter_plot(entries, projection, marks, bool(session.get("projector")))
     return [view, scatter, status, x, y, clicked, session,
             gr.Timer(active=bool(waiting or exports_pending(entries)))]
+
+
+_scatters: OrderedDict = OrderedDict()  # (keys, projection, palette) -> (the planes' views, the plot's JSON)
+_scatters_lock = threading.Lock()
+SCATTER_CACHE = 16
+
+
+def scatter_plot(entries, projection, marks, safe_colours) -> PlotData:
+    """The Scatter tab's figure as Gradio's plot value. Building and serialising 10,000 points per model costs
+    most of a /load_models call, and a class asks for the same few sets of models again and again: the JSON is
+    kept for the last SCATTER_CACHE sets (matched by the very views it was drawn from, so a plane that changes,
+    such as PCA giving way to UMAP, is drawn anew). A drawn digit's star is drawn every time."""
+    views = tuple(e.view(projection) for e in entries)
+    key = (tuple(e.key for e in entries), tuple(e.label for e in entries), projection, safe_colours)
+    if not marks:
+        with _scatters_lock:
+            hit = _scatters.get(key)
+            if hit is not None and all(a is b for a, b in zip(hit[0], views)):
+                _scatters.move_to_end(key)
+                return hit[1]
+    fig = plots.latent_scatter(entries, projection, marks=marks, safe_colours=safe_colours)
+    data = PlotData(type="plotly", plot=fig.to_json())
+    if not marks:
+        with _scatters_lock:
+            _scatters[key] = (views, data)
+            while len(_scatters) > SCATTER_CACHE:
+                _scatters.popitem(last=False)
+    return data
 
 
 def reload_models(keys, projection, background, points, label="auto", session=None):
@@ -440,9 +513,13 @@ def reconstruct(keys, mode, indices, sketch, seed, projection, session):
     message = f"Test digits {', '.join(map(str, idx))}" + (" (first column: your drawing)" if digit is not None else
                                                             " · " + NO_DRAWING)
     # the scatter (10,000 points per model) is rebuilt only when the drawn digit's star moves
-    scatter = plots.latent_scatter(entries, projection, marks=_drawn_marks(entries, projection, session)) \
+    scatter = scatter_plot(entries, projection, _drawn_marks(entries, projection, session),
+                           bool((session or {}).get("projector"))) \
         if star_changed else gr.skip()
     return image, table, message, scatter, session
+
+
+SAMPLES = 64  # prior samples per model in the Samples tab
 
 
 def sample(keys, seed, session):
@@ -450,14 +527,12 @@ def sample(keys, seed, session):
     clf = classifier()
     out = []
     for e in entries:
-        grid = actions.samples(e, 64, int(seed or 0))
+        images = actions.sample_images(e, SAMPLES, int(seed or 0))
         title = f"{e.label} · {e.config.sampled_from}"
-        if clf is not None:
-            from trainer.evaluate import sample_quality
-
-            q = sample_quality(e.model, clf, n=500, seed=int(seed or 0))
-            title += f" · {q['confident_share']:.0%} look like a digit"
-        out.append((grid, title))
+        if clf is not None:  # of the samples shown (the report card's share is of 10,000)
+            _, confidence = actions.classify(clf, images)
+            title += f" · {int((confidence > 0.9).sum())} of {SAMPLES} look like a digit"
+        out.append((actions.samples(e, images=images), title))
     return render.side_by_side(out), _caption_list(out)
 
 
@@ -765,8 +840,8 @@ def build() -> gr.Blocks:
             with gr.Tab("Latent planes", id="planes"):
                 gr.Markdown(CAPTIONS["planes"], elem_classes=["caption"])
                 planes = live_component()
-                decoded = gr.Image(type="numpy", format="png", interactive=False, elem_id="decoded",
-                                   label="Decoded on the server", buttons=["download"], visible=False)
+                decoded = picture(elem_id="decoded",
+                                  label="Decoded on the server", buttons=["download"], visible=False)
                 with gr.Accordion("Decode exact coordinates", open=False):
                     with gr.Row():
                         clicked = gr.Number(value=0, label="Model #", precision=0, minimum=0, min_width=60)
@@ -789,8 +864,8 @@ def build() -> gr.Blocks:
                     grid_n = gr.Slider(5, 25, value=15, step=1, label="Grid size")
                     quantiles = gr.Checkbox(value=False, label="VAE: through Gaussian quantiles")
                     grid_btn = gr.Button("Draw grids", variant="primary")
-                grids = gr.Image(type="numpy", format="png", interactive=False, label="Manifold grids",
-                                 show_label=False, buttons=["download"], elem_id="grids")
+                grids = picture(label="Manifold grids",
+                                show_label=False, buttons=["download"], elem_id="grids")
                 grids_text = gr.Markdown()
             with gr.Tab("Reconstructions", id="reconstructions") as recon_tab:
                 gr.Markdown(CAPTIONS["recon"])
@@ -806,8 +881,8 @@ def build() -> gr.Blocks:
                                           canvas_size=(280, 280), scale=1, layers=False, transforms=(), elem_id="sketch",
                                           brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"))
                 recon_msg = gr.Markdown()
-                recon_img = gr.Image(type="numpy", format="png", interactive=False, label="Reconstructions",
-                                     buttons=["download"], elem_id="recons")
+                recon_img = picture(label="Reconstructions",
+                                    buttons=["download"], elem_id="recons")
                 recon_table = gr.Dataframe(headers=["model", "mean error (nats)"], label="Reconstruction error",
                                            interactive=False)
             with gr.Tab("Latent traversal", id="traversal") as traverse_tab:
@@ -825,8 +900,8 @@ def build() -> gr.Blocks:
                 traverse_live = gr.HTML("", html_template='<div class="le-host"></div>',
                                         js_on_load=(live.STATIC / "mount.js").read_text(), apply_default_css=False,
                                         elem_id="traverse-live", module_url=live.static_url("traverse.js"))
-                traverse_img = gr.Image(type="numpy", format="png", interactive=False, label="Traversal",
-                                        show_label=False, buttons=["download"], elem_id="traversal")
+                traverse_img = picture(label="Traversal",
+                                       show_label=False, buttons=["download"], elem_id="traversal")
                 with gr.Row():
                     traverse_gif_btn = gr.Button("Traversal as a GIF (for slides)", size="sm", scale=0,
                                                  min_width=260)
@@ -836,15 +911,15 @@ def build() -> gr.Blocks:
                 with gr.Row():
                     sample_seed = gr.Number(value=0, label="Seed", precision=0, minimum=0, maximum=SEED_MAX)
                     sample_btn = gr.Button("Sample from the priors", variant="primary")
-                sample_gallery = gr.Image(type="numpy", format="png", interactive=False, label="Prior samples",
-                                          show_label=False, buttons=["download"], elem_id="samples")
+                sample_gallery = picture(label="Prior samples",
+                                         show_label=False, buttons=["download"], elem_id="samples")
                 sample_text = gr.Markdown()
                 with gr.Row():
                     interp_a = gr.Number(value=3, label="From test digit #", precision=0)
                     interp_b = gr.Number(value=2, label="To test digit #", precision=0)
                     interp_btn = gr.Button("Interpolate")
-                interp_img = gr.Image(type="numpy", format="png", interactive=False, label="Interpolation",
-                                      buttons=["download"])
+                interp_img = picture(label="Interpolation",
+                                     buttons=["download"])
                 with gr.Row():
                     interp_gif_btn = gr.Button("Interpolation as a GIF (for slides)", size="sm", scale=0,
                                                min_width=260)
@@ -857,14 +932,14 @@ def build() -> gr.Blocks:
                         style_btn = gr.Button("Draw style grids", variant="primary")
                         add_cond_btn = gr.Button("Add the CVAE and CAAE")
                 style_text = gr.Markdown(elem_id="styles-text")  # above the picture: the hint must not hide below it
-                style_gallery = gr.Image(type="numpy", format="png", interactive=False, label="Style × label",
-                                         show_label=False, buttons=["download"], elem_id="styles")
+                style_gallery = picture(label="Style × label",
+                                        show_label=False, buttons=["download"], elem_id="styles")
             with gr.Tab("Clusters", id="clusters") as clusters_tab:
                 gr.Markdown(CAPTIONS["clusters"], elem_classes=["caption"])
                 add_clustered_btn = gr.Button("Add the clustered AAEs", size="sm", scale=0, min_width=220)
                 clusters_text = gr.Markdown(elem_id="clusters-text")
-                clusters_heads = gr.Image(type="numpy", format="png", interactive=False, label="Cluster heads",
-                                          show_label=False, buttons=["download"], elem_id="cluster-heads")
+                clusters_heads = picture(label="Cluster heads",
+                                         show_label=False, buttons=["download"], elem_id="cluster-heads")
                 clusters_matrix = gr.Plot(label="Clusters against true digits", elem_id="cluster-confusion")
             with gr.Tab("Train", id="train"):
                 train = trainer_tab.build_tab(session)
@@ -959,13 +1034,26 @@ def build() -> gr.Blocks:
     return demo
 
 
+def warm_planes() -> None:
+    """Draw every plane background of the default models once (a few seconds), so the first students to switch
+    backgrounds in class do not wait for them (every page shares these pictures)."""
+    try:
+        for key in default_models():
+            entry = REGISTRY.get(key)
+            for background in actions.BACKGROUNDS:
+                live.layer_url(entry, "umap", background, True, classifier() if background == "classifier" else None)
+    except Exception as e:  # a page then draws them on first use, as before
+        print(f"plane warm-up failed ({type(e).__name__}: {e})", flush=True)
+
+
 def warm_up_background() -> None:
-    """Once the server listens: draw the Scatter tab's sprite of test digits (a second), then compile
-    umap-learn's code, so that a student's fresh 16-D model gets its UMAP plane in seconds (the first fit in a
-    process otherwise spends most of a minute compiling)."""
+    """Once the server listens: draw the Scatter tab's sprite of test digits (a second) and the default models'
+    plane backgrounds (warm_planes), then compile umap-learn's code, so that a student's fresh 16-D model gets its
+    UMAP plane in seconds (the first fit in a process otherwise spends most of a minute compiling)."""
     from .projection import warm_up
 
     live.digit_sprite(REGISTRY.test)
+    warm_planes()
     try:
         warm_up()
     except Exception as e:  # the first real fit then compiles instead; nothing else depends on it

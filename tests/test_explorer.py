@@ -185,7 +185,7 @@ def test_drawn_digit_is_reconstructed_and_starred_in_every_plane(registry, monke
     image, table, message, scatter, session = ui.reconstruct(keys, "one per class", "", {"composite": canvas}, 0,
                                                              "pca", session)
     assert "your drawing" in message and session["drawn"] is not None and len(table) == 3
-    stars = [t for t in scatter.data if t.name == "your drawing"]
+    stars = [t for t in json.loads(scatter.plot)["data"] if t.get("name") == "your drawing"]
     assert len(stars) == 3
     with_star = json.loads(ui.refresh_live(keys, "pca", "none", True, "auto", session))
     drawn, session["drawn"] = session["drawn"], None
@@ -196,11 +196,11 @@ def test_drawn_digit_is_reconstructed_and_starred_in_every_plane(registry, monke
         assert np.allclose(model["star"], star)
     assert all(m["star"] is None for m in without["models"])
     _, _, _, scatter, session = ui.reconstruct(keys, "random", "", None, 0, "pca", session)
-    assert not [t for t in scatter.data if t.name == "your drawing"]  # the star is gone with the drawing
+    assert not [t for t in json.loads(scatter.plot)["data"] if t.get("name") == "your drawing"]  # gone with it
     _, _, message, scatter, _ = ui.reconstruct(keys, "random", "", {"composite": np.zeros((280, 280, 4), np.uint8)},
                                                0, "pca", session)
     assert ui.NO_DRAWING in message
-    assert not hasattr(scatter, "data")  # nothing drawn before or now: the scatter is left as it is
+    assert not hasattr(scatter, "plot")  # nothing drawn before or now: the scatter is left as it is
 
 
 def test_conditional_tab_draws_its_grids_on_open_or_says_what_to_add(registry, monkeypatch):
@@ -299,3 +299,46 @@ def test_the_page_shows_the_readme_lesson(tmp_path):
     assert ui.lesson_markdown(readme) is None and ui.lesson_markdown(tmp_path / "missing.md") is None
     readme.write_text("# x\n## A 10-minute lesson\n1. **Only** step\n")  # the last section of the file
     assert ui.lesson_markdown(readme) == "1. **Only** step"
+
+
+def test_the_shared_cache_makes_a_value_once_when_many_ask_at_once_and_again_after_a_failure():
+    import threading
+    import time
+
+    cache, calls, results = actions.LRU(4), [], []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.2)
+        return "layer"
+
+    threads = [threading.Thread(target=lambda: results.append(cache.get("k", slow))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == ["layer"] * 8 and len(calls) == 1
+
+    def broken():
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        cache.get("j", broken)
+    assert cache.get("j", lambda: "made") == "made"  # a failed maker leaves nothing behind
+
+
+def test_the_scatter_is_serialised_once_per_set_of_planes_and_anew_when_a_plane_changes(registry, monkeypatch):
+    from explorer import ui
+    from explorer.registry import View
+
+    monkeypatch.setattr(ui, "REGISTRY", registry)
+    entries = ui.entries_for(["pretrained/ae-2d", "pretrained/vae-8d"], None)
+    first = ui.scatter_plot(entries, "pca", None, False)
+    assert ui.scatter_plot(entries, "pca", None, False) is first  # the same JSON, not built again
+    assert ui.scatter_plot(entries, "pca", None, True) is not first  # the projector's palette is its own
+    starred = ui.scatter_plot(entries, "pca", {"pretrained/ae-2d": (0.0, 0.0)}, False)
+    assert "your drawing" in starred.plot and "your drawing" not in first.plot
+    old = entries[1].views["pca"]
+    monkeypatch.setitem(entries[1].views, "pca", View("pca", old.xy + 1, old.inverse, old.extent))
+    again = ui.scatter_plot(entries, "pca", None, False)
+    assert again is not first and json.loads(again.plot) != json.loads(first.plot)

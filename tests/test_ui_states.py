@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import pytest
 
 from conftest import TRAIN_ORDER
@@ -157,3 +159,33 @@ def test_the_training_curves_say_what_the_step_loss_is():
     aae = plots.training_curves(rows, "aae")
     assert aae.layout.annotations[0].text == "training loss per step: reconstruction (nats/image)"
     assert aae.layout.yaxis3.title.text == "discriminator / generator"
+
+
+def test_an_output_picture_is_never_rewritten_while_a_browser_may_be_downloading_it(tmp_path):
+    """Two students drawing the same picture: the second must not truncate the file the first is fetching."""
+    import threading
+
+    from explorer import ui
+
+    picture = ui.picture()
+    picture.GRADIO_CACHE = str(tmp_path)
+    image = (np.random.default_rng(0).random((400, 900)) * 255).astype(np.uint8)
+    path = Path(picture.postprocess(image).path)
+    expected = path.read_bytes()
+    seen, stop = set(), threading.Event()
+
+    def download():
+        while not stop.is_set():
+            seen.add(len(path.read_bytes()))
+
+    reader = threading.Thread(target=download)
+    reader.start()
+    try:
+        for _ in range(200):
+            assert Path(picture.postprocess(image).path) == path
+    finally:
+        stop.set()
+        reader.join()
+    assert seen == {len(expected)}, f"a download saw {sorted(seen)} bytes of {len(expected)}"
+    assert path.read_bytes() == expected
+    assert [p.name for p in path.parent.iterdir()] == ["image.png"]  # no temporary file left behind

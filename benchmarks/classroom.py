@@ -1,6 +1,6 @@
 """A class of 30 on one 2-core server for 60 s, each student a separate process; prints a table.
 
-    python benchmarks/classroom.py [--seconds 60] [--browsers 6] [--clients 24]
+    python benchmarks/classroom.py [--seconds 60] [--browsers 6] [--clients 24] [--settle 40] [--no-job]
 
 - --browsers headless Chromium pages (one Playwright process each) run the lesson's actions in turn: hover and
   click the planes, switch the background, reconstruct, sample, draw the manifold grids;
@@ -11,7 +11,7 @@ The server and the job run at normal priority, and so do a few "probe" students 
 --probe-clients) whose numbers are what a student sees; the rest of the class runs at nice 19 (their Chromium
 sessions' scheduling groups too), so that their client-side work on this one machine takes the server's two
 cores as little as possible; their requests still reach the server as fast as they make them. --no-job: no
-training job. SETTLE=S (environment): wait S seconds after start-up first (the app's warm-up, as before a class).
+training job. --settle S: wait S seconds after start-up first (the app's warm-up, as before a class).
 Per action: p50/p95 latency and errors (probes and the rest of the class apart); the pages' hover repaint time
 (against one page alone); the server's CPU and peak RSS. Targets: 0 errors, p95 <= 1 s for every server
 action, hover as fast as alone, RSS <= 2 GB.
@@ -255,6 +255,7 @@ def main():
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--browsers", type=int, default=6)
     p.add_argument("--clients", type=int, default=24)
+    p.add_argument("--settle", type=float, default=0, help="seconds to wait after start-up (its warm-up)")
     p.add_argument("--no-job", dest="job", action="store_false", help="no training job meanwhile")
     p.add_argument("--probe-browsers", type=int, default=1, help="pages at normal priority (the rest: nice 19)")
     p.add_argument("--probe-clients", type=int, default=4, help="API users at normal priority (the rest: nice 19)")
@@ -264,7 +265,7 @@ def main():
     runs = tempfile.mkdtemp(prefix="classroom-runs-")
     proc, url, _ = start([sys.executable, "app.py"], env={"LATENT_EXPLORER_RUNS": runs})
     try:
-        time.sleep(float(os.environ.get("SETTLE", "0")))
+        time.sleep(args.settle)
         alone = alone_repaint(url) if args.browsers else []
         out = mp.Queue()
         stop, found = threading.Event(), {}

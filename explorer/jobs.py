@@ -91,14 +91,17 @@ class _Stream(Callback):
         self.last_time, self.last_step = time.time(), job.step
         self.idle = False
 
-    def on_step(self, row):
+    def _measure_rate(self, step: int) -> None:
+        """Images per second since the last measure, at most every 0.5 s (the caller holds the job's lock)."""
         now = time.time()
+        if now - self.last_time > 0.5:
+            self.job.images_per_s = (step - self.last_step) * self.job.train_config.batch_size / (now - self.last_time)
+            self.last_time, self.last_step = now, step
+
+    def on_step(self, row):
         with self.job.lock:
             self.job.rows.append(row)
-            if now - self.last_time > 0.5:
-                batch = self.job.train_config.batch_size
-                self.job.images_per_s = (row["step"] - self.last_step) * batch / (now - self.last_time)
-                self.last_time, self.last_step = now, row["step"]
+            self._measure_rate(row["step"])
             self.job.step, self.job.epoch = row["step"], int(row["epoch"])
             self.job.status = "running"
 
@@ -182,11 +185,8 @@ class _LaneStream(_Stream):
             self.job.step = sum(lane.step for lane in self.job.lanes)
             self.job.epoch = int(min(lane.epoch for lane in self.job.lanes))
             self.job.status = "running"
-            now = time.time()
-            if self.lane.index == 0 and now - self.last_time > 0.5:  # images per second, all lanes together
-                batch = self.job.train_config.batch_size
-                self.job.images_per_s = (self.job.step - self.last_step) * batch / (now - self.last_time)
-                self.last_time, self.last_step = now, self.job.step
+            if self.lane.index == 0:  # one lane measures the race: all lanes' images together
+                self._measure_rate(self.job.step)
         if row["step"] - self.last_snapshot >= RACE_SNAPSHOT_EVERY:
             self._snapshot(row["step"], row["epoch"])
 

@@ -186,7 +186,7 @@ def classifier_onnx(folder: Path, exports: Path) -> tuple[Path, str] | None:
 
 
 # -- what the page is sent -------------------------------------------------------------------------------------
-def _png(image: np.ndarray) -> bytes:
+def png_bytes(image: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="PNG", optimize=False, compress_level=6)
     return buf.getvalue()
@@ -218,7 +218,7 @@ def layer_url(entry: Entry, projection: str, background: str, points: bool, clas
             shown[:] = False
         image = render.plane_layer(view.extent, LAYER_SIZE, LAYER_SIZE, view.xy[shown], entry.labels[shown],
                                    background=bg, hatch=outside_mask(view), palette=palette)
-        return _png(image)
+        return png_bytes(image)
     return ASSETS.add_bytes(actions.PLANES.get(key, make), ".png")
 
 

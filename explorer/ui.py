@@ -10,14 +10,13 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 from gradio.components.plot import PlotData
 
-from trainer.checkpoint import CheckpointError
+from trainer.checkpoint import CheckpointError, atomic_write
 from trainer.config import SEED_MAX
 
 from . import actions, live, plots, render, settings, trainer_tab
@@ -161,31 +160,14 @@ def picture(**kwargs) -> gr.Image:
 
 
 def cached_png(image: np.ndarray, cache_dir) -> str:
-    """The PNG of ``image`` (uint8, or floats in [0, 1]) at cache_dir/<sha256>/image.png: written to a temporary
-    name and renamed into place when new, touched when it is there already (the cache cleanup goes by age)."""
-    from io import BytesIO
-
-    from PIL import Image
-
-    if image.dtype != np.uint8:
-        image = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
-    with BytesIO() as out:
-        Image.fromarray(image).save(out, "png")
-        data = out.getvalue()
-    folder = Path(cache_dir) / hashlib.sha256(data).hexdigest()
-    path = folder / "image.png"
+    """The PNG of ``image`` (uint8, or floats in [0, 1]) at cache_dir/<sha256>/image.png: written atomically when
+    new, touched when it is there already (the cache cleanup goes by age)."""
+    data = live.png_bytes(image if image.dtype == np.uint8 else render.to_uint8(image))
+    path = Path(cache_dir) / hashlib.sha256(data).hexdigest() / "image.png"
     if path.is_file():
         os.utime(path)
-        return str(path)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=".image.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    else:
+        atomic_write(path, data)
     return str(path)
 
 
@@ -339,32 +321,26 @@ def load_models(keys, projection, background, points, label="auto", session=None
             gr.Timer(active=bool(waiting or exports_pending(entries)))]
 
 
-_scatters: OrderedDict = OrderedDict()  # (keys, projection, palette) -> (the planes' views, the plot's JSON)
-_scatters_lock = threading.Lock()
-SCATTER_CACHE = 16
+SCATTERS = actions.LRU(16)  # the Scatter tab's JSON, per set of planes
 
 
 def scatter_plot(entries, projection, marks, safe_colours) -> PlotData:
     """The Scatter tab's figure as Gradio's plot value. Building and serialising 10,000 points per model costs
     most of a /load_models call, and a class asks for the same few sets of models again and again: the JSON is
-    kept for the last SCATTER_CACHE sets (matched by the very views it was drawn from, so a plane that changes,
-    such as PCA giving way to UMAP, is drawn anew). A drawn digit's star is drawn every time."""
+    kept per set of planes (matched by the very views it was drawn from, so a plane that changes, such as PCA
+    giving way to UMAP, is drawn anew). A drawn digit's star is drawn every time."""
     views = tuple(e.view(projection) for e in entries)
-    key = (tuple(e.key for e in entries), tuple(e.label for e in entries), projection, safe_colours)
-    if not marks:
-        with _scatters_lock:
-            hit = _scatters.get(key)
-            if hit is not None and all(a is b for a, b in zip(hit[0], views)):
-                _scatters.move_to_end(key)
-                return hit[1]
-    fig = plots.latent_scatter(entries, projection, marks=marks, safe_colours=safe_colours)
-    data = PlotData(type="plotly", plot=fig.to_json())
-    if not marks:
-        with _scatters_lock:
-            _scatters[key] = (views, data)
-            while len(_scatters) > SCATTER_CACHE:
-                _scatters.popitem(last=False)
-    return data
+
+    def make():
+        fig = plots.latent_scatter(entries, projection, marks=marks, safe_colours=safe_colours)
+        return views, PlotData(type="plotly", plot=fig.to_json())
+
+    if marks:
+        return make()[1]
+    key = (tuple(e.key for e in entries), tuple(e.label for e in entries), tuple(map(id, views)), projection,
+           safe_colours)
+    drawn_from, data = SCATTERS.get(key, make)
+    return data if all(a is b for a, b in zip(drawn_from, views)) else make()[1]  # an id reused by a new view
 
 
 def reload_models(keys, projection, background, points, label="auto", session=None):

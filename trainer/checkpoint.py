@@ -34,7 +34,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from .config import ConfigError, ModelConfig, TrainConfig, from_dict, shown, to_dict
-from .models import Autoencoder, build_model, integer_state, model_class, state_shapes
+from .models import Autoencoder, build_model, model_class, state_spec
 
 FORMAT = "latent-explorer-checkpoint"
 FORMAT_VERSION = 1
@@ -263,17 +263,17 @@ def load(run_dir: str | Path, *, device: str | torch.device = "cpu") -> Run:
     try:
         model_config = from_dict(ModelConfig, cfg.get("model"), where=f"{run_dir / CONFIG} model").validate()
         train_config = from_dict(TrainConfig, cfg.get("train") or {}, where=f"{run_dir / CONFIG} train")
-        expected = state_shapes(model_config)
+        spec = state_spec(model_config)
     except ConfigError as e:
         raise CheckpointError(f"{run_dir / CONFIG}: {e}" if str(run_dir) not in str(e) else str(e)) from None
     header = read_header(run_dir / WEIGHTS)
     stored = {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
-    match_state(stored, expected, model_class(model_config).TRAINING_ONLY, run_dir / WEIGHTS)
-    integers = integer_state(model_config)
-    for key, entry in header.items():
-        allowed = INT_DTYPES if key in integers else FLOAT_DTYPES
-        if key != "__metadata__" and entry["dtype"] not in allowed:
-            raise CheckpointError(f"{run_dir / WEIGHTS}: tensor {shown(key)} is stored as {entry['dtype']}; "
+    match_state(stored, {key: shape for key, (shape, _) in spec.items()}, model_class(model_config).TRAINING_ONLY,
+                run_dir / WEIGHTS)
+    for key in stored:  # every stored name is the model's by now
+        allowed = FLOAT_DTYPES if spec[key][1] else INT_DTYPES
+        if header[key]["dtype"] not in allowed:
+            raise CheckpointError(f"{run_dir / WEIGHTS}: tensor {shown(key)} is stored as {header[key]['dtype']}; "
                                   f"expected one of {', '.join(allowed)}")
     model = build_model(model_config)
     tensors, _ = read_safetensors(run_dir / WEIGHTS)

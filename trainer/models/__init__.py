@@ -20,25 +20,24 @@ def model_class(config: ModelConfig) -> type[Autoencoder]:
     return ClusterAAE if config.clusters else MODELS[config.model]
 
 
-def state_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
-    """Name -> shape of every weight and buffer the model of ``config`` has, from the config alone: the model is
-    built on PyTorch's meta device, which allocates no memory, and its size is checked (MAX_PARAMETERS)."""
+def state_spec(config: ModelConfig) -> dict[str, tuple[tuple[int, ...], bool]]:
+    """Name -> (shape, is a float) of every weight and buffer the model of ``config`` has, from the config alone:
+    the model is built on PyTorch's meta device, which allocates no memory, and its size is checked
+    (MAX_PARAMETERS). Integer buffers are a semi-supervised AAE's labelled index."""
     config.validate()
     with torch.device("meta"):
         skeleton = model_class(config)(config)
-    shapes = {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
-    count = sum(math.prod(shape) for shape in shapes.values())
+    spec = {key: (tuple(value.shape), value.is_floating_point()) for key, value in skeleton.state_dict().items()}
+    count = sum(math.prod(shape) for shape, _ in spec.values())
     if count > MAX_PARAMETERS:
         raise ConfigError(f"this model would have {count:,} parameters, more than the {MAX_PARAMETERS:,} allowed; "
                           "use smaller hidden, channels or disc_hidden widths")
-    return shapes
+    return spec
 
 
-def integer_state(config: ModelConfig) -> set[str]:
-    """Names of the model's integer buffers (a semi-supervised AAE's labelled index); every other tensor is a float."""
-    with torch.device("meta"):
-        skeleton = model_class(config)(config)
-    return {key for key, value in skeleton.state_dict().items() if not value.is_floating_point()}
+def state_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every weight and buffer of the model of ``config`` (state_spec)."""
+    return {key: shape for key, (shape, _) in state_spec(config).items()}
 
 
 def build_model(config: ModelConfig) -> Autoencoder:
@@ -46,5 +45,5 @@ def build_model(config: ModelConfig) -> Autoencoder:
     return model_class(config)(config)
 
 
-__all__ = ["AE", "AAE", "ClusterAAE", "VAE", "Autoencoder", "MODELS", "build_model", "integer_state", "model_class",
-           "state_shapes"]
+__all__ = ["AE", "AAE", "ClusterAAE", "VAE", "Autoencoder", "MODELS", "build_model", "model_class", "state_shapes",
+           "state_spec"]

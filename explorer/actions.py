@@ -1,8 +1,6 @@
 """What the explorer does, as plain functions over registry entries (the UI handlers only call these)."""
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +8,7 @@ import torch
 from PIL import Image
 
 from . import render
+from .cache import CACHE
 from .registry import Entry, View
 
 PLANE_SIZE = 400
@@ -33,44 +32,6 @@ class Target:
     outside: bool = False  # the point is outside the region this model's test codes cover
 
 
-class LRU:
-    """A small thread-safe LRU cache shared by all users (values are read-only). A value asked for while another
-    request is making it is waited for, not made twice: a class that switches to the same background at once
-    draws it once."""
-
-    def __init__(self, size: int = 64):
-        self.size, self._data, self._lock = size, OrderedDict(), threading.Lock()
-        self._making: dict = {}  # key -> Event set when its maker finished (or failed)
-
-    def clear(self):
-        with self._lock:
-            self._data.clear()
-
-    def get(self, key, make):
-        while True:
-            with self._lock:
-                if key in self._data:
-                    self._data.move_to_end(key)
-                    return self._data[key]
-                busy = self._making.get(key)
-                if busy is None:
-                    done = self._making[key] = threading.Event()
-                    break
-            busy.wait()  # then look again: made, or its maker failed and this request makes it
-        try:
-            value = make()
-            with self._lock:
-                self._data[key] = value
-                while len(self._data) > self.size:
-                    self._data.popitem(last=False)
-            return value
-        finally:
-            with self._lock:
-                del self._making[key]
-            done.set()
-
-
-PLANES = LRU(96)
 
 
 def test_digits(test, index) -> np.ndarray:
@@ -372,7 +333,7 @@ def dim_kl(entry: Entry, test) -> np.ndarray | None:
             var = logvar.exp() if tril is None else cholesky_factor(logvar, tril).pow(2).sum(-1)
             total += (0.5 * (mu.pow(2) + var - 1 - var.log())).sum(0).double().cpu()
         return (total / len(test)).numpy()
-    return PLANES.get(("kl", entry.key, id(entry)), make)
+    return CACHE.get(("kl", entry.fingerprint, test.fingerprint), make)
 
 
 def traversal_scale(entry: Entry) -> np.ndarray:
@@ -436,4 +397,4 @@ def test_posteriors(entry: Entry, test) -> np.ndarray:
                              entry.labels[i:i + 1000] if entry.config.conditional else None)[1]
                 for i in range(0, len(test), 1000)]
         return np.concatenate(covs).astype(np.float32)
-    return PLANES.get(("posterior", entry.key, id(entry)), make)
+    return CACHE.get(("posterior", entry.fingerprint, test.fingerprint), make)

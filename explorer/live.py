@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import actions, render
+from .cache import CACHE
 from .projection import GridInverse, Identity2D, PCA2D
 from .registry import Entry
 
@@ -203,11 +204,11 @@ def outside_mask(view, cells: int = HATCH_CELLS) -> np.ndarray:
 
 def layer_url(entry: Entry, projection: str, background: str, points: bool, classifier=None,
               safe_colours: bool = False, cluster: int | None = None) -> str:
-    """The plane's picture (cached with the other planes in actions.PLANES) as an asset URL; ``safe_colours``:
+    """The plane's picture (kept in the shared cache) as an asset URL; ``safe_colours``:
     the projector's colour-blind-safe digit palette; ``cluster``: a clustered AAE's style plane of that cluster
     (only its test digits drawn)."""
     view = entry.view(projection)
-    key = ("layer", entry.key, id(entry), view.name, background, points, classifier is not None, safe_colours,
+    key = ("layer", entry.fingerprint, view.name, background, points, classifier is not None, safe_colours,
            cluster)
     palette = render.SAFE_PALETTE if safe_colours else render.PALETTE
 
@@ -219,7 +220,7 @@ def layer_url(entry: Entry, projection: str, background: str, points: bool, clas
         image = render.plane_layer(view.extent, LAYER_SIZE, LAYER_SIZE, view.xy[shown], entry.labels[shown],
                                    background=bg, hatch=outside_mask(view), palette=palette)
         return png_bytes(image)
-    return ASSETS.add_bytes(actions.PLANES.get(key, make), ".png")
+    return ASSETS.add_bytes(CACHE.get(key, make), ".png")
 
 
 def _pack(arrays: dict[str, np.ndarray]) -> tuple[bytes, dict]:
@@ -256,10 +257,10 @@ def model_view(entry: Entry, projection: str, background: str, points: bool, cla
     inverse, extra = _inverse(view)
     if test is not None and actions.has_posterior_plane(entry):
         extra["cov"] = actions.test_posteriors(entry, test)
-    data_key = ("data", entry.key, id(entry), view.name)
+    data_key = ("data", entry.fingerprint, view.name, test.fingerprint if test is not None else None)
     if entry.takes_label:  # what each test digit decodes with (a clustered AAE: its cluster, not its digit)
         extra["label_of"] = (entry.label_of % 256).astype(np.uint8)
-    blob, index = actions.PLANES.get(data_key, lambda: _pack({
+    blob, index = CACHE.get(data_key, lambda: _pack({
         "xy": view.xy.astype(np.float32), "latents": entry.latents.astype(np.float32),
         "labels": (entry.labels % 256).astype(np.uint8), **extra}))
     config = entry.config
@@ -328,4 +329,4 @@ def digit_sprite(test) -> str:
         buf = io.BytesIO()
         Image.fromarray(sprite).save(buf, format="PNG", compress_level=6)
         return buf.getvalue()
-    return ASSETS.add_bytes(actions.PLANES.get(("sprite", id(test)), make), ".png")
+    return ASSETS.add_bytes(CACHE.get(("sprite", test.fingerprint), make), ".png")

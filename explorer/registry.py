@@ -5,6 +5,7 @@ uploading session's state only.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import shutil
@@ -62,6 +63,7 @@ class Entry:
     onnx_source: str = ""  # the hash of the config and weights it was exported from
     export_status: str = ""  # "", "exporting", "ready" or an error message
     label_of: np.ndarray | None = None  # (N,) what each test digit decodes with: its digit, or its cluster
+    fingerprint: str = ""  # a hash of its config, weights, embedding and test split: caches are keyed by it
 
     @property
     def takes_label(self) -> bool:
@@ -189,6 +191,16 @@ def check_showable(config, where) -> None:
                              "labels 0-9")
 
 
+def fingerprint(path: Path, test: Split) -> str:
+    """What an entry's contents are made from: its folder's config, weights and embedding, and the test split."""
+    h = hashlib.sha256(test.fingerprint.encode())
+    for name in (checkpoint.CONFIG, checkpoint.WEIGHTS, EMBEDDING):
+        h.update(name.encode() + b"\0")
+        if (path / name).is_file():
+            h.update(hashlib.sha256((path / name).read_bytes()).digest())
+    return h.hexdigest()[:32]
+
+
 def make_entry(key: str, label: str, path: Path, test: Split) -> Entry:
     """Load a run folder; use its embedding.npz when present, else encode the test split now."""
     try:
@@ -203,7 +215,7 @@ def make_entry(key: str, label: str, path: Path, test: Split) -> Entry:
     else:
         latents = run.model.embed_split(test).numpy()  # conditional models get each image's own label
         labels, emb = test.labels.numpy(), {}
-    entry = Entry(key, label, run, latents, labels)
+    entry = Entry(key, label, run, latents, labels, fingerprint=fingerprint(path, test))
     if run.model_config.clustered:  # the cluster q(y|x) puts each test digit in: its "label" on the plane
         entry.label_of = run.model.embed_split(test, code=lambda x, y: run.model.cluster(x)).numpy().astype(np.int64)
     elif run.model_config.conditional:

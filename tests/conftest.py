@@ -16,7 +16,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
-# the inputs of the app's /train_start endpoint (explorer.trainer_tab.train_start), in order
+# the inputs of the app's /train_start endpoint (explorer.ui.train_jobs.train_start), in order: the API's contract
 TRAIN_ORDER = ["model", "arch", "latent_dim", "kl_weight", "prior", "label_guided", "epochs", "batch_size", "lr",
                "seed", "data_choice", "idx_files", "name", "limit", "posterior", "prior_components", "lr_schedule",
                "weight_decay", "adv_lr", "decoder_epochs", "channels", "hidden"]
@@ -116,3 +116,24 @@ def app_server(tmp_path_factory, tiny_zoo):
     server = start_app(tmp_path_factory.mktemp("app"), tiny_zoo, tmp_path_factory.mktemp("appruns"))
     yield server
     stop_app(server)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium (Debian's, driven by Playwright) for the whole test session; each test opens its own
+    context (cookies, storage) in it."""
+    import shutil
+
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not (shutil.which("chromium") or Path(CHROMIUM).exists()):
+        pytest.fail("Debian's chromium is not installed: run `apt-get install -y chromium` (the browser tests drive "
+                    "it; never `playwright install`)")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -335,22 +335,26 @@ def test_cluster_disc_noise_blurs_what_the_cluster_adversary_sees_in_training_on
 
 def test_the_clusters_tab_names_what_a_clustered_aae_found_and_merged(monkeypatch, tmp_path):
     """The Clusters tab on the shipped aae-cluster16: its heads, the confusion heatmap and the words agree."""
-    from explorer import clusters, ui
+    from explorer import clusters
     from explorer.registry import Registry
+    from explorer.ui import clusters as tab
+    from explorer.ui import models
+    from explorer.ui.session import Session
     from conftest import ROOT
 
     registry = Registry(pretrained=ROOT / "pretrained", runs=tmp_path)
-    monkeypatch.setattr(ui, "REGISTRY", registry)
+    monkeypatch.setattr(models, "REGISTRY", registry)
     keys = ["pretrained/vae-2d", "pretrained/aae-cluster16"]
-    heads, figure, text = ui.clusters_view(keys, ui.new_session())
+    out = tab.clusters_view(keys, Session())
+    heads, figure, text = out["clusters_heads"], out["clusters_matrix"], out["clusters_text"]
     entry = registry.get("pretrained/aae-cluster16")
     summary = clusters.summarize(entry.label_of, entry.labels, 16)
     assert heads.ndim == 3 and figure.data[0].z.sum() == len(entry.labels)
     assert f"{summary.accuracy:.0%} of the test digits are their cluster's majority digit" in text
     assert summary.accuracy == pytest.approx(entry.run.metrics["eval"]["cluster_accuracy"], abs=0.03)
-    none = ui.clusters_view(["pretrained/vae-2d"], ui.new_session())
-    assert none[0] is None and "None of the shown models has clusters" in none[2]
-    added = ui.add_clustered(["pretrained/vae-2d"], ui.new_session())["value"]
+    none = tab.clusters_view(["pretrained/vae-2d"], Session())
+    assert none["clusters_heads"] is None and "None of the shown models has clusters" in none["clusters_text"]
+    added = tab.add_clustered(["pretrained/vae-2d"], Session())["models"]["value"]
     assert added == ["pretrained/vae-2d", "pretrained/aae-cluster16", "pretrained/aae-semi100"]
 
 

@@ -175,105 +175,107 @@ def test_zip_bomb_and_pickles_are_refused(tmp_path, registry):
 
 
 def test_drawn_digit_is_reconstructed_and_starred_in_every_plane(registry, monkeypatch):
-    from explorer import ui
+    from explorer.ui import models, planes, reconstructions
+    from explorer.ui.session import Session
 
-    monkeypatch.setattr(ui, "REGISTRY", registry)
+    monkeypatch.setattr(models, "REGISTRY", registry)
     keys = ["pretrained/ae-2d", "pretrained/vae-2d", "pretrained/vae-8d"]
     canvas = np.zeros((280, 280, 4), np.uint8)
     canvas[60:220, 130:150] = (0, 0, 0, 255)  # a "1"
-    session = ui.new_session()
-    image, table, message, scatter, session = ui.reconstruct(keys, "one per class", "", {"composite": canvas}, 0,
-                                                             "pca", session)
-    assert "your drawing" in message and session["drawn"] is not None and len(table) == 3
-    stars = [t for t in json.loads(scatter.plot)["data"] if t.get("name") == "your drawing"]
+    session = Session()
+    out = reconstructions.reconstruct(keys, "one per class", "", {"composite": canvas}, 0, "pca", session)
+    assert "your drawing" in out["recon_msg"] and session.drawn is not None and len(out["recon_table"]) == 3
+    stars = [t for t in json.loads(out["scatter"].plot)["data"] if t.get("name") == "your drawing"]
     assert len(stars) == 3
-    with_star = json.loads(ui.refresh_live(keys, "pca", "none", True, "auto", session))
-    drawn, session["drawn"] = session["drawn"], None
-    without = json.loads(ui.refresh_live(keys, "pca", "none", True, "auto", session))
-    session["drawn"] = drawn
+    with_star = json.loads(planes.refresh_live(keys, "pca", "none", True, "auto", session)["live"])
+    drawn, session.drawn = session.drawn, None
+    without = json.loads(planes.refresh_live(keys, "pca", "none", True, "auto", session)["live"])
+    session.drawn = drawn
     for model in with_star["models"]:  # the page draws the star where the server placed the drawing
         star = actions.embed_point(registry.get(model["key"]), drawn, "pca")
         assert np.allclose(model["star"], star)
     assert all(m["star"] is None for m in without["models"])
-    _, _, _, scatter, session = ui.reconstruct(keys, "random", "", None, 0, "pca", session)
-    assert not [t for t in json.loads(scatter.plot)["data"] if t.get("name") == "your drawing"]  # gone with it
-    _, _, message, scatter, _ = ui.reconstruct(keys, "random", "", {"composite": np.zeros((280, 280, 4), np.uint8)},
-                                               0, "pca", session)
-    assert ui.NO_DRAWING in message
-    assert not hasattr(scatter, "plot")  # nothing drawn before or now: the scatter is left as it is
+    out = reconstructions.reconstruct(keys, "random", "", None, 0, "pca", session)
+    assert not [t for t in json.loads(out["scatter"].plot)["data"] if t.get("name") == "your drawing"]  # gone
+    out = reconstructions.reconstruct(keys, "random", "", {"composite": np.zeros((280, 280, 4), np.uint8)}, 0,
+                                      "pca", session)
+    assert reconstructions.NO_DRAWING in out["recon_msg"]
+    assert "scatter" not in out  # nothing drawn before or now: the scatter is left as it is
 
 
 def test_conditional_tab_draws_its_grids_on_open_or_says_what_to_add(registry, monkeypatch):
     import gradio as gr
 
-    from explorer import ui
+    from explorer.ui import conditional, models
+    from explorer.ui.session import Session
 
-    monkeypatch.setattr(ui, "REGISTRY", registry)
-    session = ui.new_session()
-    image, text = ui.style_grids_on_open(["pretrained/ae-2d", "pretrained/vae-2d"], "0, 1", session)
-    assert image is None and ui.NO_CONDITIONAL in text  # a hint, not an error, when the tab merely opens
+    monkeypatch.setattr(models, "REGISTRY", registry)
+    session = Session()
+    out = conditional.style_grids_on_open(["pretrained/ae-2d", "pretrained/vae-2d"], "0, 1", session)
+    assert out["style_gallery"] is None and conditional.NONE_SHOWN in out["style_text"]  # a hint, not an error
     keys = ["pretrained/vae-2d", "pretrained/cvae-2d"]
-    opened, clicked = ui.style_grids_on_open(keys, "0, 1", session), ui.style_grids(keys, "0, 1", session)
-    assert opened[0].ndim == 3 and np.array_equal(opened[0], clicked[0]) and opened[1] == clicked[1]
-    assert "cvae-2d" in opened[1] and "vae-2d\n" not in opened[1]  # only the conditional model is drawn
+    opened, clicked = conditional.style_grids_on_open(keys, "0, 1", session), conditional.style_grids(keys, "0, 1",
+                                                                                                      session)
+    assert opened["style_gallery"].ndim == 3 and np.array_equal(opened["style_gallery"], clicked["style_gallery"])
+    assert opened["style_text"] == clicked["style_text"]
+    assert "cvae-2d" in opened["style_text"] and "vae-2d\n" not in opened["style_text"]  # only the conditional one
     # the picker takes typed text: a shown name typed and entered means that model
-    assert ui.entries_for(["cvae-2d ", "pretrained/ae-2d"], session) == [registry.get("pretrained/cvae-2d"),
-                                                                         registry.get("pretrained/ae-2d")]
+    assert models.entries_for(["cvae-2d ", "pretrained/ae-2d"], session) == [registry.get("pretrained/cvae-2d"),
+                                                                             registry.get("pretrained/ae-2d")]
     with pytest.raises(gr.Error, match="unknown model 'nope'"):
-        ui.entries_for(["nope"], session)
+        models.entries_for(["nope"], session)
     # the tab's shortcut adds the shipped conditional models; a full picker drops its oldest to make room
     six = [f"pretrained/{n}" for n in ("ae-2d", "vae-2d", "aae-mixture10-2d", "vae-8d")] + ["runs/a", "runs/b"]
-    assert ui.add_conditional(six[:2], session)["value"] == [*six[:2], "pretrained/cvae-2d"]
-    assert ui.add_conditional(six, session)["value"] == [*six[1:], "pretrained/cvae-2d"]
-    assert ui.add_conditional(["vae-2d", "cvae-2d"], session)["value"] == keys  # typed names; nothing doubled
-    monkeypatch.setattr(ui, "CONDITIONAL_MODELS", ("caae-2d",))  # none installed, none shown: say so
+    added = lambda keys: conditional.add_conditional(keys, session)["models"]["value"]  # noqa: E731
+    assert added(six[:2]) == [*six[:2], "pretrained/cvae-2d"]
+    assert added(six) == [*six[1:], "pretrained/cvae-2d"]
+    assert added(["vae-2d", "cvae-2d"]) == keys  # typed names; nothing doubled
+    monkeypatch.setattr(conditional, "SHIPPED", ("caae-2d",))  # none installed, none shown: say so
     with pytest.raises(gr.Error, match="No conditional model is installed"):
-        ui.add_conditional(six[:2], session)
-
+        conditional.add_conditional(six[:2], session)
 
 
 def test_a_typed_picker_entry_is_shown_or_taken_away(registry, monkeypatch):
     """The picker's select event for a typed entry: a shown name adds that model; anything else is removed again."""
     from types import SimpleNamespace
 
-    from explorer import ui
+    from explorer.ui import models, planes
+    from explorer.ui.session import Session
 
-    monkeypatch.setattr(ui, "REGISTRY", registry)
-    session, shown = ui.new_session(), ["pretrained/ae-2d"]
-    typed = lambda text: ui.typed_model(shown, "pca", "none", True, "auto", session,
-                                        SimpleNamespace(index=-1, selected=True, value=text))
-    picker, *views = typed("cvae-2d")
-    assert picker["value"] == ["pretrained/ae-2d", "pretrained/cvae-2d"]
-    assert [m["key"] for m in json.loads(views[0])["models"]] == picker["value"]  # two planes drawn
+    monkeypatch.setattr(models, "REGISTRY", registry)
+    session, shown = Session(), ["pretrained/ae-2d"]
+    out = planes.typed_model(shown, "pca", "none", True, "auto", session,
+                             SimpleNamespace(index=-1, selected=True, value="cvae-2d"))
+    assert out["models"]["value"] == ["pretrained/ae-2d", "pretrained/cvae-2d"]
+    assert [m["key"] for m in json.loads(out["live"])["models"]] == out["models"]["value"]  # two planes drawn
     # gr.Warning is recorded directly: outside a request it is a Python warning, and warnings.catch_warnings is
     # not thread-safe (a background UMAP fit from an earlier upload can swallow it: CI saw "DID NOT WARN")
     said = []
-    monkeypatch.setattr(ui.gr, "Warning", lambda message, *args, **kwargs: said.append(message))
-    picker, *views = ui.typed_model([*shown, "nope"], "pca", "none", True, "auto", session,
-                                    SimpleNamespace(index=-1, selected=True, value="nope"))
+    monkeypatch.setattr(planes.gr, "Warning", lambda message, *args, **kwargs: said.append(message))
+    out = planes.typed_model([*shown, "nope"], "pca", "none", True, "auto", session,
+                             SimpleNamespace(index=-1, selected=True, value="nope"))
     assert said == ["No model is called 'nope'; pick one from the list."]
-    assert picker["value"] == shown  # the unknown chip is taken away; the shown models stay as they are
-    assert all(v == __import__("gradio").skip() for v in views)
+    assert out == {"models": {"__type__": "update", "value": shown}}  # the unknown chip goes; nothing else changes
+
 
 def test_fresh_high_dim_model_gets_umap_in_the_background(registry, monkeypatch):
     """PCA is shown while UMAP is fitted; the page's timer ticks meanwhile and shows the UMAP plane once it is there."""
-    import gradio as gr
-
-    from explorer import ui
     from explorer.registry import compute_umap, make_entry
+    from explorer.ui import models, planes
+    from explorer.ui.session import Session
 
-    monkeypatch.setattr(ui, "REGISTRY", registry)
+    monkeypatch.setattr(models, "REGISTRY", registry)
     # a folder without embedding.npz, shown on the first 600 test digits to keep the fit quick
     entry = make_entry("upload/1-x", "upload: x", registry.pretrained / "vae-8d", registry.test.head(600))
     assert entry.umap_status == "" and entry.view("umap").name == "pca"  # PCA until UMAP is there
     entry.umap_status = "computing"  # as registry.start_umap sets it before its thread starts
-    session, keys = ui.new_session(), ["upload/1-x"]
-    session["uploads"]["upload/1-x"] = entry
-    shown = ui.load_models(keys, "umap", "none", True, "auto", session)
-    assert json.loads(shown[0])["models"][0]["title"] == "upload: x · PCA" and "being computed" in shown[2]
-    assert shown[-1].active  # the timer starts
-    assert not ui.load_models(keys, "pca", "none", True, "auto", session)[-1].active  # PCA asked for: no wait
-    assert all(v == gr.skip() for v in ui.background_tick(keys, "umap", "none", True, "auto", session))
+    session, keys = Session(), ["upload/1-x"]
+    session.uploads["upload/1-x"] = entry
+    shown = planes.show_models(keys, "umap", "none", True, "auto", session)
+    assert json.loads(shown["live"])["models"][0]["title"] == "upload: x · PCA" and "being computed" in shown["status"]
+    assert shown["waiting"].active  # the timer starts
+    assert not planes.show_models(keys, "pca", "none", True, "auto", session)["waiting"].active  # PCA: no wait
+    assert planes.background_tick(keys, "umap", "none", True, "auto", session) == {}  # nothing changes meanwhile
 
     compute_umap(entry)
     assert entry.umap_status == "ready"
@@ -281,14 +283,15 @@ def test_fresh_high_dim_model_gets_umap_in_the_background(registry, monkeypatch)
     assert view.name == "umap" and view.xy.shape == (600, 2)
     z = view.inverse.inverse_transform(view.xy[:3])
     assert z.shape == (3, 8) and np.isfinite(z).all()
-    ticked = ui.background_tick(keys, "umap", "none", True, "auto", session)
-    assert json.loads(ticked[0])["models"][0]["title"] == "upload: x · UMAP" and "being computed" not in ticked[2]
-    assert not ticked[-1].active  # and the timer stops
-    assert not ui.background_tick([], "umap", "none", True, "auto", session)[-1].active  # picker emptied: stop
+    ticked = planes.background_tick(keys, "umap", "none", True, "auto", session)
+    assert json.loads(ticked["live"])["models"][0]["title"] == "upload: x · UMAP"
+    assert "being computed" not in ticked["status"]
+    assert not ticked["waiting"].active  # and the timer stops
+    assert not planes.background_tick([], "umap", "none", True, "auto", session)["waiting"].active  # emptied: stop
 
 
 def test_the_page_shows_the_readme_lesson(tmp_path):
-    from explorer import ui
+    from explorer.ui import header as ui
 
     lesson = ui.lesson_markdown()  # the project's own README
     assert [line.split("**")[1] for line in lesson.splitlines() if line[:1].isdigit()] == [
@@ -305,7 +308,9 @@ def test_the_shared_cache_makes_a_value_once_when_many_ask_at_once_and_again_aft
     import threading
     import time
 
-    cache, calls, results = actions.LRU(4), [], []
+    from explorer.cache import LRU
+
+    cache, calls, results = LRU(4), [], []
 
     def slow():
         calls.append(1)
@@ -328,17 +333,25 @@ def test_the_shared_cache_makes_a_value_once_when_many_ask_at_once_and_again_aft
 
 
 def test_the_scatter_is_serialised_once_per_set_of_planes_and_anew_when_a_plane_changes(registry, monkeypatch):
-    from explorer import ui
-    from explorer.registry import View
+    """The Scatter's JSON is kept by the models' content and the planes they show: the same set asks for no new
+    JSON; a retrained model (other weights) or a plane that changes (PCA giving way to UMAP) gets its own."""
+    import dataclasses
 
-    monkeypatch.setattr(ui, "REGISTRY", registry)
-    entries = ui.entries_for(["pretrained/ae-2d", "pretrained/vae-8d"], None)
-    first = ui.scatter_plot(entries, "pca", None, False)
-    assert ui.scatter_plot(entries, "pca", None, False) is first  # the same JSON, not built again
-    assert ui.scatter_plot(entries, "pca", None, True) is not first  # the projector's palette is its own
-    starred = ui.scatter_plot(entries, "pca", {"pretrained/ae-2d": (0.0, 0.0)}, False)
+    from explorer.registry import View
+    from explorer.ui import models, scatter
+
+    monkeypatch.setattr(models, "REGISTRY", registry)
+    entries = models.entries_for(["pretrained/ae-2d", "pretrained/vae-8d"], None)
+    first = scatter.figure(entries, "pca", None, False)
+    assert scatter.figure(entries, "pca", None, False) is first  # the same JSON, not built again
+    assert scatter.figure(entries, "pca", None, True) is not first  # the projector's palette is its own
+    starred = scatter.figure(entries, "pca", {"pretrained/ae-2d": (0.0, 0.0)}, False)
     assert "your drawing" in starred.plot and "your drawing" not in first.plot
     old = entries[1].views["pca"]
-    monkeypatch.setitem(entries[1].views, "pca", View("pca", old.xy + 1, old.inverse, old.extent))
-    again = ui.scatter_plot(entries, "pca", None, False)
+    retrained = dataclasses.replace(entries[1], fingerprint="retrained", views={"pca": View("pca", old.xy + 1,
+                                                                                           old.inverse, old.extent)})
+    again = scatter.figure([entries[0], retrained], "pca", None, False)
     assert again is not first and json.loads(again.plot) != json.loads(first.plot)
+    umap = dataclasses.replace(entries[1], views={**entries[1].views, "umap": View("umap", old.xy - 1, old.inverse,
+                                                                                   old.extent)})
+    assert scatter.figure([entries[0], umap], "umap", None, False) is not first

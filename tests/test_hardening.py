@@ -416,21 +416,21 @@ def test_an_upload_after_an_early_unload_is_still_deleted_when_the_tab_closes(ti
     registered again by the next upload, or closing the tab later would leave that upload on disk."""
     from types import SimpleNamespace
 
-    from explorer import ui
+    from explorer.ui import add_model, header
+    from explorer.ui.session import Session, end
 
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     request = SimpleNamespace(session_hash="early-unload")
-    session = ui.new_session()
-    ui.remember_owner(None, session, request)
-    ui.end_session(request)  # the early unload: nothing uploaded yet
+    session = Session()
+    header.remember_owner(None, session, request)
+    end(request)  # the early unload: nothing uploaded yet
     # a 2-D model: no background UMAP fit left running into later tests
     files = [str(tiny_zoo / "vae-2d" / "config.json"), str(tiny_zoo / "vae-2d" / "model.safetensors")]
-    _, message, session = ui.upload(files, [], session, request)
-    assert "Loaded" in message
+    assert "Loaded" in add_model.upload(files, [], session, request)["status"]
     stored = list(tmp_path.glob("latent-explorer-session-*/upload-*/model.safetensors"))
     assert len(stored) == 1
-    ui.end_session(request)  # the tab really closes
-    assert not stored[0].parent.parent.exists() and not session["uploads"]
+    end(request)  # the tab really closes
+    assert not stored[0].parent.parent.exists() and not session.uploads
 
 
 def test_training_data_uploaded_after_an_early_unload_is_deleted_when_the_tab_closes(tmp_path, monkeypatch):
@@ -438,21 +438,23 @@ def test_training_data_uploaded_after_an_early_unload_is_deleted_when_the_tab_cl
     its run folder (which keeps them: the run can be measured and resumed later)."""
     from types import SimpleNamespace
 
-    from explorer import jobs, trainer_tab, ui
+    from explorer import jobs
+    from explorer.ui import header, train_jobs
+    from explorer.ui.session import OPEN, Session, end
 
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    monkeypatch.setattr(trainer_tab, "JOBS", jobs.JobManager(tmp_path / "runs"))
+    monkeypatch.setattr(train_jobs, "JOBS", jobs.JobManager(tmp_path / "runs"))
     idx_files = write_idx_set(tmp_path / "idx")
     request = SimpleNamespace(session_hash="early-unload-idx")
-    session = ui.new_session()
-    ui.remember_owner(None, session, request)
-    ui.end_session(request)  # the early unload
+    session = Session()
+    header.remember_owner(None, session, request)
+    end(request)  # the early unload
     args = train_args(data_choice="uploaded", idx_files=[str(p) for p in idx_files], epochs=1)
-    job_id, _, session, _ = trainer_tab.train_start(*args, session, request)
-    trainer_tab.JOBS.get(job_id, session["owner"]).thread.join(120)
-    assert trainer_tab.OPEN_SESSIONS.get("early-unload-idx") is session  # tracked again by the upload
+    job_id = train_jobs.train_start(*args, session, request)["job_id"]
+    train_jobs.JOBS.get(job_id, session.owner).thread.join(120)
+    assert OPEN.get("early-unload-idx") is session  # tracked again by the upload
     assert not list(tmp_path.glob("latent-explorer-session-*/idx-*"))  # moved into the run
     assert (tmp_path / "runs" / "hardening" / "data" / "train-images-idx3-ubyte").is_file()
-    folder = Path(session["dir"])
-    ui.end_session(request)  # the tab really closes
+    folder = Path(session.upload_dir)
+    end(request)  # the tab really closes
     assert not folder.exists()

@@ -135,25 +135,28 @@ def test_an_echoed_value_is_cut_in_the_message_and_the_log(app_server):
 
 # -- 10. a session's uploads are capped, in number and bytes -------------------------------------------------
 def test_a_session_may_keep_a_few_uploads_and_a_few_hundred_megabytes(tiny_zoo, tmp_path, monkeypatch):
-    from explorer import registry, ui
+    import gradio as gr
+
+    from explorer import registry
+    from explorer.ui import add_model
+    from explorer.ui.session import Session
 
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    monkeypatch.setattr(ui, "MAX_UPLOADS", 3)
+    monkeypatch.setattr(add_model, "MAX_UPLOADS", 3)
     files = [str(tiny_zoo / "vae-2d" / name) for name in ("config.json", "model.safetensors")]
     size = sum(Path(f).stat().st_size for f in files)
-    session, request = ui.new_session(), SimpleNamespace(session_hash="caps")
+    session, request = Session(), SimpleNamespace(session_hash="caps")
     for _ in range(3):
-        _, message, session = ui.upload(files, [], session, request)
-        assert "Loaded" in message
-    with pytest.raises(ui.gr.Error, match="this session holds 3 uploaded models, the most it may keep"):
-        ui.upload(files, [], session, request)
-    session = ui.new_session()
+        assert "Loaded" in add_model.upload(files, [], session, request)["status"]
+    with pytest.raises(gr.Error, match="this session holds 3 uploaded models, the most it may keep"):
+        add_model.upload(files, [], session, request)
+    session = Session()
     monkeypatch.setattr(registry, "SESSION_BYTES", int(2.5 * size))
     for _ in range(2):
-        ui.upload(files, [], session, request)
-    with pytest.raises(ui.gr.Error, match="this upload may still use on the server"):
-        ui.upload(files, [], session, request)
-    assert len(list(Path(session["dir"]).iterdir())) == 2  # the refused one left nothing
+        add_model.upload(files, [], session, request)
+    with pytest.raises(gr.Error, match="this upload may still use on the server"):
+        add_model.upload(files, [], session, request)
+    assert len(list(Path(session.upload_dir).iterdir())) == 2  # the refused one left nothing
 
 
 # -- 13. a run folder's own files upload as they are ---------------------------------------------------------
@@ -179,8 +182,8 @@ def test_a_run_folder_uploads_with_its_own_files_and_its_name(app_server, tmp_pa
 def test_damaged_run_folders_are_skipped_and_reported(app_server, tmp_path, monkeypatch):
     from gradio_client import Client
 
-    from explorer import ui
     from explorer.registry import Registry, report_card
+    from explorer.ui import header, models
 
     runs = app_server.registry.runs
     good = tiny_run(runs / "fine-run", "ae")
@@ -197,8 +200,8 @@ def test_damaged_run_folders_are_skipped_and_reported(app_server, tmp_path, monk
         assert "nested too deeply" in registry.skipped["runs/deep-config"]
         assert str(runs) not in " ".join(registry.skipped.values())
         report_card(found)
-        monkeypatch.setattr(ui, "REGISTRY", registry)
-        assert "*Not listed (their files cannot be read):*\n- runs/a-list: " in ui.report_markdown()
+        monkeypatch.setattr(models, "REGISTRY", registry)
+        assert "*Not listed (their files cannot be read):*\n- runs/a-list: " in header.report_markdown()
         client = Client(app_server.url, verbose=False)
         out = client.predict(["pretrained/ae-2d", "runs/fine-run"], "umap", "none", True, api_name="/load_models")
         assert "fine-run" in out[2]  # the status line
@@ -239,12 +242,13 @@ def test_train_status_holds_no_server_paths(app_server):
 
 
 def test_an_owner_id_from_the_browser_is_taken_only_in_the_form_the_app_makes():
-    from explorer import ui
+    from explorer.ui.header import remember_owner
+    from explorer.ui.session import Session
 
     request = SimpleNamespace(session_hash=None)
     for forged in ("x" * 1_000_000, {"owner": 1}, "../../etc", 12):
-        session = ui.new_session()
-        mine = session["owner"]
-        assert ui.remember_owner(forged, session, request)[0] == mine
-    session = ui.new_session()
-    assert ui.remember_owner("ab" * 16, session, request)[0] == "ab" * 16  # a reload's own id
+        session = Session()
+        mine = session.owner
+        assert remember_owner(forged, session, request)["owner"] == mine
+    session = Session()
+    assert remember_owner("ab" * 16, session, request)["owner"] == "ab" * 16  # a reload's own id

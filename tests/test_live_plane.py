@@ -207,7 +207,7 @@ def harness(shipped):
 def _view(entries, link="same test digit", label="auto"):
     from explorer import live
     from explorer.registry import EXPORTS
-    from explorer.ui import REGISTRY
+    from explorer.ui.models import REGISTRY
 
     clf = live.classifier_onnx(ROOT / "pretrained" / "classifier", EXPORTS)
     return live.view_json(entries, projection="umap", background="none", points=True, link=link, label=label,
@@ -247,7 +247,7 @@ def test_browser_decodes_like_torch_for_every_shipped_model(harness, shipped, gr
 @pytest.mark.browser
 def test_the_page_classifier_agrees_with_the_servers(harness, shipped):
     from explorer import actions
-    from explorer.ui import classifier
+    from explorer.ui.models import classifier
 
     page, show = harness
     _, entries = shipped

@@ -3,21 +3,22 @@ import time
 
 import pytest
 
-from explorer import jobs, plots, trainer_tab
+from explorer import jobs, plots
+from explorer.ui import train_jobs
 from trainer import checkpoint
 from trainer.config import ModelConfig, TrainConfig
 
 
 def test_a_race_is_written_one_model_a_line_or_as_json():
-    assert trainer_tab.parse_race("vae beta=1\nvae beta=4\n") == [{"model": "vae", "kl_weight": "1"},
+    assert train_jobs.parse_race("vae beta=1\nvae beta=4\n") == [{"model": "vae", "kl_weight": "1"},
                                                                    {"model": "vae", "kl_weight": "4"}]
-    assert trainer_tab.parse_race("aae prior=mixture10 label_guided=true") == [
+    assert train_jobs.parse_race("aae prior=mixture10 label_guided=true") == [
         {"model": "aae", "prior": "mixture10", "label_guided": True}]
-    assert trainer_tab.parse_race('[{"model": "ae"}, {"model": "vae", "kl_weight": 4}]')[1]["kl_weight"] == 4
+    assert train_jobs.parse_race('[{"model": "ae"}, {"model": "vae", "kl_weight": 4}]')[1]["kl_weight"] == 4
     with pytest.raises(ValueError, match="expected key=value"):
-        trainer_tab.parse_race("vae temperature=3")
+        train_jobs.parse_race("vae temperature=3")
     with pytest.raises(ValueError, match="list of objects"):
-        trainer_tab.parse_race('[1, 2]')
+        train_jobs.parse_race('[1, 2]')
 
 
 def wait(job, timeout=300):

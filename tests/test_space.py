@@ -45,7 +45,7 @@ def test_the_deploy_uploads_what_the_space_runs_and_nothing_else(tmp_path):
     from explorer.deploy import space_files
 
     files = {f.as_posix() for f in space_files()}
-    for needed in ("app.py", "requirements.txt", "README.md", "explorer/ui.py", "explorer/static/live_plane.js",
+    for needed in ("app.py", "requirements.txt", "README.md", "explorer/ui/app.py", "explorer/static/live_plane.js",
                    "explorer/static/vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm", "trainer/train.py",
                    "trainer/assets/mnist/t10k-images-idx3-ubyte.gz", "pretrained/vae-2d/model.safetensors",
                    "pretrained/vae-2d/decoder.onnx", "pretrained/classifier/classifier.onnx"):
@@ -185,20 +185,22 @@ def test_a_teachers_settings_are_read_from_the_environment():
 def test_training_and_uploads_can_be_turned_off(tiny_zoo, tmp_path, monkeypatch):
     import gradio as gr
 
-    from explorer import jobs, settings, trainer_tab, ui
+    from explorer import jobs, settings
     from explorer.registry import Registry
+    from explorer.ui import add_model, models, train_jobs
+    from explorer.ui.session import Session
 
-    monkeypatch.setattr(ui, "REGISTRY", Registry(pretrained=tiny_zoo, runs=tmp_path))
-    monkeypatch.setattr(trainer_tab, "JOBS", jobs.JobManager(tmp_path, total=0))
-    session = ui.new_session()
+    monkeypatch.setattr(models, "REGISTRY", Registry(pretrained=tiny_zoo, runs=tmp_path))
+    monkeypatch.setattr(train_jobs, "JOBS", jobs.JobManager(tmp_path, total=0))
+    session = Session()
     with pytest.raises(gr.Error, match="training is turned off on this server"):
-        trainer_tab.train_start("vae", "mlp", 2, 1.0, "gaussian", False, 1, 128, 1e-3, 0, "bundled", None, "x", 0,
+        train_jobs.train_start("vae", "mlp", 2, 1.0, "gaussian", False, 1, 128, 1e-3, 0, "bundled", None, "x", 0,
                                 "diagonal", 0, session=session)
     monkeypatch.setattr(settings, "UPLOADS", False)
     with pytest.raises(gr.Error, match="uploads are turned off on this server"):
-        ui.upload([str(tiny_zoo / "vae-2d" / "config.json")], [], session)
-    monkeypatch.setattr(ui, "DEFAULT_MODELS", ("cvae-2d", "nope", "vae-2d"))
-    assert ui.default_models() == ["pretrained/cvae-2d", "pretrained/vae-2d"]  # unknown names are left out
+        add_model.upload([str(tiny_zoo / "vae-2d" / "config.json")], [], session)
+    monkeypatch.setattr(models, "DEFAULT_MODELS", ("cvae-2d", "nope", "vae-2d"))
+    assert models.default_models() == ["pretrained/cvae-2d", "pretrained/vae-2d"]  # unknown names are left out
 
 
 def test_a_downloaded_run_uploads_back_as_the_same_model(app_server, tiny_zoo):

@@ -139,8 +139,9 @@ def test_bad_parameters_are_refused(clients):
 def test_a_job_ending_during_a_tick_gets_one_more_tick(monkeypatch, tmp_path):
     """The tick that reads 'running' must not stop the timer even if the job has finished a moment later: the
     next tick shows 'finished' (the race once left a browser on 'running' for good)."""
-    from explorer import trainer_tab
     from explorer.jobs import Job
+    from explorer.ui import train_jobs, train_view
+    from explorer.ui.session import Session
     from trainer.config import ModelConfig, TrainConfig
 
     job = Job("j1", "me", "race", tmp_path, ModelConfig(), TrainConfig(epochs=2), status="running")
@@ -152,37 +153,48 @@ def test_a_job_ending_during_a_tick_gets_one_more_tick(monkeypatch, tmp_path):
         return p
 
     monkeypatch.setattr(job, "progress", progress_then_finish)
-    monkeypatch.setattr(trainer_tab.JOBS, "get", lambda job_id, owner: job)
-    session = {"job": "j1", "owner": "me"}
-    bar, *_, timer = trainer_tab.poll(session)
-    assert "running" in bar and timer.active  # the reading said running: keep ticking
+    monkeypatch.setattr(train_jobs.JOBS, "get", lambda job_id, owner: job)
+    session = Session(owner="me", job="j1")
+    out = train_view.poll(session)
+    assert "running" in out["bar"] and out["timer"].active  # the reading said running: keep ticking
     monkeypatch.setattr(job, "progress", real_progress)
-    bar, *_, timer = trainer_tab.poll(session)
-    assert "finished 2 epochs" in bar and not timer.active
+    out = train_view.poll(session)
+    assert "finished 2 epochs" in out["bar"] and not out["timer"].active
 
 
 def test_resume_continues_a_saved_run_from_its_resume_point(monkeypatch, tmp_path):
     """The Saved runs > Resume button: the job continues the run after the epoch its resume point holds, even when
     config.json is an epoch ahead (a save killed half-way), and the history ends up with every epoch once."""
-    from explorer import jobs, trainer_tab
+    from explorer import jobs
+    from explorer.ui import saved_runs, train_jobs
+    from explorer.ui.session import Session
 
     runs = tmp_path / "runs"
-    monkeypatch.setattr(trainer_tab, "JOBS", jobs.JobManager(runs))
-    monkeypatch.setattr(trainer_tab, "RUNS", runs)
-    session = {"owner": "me"}
+    monkeypatch.setattr(train_jobs, "JOBS", jobs.JobManager(runs))
+    session = Session(owner="me")
     args = dict(TINY, epochs=2, name="resumable", limit=256)
-    job_id, *_ = trainer_tab.train_start(*[args[k] for k in TRAIN_ORDER], session=session)
-    trainer_tab.JOBS.get(job_id, "me").thread.join(120)
+    job_id = train_jobs.train_start(*[args[k] for k in TRAIN_ORDER], session=session)["job_id"]
+    train_jobs.JOBS.get(job_id, "me").thread.join(120)
     # a save of epoch 3 killed after config.json: the folder says 3, the resume point 2
     config = json.loads((runs / "resumable" / "config.json").read_text())
     (runs / "resumable" / "config.json").write_text(json.dumps({**config, "epoch": 3}))
-    job_id, message, *_ = trainer_tab.resume("resumable", 4, session)
-    assert "from epoch 2 to 4" in message
-    job = trainer_tab.JOBS.get(job_id, "me")
+    out = saved_runs.resume("resumable", 4, session)
+    assert "from epoch 2 to 4" in out["train_message"]
+    job = train_jobs.JOBS.get(out["job_id"], "me")
     job.thread.join(120)
     assert job.status == "finished", job.message
     assert checkpoint.load(runs / "resumable").epoch == 4 and checkpoint.resume_epoch(runs / "resumable") == 4
     assert [r["epoch"] for r in checkpoint.read_history(runs / "resumable") if r["kind"] == "epoch"] == [1, 2, 3, 4]
     assert [r["epoch"] for r in job.rows if r["kind"] == "epoch"] == [1, 2, 3, 4]
     with pytest.raises(gr.Error, match="resumable checkpoint"):
-        trainer_tab.resume("no-such-run", 4, session)
+        saved_runs.resume("no-such-run", 4, session)
+
+
+def test_the_train_tab_sends_train_start_its_inputs_in_the_apis_order():
+    """API clients pass /train_start's inputs by position (conftest.TRAIN_ORDER): the tab must send them so."""
+    import inspect
+
+    from explorer.ui import train, train_jobs
+
+    assert list(train.INPUTS) == TRAIN_ORDER
+    assert list(inspect.signature(train_jobs.train_start).parameters)[:len(TRAIN_ORDER)] == TRAIN_ORDER

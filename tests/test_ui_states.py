@@ -19,26 +19,30 @@ from trainer import checkpoint as C
 @pytest.fixture
 def warnings_said(monkeypatch):
     """gr.Warning calls, recorded (outside a request Gradio turns them into Python warnings)."""
-    from explorer import ui
-
     said = []
-    monkeypatch.setattr(ui.gr, "Warning", lambda message, *args, **kwargs: said.append(message))
+    monkeypatch.setattr(gr, "Warning", lambda message, *args, **kwargs: said.append(message))
     return said
 
 
 @pytest.fixture
 def tab(monkeypatch, tmp_path):
     """The Train tab's handlers over a JobManager of its own (runs in tmp_path/runs)."""
-    from explorer import jobs, trainer_tab
+    from types import SimpleNamespace
 
-    monkeypatch.setattr(trainer_tab, "JOBS", jobs.JobManager(tmp_path / "runs"))
-    return trainer_tab
+    from explorer import jobs
+    from explorer.ui import saved_runs, train_jobs, train_view
+
+    monkeypatch.setattr(train_jobs, "JOBS", jobs.JobManager(tmp_path / "runs"))
+    return SimpleNamespace(JOBS=train_jobs.JOBS, train_start=train_jobs.train_start, train_stop=train_jobs.train_stop,
+                           poll=train_view.poll, replay=train_view.replay, resume=saved_runs.resume)
 
 
 def finished_job(tab, name, epochs=2, session=None):
-    session = session or {"owner": "me"}
+    from explorer.ui.session import Session
+
+    session = session or Session(owner="me")
     args = dict(TINY, epochs=epochs, name=name, limit=128)
-    job_id, *_ = tab.train_start(*[args[k] for k in TRAIN_ORDER], session=session)
+    job_id = tab.train_start(*[args[k] for k in TRAIN_ORDER], session=session)["job_id"]
     job = tab.JOBS.get(job_id, "me")
     job.thread.join(120)
     assert job.status == "finished", job.message
@@ -81,13 +85,14 @@ def test_two_quick_model_picks_show_as_many_models_as_the_picker_holds(app_serve
 
 # -- 18. Compare before the first epoch --------------------------------------------------------------------
 def test_compare_before_the_first_epoch_warns_and_keeps_the_picker(tab, warnings_said):
-    from explorer import ui
+    from explorer.ui.session import Session
+    from explorer.ui.train import compare_run
 
-    session = {"owner": "me"}
+    session = Session(owner="me")
     args = dict(TINY, epochs=50, name="early", limit=2000)
-    job_id, *_ = tab.train_start(*[args[k] for k in TRAIN_ORDER], session=session)
+    job_id = tab.train_start(*[args[k] for k in TRAIN_ORDER], session=session)["job_id"]
     try:
-        assert ui.compare_run(job_id, ["pretrained/ae-2d"], session) == gr.skip()  # the picker keeps its models
+        assert compare_run(job_id, ["pretrained/ae-2d"], session) == {}  # the picker keeps its models
         assert warnings_said == ["No finished epoch to compare yet: wait for the first epoch to end."]
     finally:
         tab.JOBS.stop(job_id, "me")
@@ -97,18 +102,18 @@ def test_compare_before_the_first_epoch_warns_and_keeps_the_picker(tab, warnings
 # -- 19. Saved runs lists a run as soon as its job ends --------------------------------------------------------
 def test_the_last_tick_of_a_job_lists_its_run_under_saved_runs_and_picks_it(tab):
     job, session = finished_job(tab, "listed")
-    *_, saved, timer = tab.poll(session)
-    assert "listed" in saved["choices"] and saved["value"] == "listed" and not timer.active
+    out = tab.poll(session)
+    assert "listed" in out["runs"]["choices"] and out["runs"]["value"] == "listed" and not out["timer"].active
 
 
 # -- 20. after Resume the replay slider runs over the epochs it shows ----------------------------------------
 def test_after_resume_the_replay_slider_runs_over_the_resumed_epochs(tab):
     job, session = finished_job(tab, "resumed", epochs=2)
-    job_id, message, session, _ = tab.resume("resumed", 4, session)
+    job_id = tab.resume("resumed", 4, session)["job_id"]
     tab.JOBS.get(job_id, "me").thread.join(120)
-    _, _, _, slider, _, _ = tab.poll(session)
+    slider = tab.poll(session)["snap_epoch"]
     assert (slider.minimum, slider.maximum, slider.value) == (3, 4, 4)  # epochs 3-4 were snapshotted, not 1-2
-    title = tab.replay(3, session).layout.title.text
+    title = tab.replay(3, session)["snap"].layout.title.text
     assert title == "latent space after epoch 3"
 
 
@@ -119,20 +124,20 @@ def test_stop_on_a_finished_job_says_there_is_nothing_to_stop(tab):
 
 
 def test_a_bad_model_number_warns_and_keeps_the_decoded_panel(tiny_zoo, tmp_path, monkeypatch, warnings_said):
-    from explorer import ui
     from explorer.registry import Registry
+    from explorer.ui import models, planes
+    from explorer.ui.session import Session
 
-    monkeypatch.setattr(ui, "REGISTRY", Registry(pretrained=tiny_zoo, runs=tmp_path))
+    monkeypatch.setattr(models, "REGISTRY", Registry(pretrained=tiny_zoo, runs=tmp_path))
     keys = ["pretrained/ae-2d", "pretrained/vae-2d"]
-    assert ui.decode_at(keys, 7, 0.0, 0.0, "umap", "auto", session=ui.new_session()) == (gr.skip(), gr.skip())
+    assert planes.decode_at(keys, 7, 0.0, 0.0, "umap", "auto", session=Session()) == {}  # nothing changes
     assert warnings_said == ["Model # 7 is not shown: the shown models are numbered 0 to 1."]
-    strip, _ = ui.decode_at(keys, 1, 0.0, 0.0, "umap", "auto", session=ui.new_session())
-    assert strip.ndim == 3
+    assert planes.decode_at(keys, 1, 0.0, 0.0, "umap", "auto", session=Session())["decoded"].ndim == 3
 
 
 def test_the_report_says_how_many_test_digits_each_model_was_measured_on_and_its_beta(tmp_path):
-    from explorer import ui
     from explorer.registry import REPORT_COLUMNS, report_card
+    from explorer.ui import header
     from trainer.config import ModelConfig, TrainConfig
     from trainer.data import load_dataset
     from trainer.evaluate import save_results
@@ -144,7 +149,7 @@ def test_the_report_says_how_many_test_digits_each_model_was_measured_on_and_its
     save_results(C.load(tmp_path / "b4"), {"test_images": 300, "recon_bce": 150.0})
     row = dict(zip(REPORT_COLUMNS, report_card({"runs/b4": tmp_path / "b4"}).splitlines()[2].strip("| ").split(" | ")))
     assert (row["β"], row["test digits"], row["type"]) == ("4", "300", "VAE")
-    source = open(ui.__file__).read()
+    source = open(header.__file__).read()
     assert "measured on the 10,000 test digits" not in source  # runs are measured on 2,000 of the bundled split
 
 
@@ -165,9 +170,9 @@ def test_an_output_picture_is_never_rewritten_while_a_browser_may_be_downloading
     """Two students drawing the same picture: the second must not truncate the file the first is fetching."""
     import threading
 
-    from explorer import ui
+    from explorer.ui.media import picture
 
-    picture = ui.picture()
+    picture = picture()
     picture.GRADIO_CACHE = str(tmp_path)
     image = (np.random.default_rng(0).random((400, 900)) * 255).astype(np.uint8)
     path = Path(picture.postprocess(image).path)

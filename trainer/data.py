@@ -5,7 +5,9 @@ raw or gzipped, either directly in a folder or in torchvision's ``<root>/<Name>/
 """
 from __future__ import annotations
 
+import functools
 import gzip
+import hashlib
 import json
 import math
 import os
@@ -44,6 +46,13 @@ class Split:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A hash of the images and labels, for caches of what is computed from a split."""
+        h = hashlib.sha256(self.images.numpy().tobytes())
+        h.update(self.labels.numpy().tobytes())
+        return h.hexdigest()[:32]
 
     def head(self, n: int | None) -> "Split":
         return self if n is None else Split(self.images[:n], self.labels[:n])

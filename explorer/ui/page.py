@@ -1,0 +1,48 @@
+"""What the tabs share while the app is built: the page's components by name, and how a handler's answer (a dict
+by output name) reaches them. Handlers return {"status": text, "live": view, …}; the wiring lists the names a
+handler may answer, and this module maps them to components. So no handler depends on the position of another's
+outputs, and a handler leaves whatever it does not name as it is."""
+from __future__ import annotations
+
+import functools
+
+import gradio as gr
+
+from .. import live
+from .session import Session
+
+MOUNT_JS = (live.STATIC / "mount.js").read_text()
+
+
+def mounted(module: str, value="", **kwargs) -> gr.HTML:
+    """A gr.HTML whose contents are drawn by one of the page's ES modules (explorer/static/``module``: its
+    mount(element, props, trigger, watch)); its value is that module's JSON."""
+    return gr.HTML(value, html_template='<div class="le-host"></div>', js_on_load=MOUNT_JS, apply_default_css=False,
+                   module_url=live.static_url(module), **kwargs)
+
+
+class Page:
+    """The app's components, set as attributes by app.py and the tab modules while they lay themselves out
+    (page.models, page.status, page.live, page.scatter…)."""
+
+    def component(self, name: str):
+        try:
+            return getattr(self, name)
+        except AttributeError:
+            raise KeyError(f"no component {name!r} on the page") from None
+
+    def handler(self, fn, outputs=()) -> dict:
+        """An event listener's fn and outputs for ``fn``, which answers a dict by output name (any of ``outputs``,
+        or fewer). The page's Session, when ``fn`` takes it, is given back too: Gradio keeps a state alive (its
+        time to live) only while handlers return it."""
+        components = {name: self.component(name) for name in outputs}
+
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            answer = fn(*args, **kwargs) or {}
+            out = {components[name]: value for name, value in answer.items()}
+            session = next((a for a in args if isinstance(a, Session)), None)
+            if session is not None:
+                out[self.session] = session
+            return out
+        return {"fn": run, "outputs": [*components.values(), self.session]}

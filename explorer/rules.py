@@ -27,14 +27,16 @@ PLANE_MARGINS = {"left": 44, "right": 6, "top": 8, "bottom": 40}  # px around a 
 WALK_STEP = 0.02  # an arrow key moves the point by this share of the plane's width
 WALK_FAST = 5  # ... and this many times more with Shift
 RANDOM_ELLIPSES = 50  # test digits whose q(z|x) the "random" option draws
-PLANE_GAP, PLANE_MIN, PLANE_MAX, PLANE_SMALLEST = 12, 180, 520, 120  # px: the page's plane sizes
-TITLE_H, KEY_H = 44, 36  # px a plane's title and note take, and the key under the planes
+# px: the page's planes (a gap between them, smallest while they fit the width, largest, smallest ever) and what
+# a plane's title and note take, and the key under the planes
+PLANE_LAYOUT = {"gap": 12, "min": 180, "max": 520, "smallest": 120, "title": 44, "key": 36}
 
 
 def page_constants() -> dict:
     """The constants the page reads from the view (live.view_json's "rules"), never from its own copy."""
     return {"margins": dict(PLANE_MARGINS), "outside_fade": OUTSIDE_FADE, "walk_step": WALK_STEP,
-            "walk_fast": WALK_FAST, "label_limit": LABEL_LIMIT, "random_ellipses": RANDOM_ELLIPSES}
+            "walk_fast": WALK_FAST, "label_limit": LABEL_LIMIT, "random_ellipses": RANDOM_ELLIPSES,
+            "layout": dict(PLANE_LAYOUT)}
 
 
 # -- where a point lands --------------------------------------------------------------------------------------
@@ -201,13 +203,13 @@ def ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return out
 
 
-def plane_size(n: int, width: float, height: float) -> int:
+def plane_size(n: int, width: float, height: float, layout: dict = PLANE_LAYOUT) -> float:
     """The biggest planes for n models in a box of width x height: try every number of columns; when none keeps
-    every row in view, the widest rows of PLANE_MIN px."""
+    every row in view, the widest rows of layout["min"] px."""
     best = 0
     for cols in range(1, n + 1):
         rows = -(-n // cols)
-        wide = math.floor((width - PLANE_GAP * (cols - 1)) / cols)
-        tall = math.floor((height - TITLE_H * rows - KEY_H) / rows)
-        best = max(best, min(PLANE_MAX, wide, max(tall, PLANE_MIN)))
-    return max(min(best, width), PLANE_SMALLEST)
+        wide = math.floor((width - layout["gap"] * (cols - 1)) / cols)
+        tall = math.floor((height - layout["title"] * rows - layout["key"]) / rows)
+        best = max(best, min(layout["max"], wide, max(tall, layout["min"])))
+    return max(min(best, width), layout["smallest"])

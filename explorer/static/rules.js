@@ -166,3 +166,20 @@ export function planeSize(n, width, height, layout) {
   }
   return Math.max(Math.min(best, width), layout.smallest);
 }
+
+// -- the view in a link ----------------------------------------------------------------------------------------
+export function shareQuery(state) {
+  // the address bar's query for a view: {models: [keys], tab: id or null, pinned: {model, x, y} or null,
+  // background, link, label} (explorer/ui/share.py reads it back)
+  const params = new URLSearchParams();
+  params.set("models", state.models.join(","));
+  if (state.tab) params.set("tab", state.tab);
+  if (state.pinned) {
+    params.set("z", `${state.pinned.x.toFixed(4)},${state.pinned.y.toFixed(4)}`);
+    if (state.pinned.model) params.set("plane", String(state.pinned.model));
+  }
+  params.set("bg", state.background || "none");
+  params.set("link", state.link);
+  params.set("label", String(state.label));
+  return params.toString();
+}

@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
+from urllib.parse import quote_plus
 
 import numpy as np
 
@@ -27,6 +29,7 @@ PLANE_MARGINS = {"left": 44, "right": 6, "top": 8, "bottom": 40}  # px around a 
 WALK_STEP = 0.02  # an arrow key moves the point by this share of the plane's width
 WALK_FAST = 5  # ... and this many times more with Shift
 RANDOM_ELLIPSES = 50  # test digits whose q(z|x) the "random" option draws
+Z_DECIMALS = 4  # decimals of a pinned point's coordinates in a link
 # px: the page's planes (a gap between them, smallest while they fit the width, largest, smallest ever) and what
 # a plane's title and note take, and the key under the planes
 PLANE_LAYOUT = {"gap": 12, "min": 180, "max": 520, "smallest": 120, "title": 44, "key": 36}
@@ -36,7 +39,7 @@ def page_constants() -> dict:
     """The constants the page reads from the view (live.view_json's "rules"), never from its own copy."""
     return {"margins": dict(PLANE_MARGINS), "outside_fade": OUTSIDE_FADE, "walk_step": WALK_STEP,
             "walk_fast": WALK_FAST, "label_limit": LABEL_LIMIT, "random_ellipses": RANDOM_ELLIPSES,
-            "layout": dict(PLANE_LAYOUT)}
+            "layout": dict(PLANE_LAYOUT), "z_decimals": Z_DECIMALS}
 
 
 # -- where a point lands --------------------------------------------------------------------------------------
@@ -127,6 +130,32 @@ def parse_label(value, limit: int = LABEL_LIMIT):
     if text == "auto":
         return "auto"
     return int(text) if re.fullmatch(r"[0-9]+", text) and int(text) < limit else None
+
+
+# -- the view in a link: the pieces explorer/ui/share.py and the page's shareQuery / parseQuery share ----------
+NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # a decimal number, nothing else
+
+
+def format_coord(v: float) -> str:
+    """A coordinate in a link as the page writes it (Number.toFixed): Z_DECIMALS decimals, a tie rounded away from
+    zero (Python's format rounds it to even), and 0 for -0 (for |v| < 1e21, where toFixed stops writing decimals)."""
+    return str(Decimal(v or 0.0).quantize(Decimal(1).scaleb(-Z_DECIMALS), rounding=ROUND_HALF_UP))
+
+
+def parse_pin(z, plane, shown: int) -> tuple[int, float, float] | None:
+    """A link's pinned point: z "x,y" (two decimal numbers, finite) on plane # ``plane`` (a whole number; None
+    for 0) of ``shown`` planes; None when it is not one."""
+    parts, plane = str(z).split(","), "0" if plane is None else str(plane)
+    if len(parts) != 2 or not all(NUMBER.fullmatch(p) for p in parts) or not re.fullmatch(r"[0-9]+", plane):
+        return None
+    x, y = float(parts[0]), float(parts[1])
+    return (int(plane), x, y) if math.isfinite(x) and math.isfinite(y) and int(plane) < shown else None
+
+
+def url_query(pairs) -> str:
+    """(name, value) pairs as the page's URLSearchParams writes them: form-encoded, "~" escaped too."""
+    form = lambda text: quote_plus(str(text), safe="*").replace("~", "%7E")  # noqa: E731
+    return "&".join(f"{form(name)}={form(value)}" for name, value in pairs)
 
 
 # -- what the page is sent of one model, for these rules -----------------------------------------------------

@@ -208,6 +208,22 @@ def parse_label_cases() -> list[dict]:
     return [{"value": v, "expected": rules.parse_label(v)} for v in values]
 
 
+def link_piece_cases() -> dict:
+    """The pieces of a view's link both sides build it from: coordinates, the pinned point, the query's encoding."""
+    coords = [0.5, -1.0, 1.03125, -1.03125, 0.00005, -0.0, -0.00001, 123.45675, 2.5e-5, -7.99995, 3.0,
+              12345678.123456, 0.1 + 0.2, -84.81400299072266]
+    pins = [("0.5,-1", None), ("0.5,-1", "2"), ("1e999,0", None), ("nan,1", None), ("inf,1", None), (" 1,2", None),
+            ("1_0,2", None), (".5,5.", "0"), ("+1.5e-3,-2E2", "1"), ("1,2,3", None), ("1,2", "3"), ("1,2", "-1"),
+            ("1,2", " 1"), ("1,2", "1.0"), ("1,2", "0003"), ("", None), ("x,y", None), ("1,", None), ("0x10,1", None),
+            ("\u0663,1", None), ("1,2", "99999999999999999999")]
+    pairs = [[["models", "pretrained/ae-2d,runs/my run~2"], ["z", "0.5000,-1.0000"], ["link", "same z"]],
+             [["label", "auto"], ["bg", "prior density"], ["x", "a*b-c.d_e!f'g(h)i;j:k@l&m=n+o$p,q/r?s#t[u]v%w"]],
+             [["models", "caf\u00e9,\u6f22\u5b57,\U0001F600"], ["empty", ""]]]
+    return {"format_coord": [{"v": v, "text": rules.format_coord(v)} for v in coords],
+            "parse_pin": [{"z": z, "plane": plane, "shown": 3, "pin": rules.parse_pin(z, plane, 3)} for z, plane in pins],
+            "url_query": [{"pairs": p, "query": rules.url_query(p)} for p in pairs]}
+
+
 def share_cases() -> dict:
     """The view URL both ways, from explorer/ui/share.py: {"share_query": [...], "parse_query": [...]}; none while
     that module is not there yet (the JS test then checks that it has none either)."""
@@ -220,7 +236,7 @@ def golden() -> dict:
     cases = {"nearest": nearest_cases(models, rng), "inverse": inverse_cases(models, rng),
              "is_outside": outside_cases(models, rng), "conditional_label": label_cases(models, rng),
              "link_targets": link_cases(models, rng), "ticks": tick_cases(models), **layout_cases(),
-             "parse_label": parse_label_cases(), **share_cases()}
+             "parse_label": parse_label_cases(), **link_piece_cases(), **share_cases()}
     return {"about": "written by python tests/make_golden.py from explorer/rules.py: do not edit by hand",
             "constants": rules.page_constants(), "link_groups": LINK_GROUPS,
             "models": {name: page_model(e) for name, e in models.items()}, "cases": cases}

@@ -57,8 +57,9 @@ class LivePlanes {
   // -- the view in the address bar, and a link to share it ---------------------------------------------------
   shareQuery() {
     const v = this.view;
-    return shareQuery({ models: v.models.map((m) => m.key), tab: selectedTab(this.tabIds), pinned: this.pinned,
-                        background: v.background, link: v.link, label: v.label });
+    const pin = this.pinned && [this.pinned.model, this.pinned.x, this.pinned.y];
+    return shareQuery({ models: v.models.map((m) => m.key), tab: selectedTab(this.tabIds), pin,
+                        background: v.background, link: v.link, label: v.label, projector: v.projector }, v.rules);
   }
 
   updateAddress() {

@@ -167,19 +167,79 @@ export function planeSize(n, width, height, layout) {
   return Math.max(Math.min(best, width), layout.smallest);
 }
 
-// -- the view in a link ----------------------------------------------------------------------------------------
-export function shareQuery(state) {
-  // the address bar's query for a view: {models: [keys], tab: id or null, pinned: {model, x, y} or null,
-  // background, link, label} (explorer/ui/share.py reads it back)
+// -- the view in a link (explorer/ui/share.py reads and writes the same query) ----------------------------------
+const NUMBER = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/; // a decimal number, nothing else
+
+export function formatCoord(v, decimals) {
+  // rules.format_coord: a tie rounds away from zero, and -0 is written 0
+  return v.toFixed(decimals);
+}
+
+export function parsePin(z, plane, shown) {
+  // rules.parse_pin: z "x,y" on plane # `plane` (a whole number; null for 0) of `shown` planes, or null
+  const parts = String(z).split(",");
+  const k = plane === null || plane === undefined ? "0" : String(plane);
+  if (parts.length !== 2 || !parts.every((p) => NUMBER.test(p)) || !/^[0-9]+$/.test(k)) return null;
+  const [x, y] = parts.map(Number);
+  return Number.isFinite(x) && Number.isFinite(y) && Number(k) < shown ? [Number(k), x, y] : null;
+}
+
+export function urlQuery(pairs) {
+  // rules.url_query: [name, value] pairs form-encoded
   const params = new URLSearchParams();
-  params.set("models", state.models.join(","));
-  if (state.tab) params.set("tab", state.tab);
-  if (state.pinned) {
-    params.set("z", `${state.pinned.x.toFixed(4)},${state.pinned.y.toFixed(4)}`);
-    if (state.pinned.model) params.set("plane", String(state.pinned.model));
-  }
-  params.set("bg", state.background || "none");
-  params.set("link", state.link);
-  params.set("label", String(state.label));
+  for (const [name, value] of pairs) params.append(name, String(value));
   return params.toString();
+}
+
+export function shareQuery(view, rules) {
+  // share.share_query: the query of a view {models: [keys], tab: id or null, pin: [plane #, x, y] or null,
+  // background, link, label, projector}; rules: the view's rules (decimals of a coordinate)
+  const pairs = [["models", view.models.join(",")]];
+  if (view.tab) pairs.push(["tab", view.tab]);
+  if (view.pin) {
+    const [plane, x, y] = view.pin;
+    pairs.push(["z", `${formatCoord(x, rules.z_decimals)},${formatCoord(y, rules.z_decimals)}`]);
+    if (plane) pairs.push(["plane", String(plane)]);
+  }
+  pairs.push(["bg", view.background || "none"], ["link", view.link], ["label", String(view.label)]);
+  if (view.projector) pairs.push(["projector", "1"]);
+  return urlQuery(pairs);
+}
+
+export function parseQuery(query, known) {
+  // share.parse_view_query: the view a link's query holds, and [name, value] of each value ignored (never an
+  // error); known: {models: keys shown here, default: keys, tabs, backgrounds, links, maxModels, labelLimit}
+  const q = {};
+  for (const [name, value] of new URLSearchParams(query)) q[name] = value; // a repeated name: its last value
+  const view = {};
+  const ignored = [];
+  if (q.models) {
+    const keys = q.models.split(",").map((k) => k.trim()).filter((k) => k)
+      .map((k) => (k.includes("/") ? k : `pretrained/${k}`)); // a bare name is a shipped model
+    ignored.push(...keys.filter((k) => !known.models.includes(k)).map((k) => ["models", k]));
+    const good = keys.filter((k) => known.models.includes(k)).slice(0, known.maxModels);
+    view.models = good.length ? good : [...known.default];
+  }
+  for (const [name, allowed, key] of [["bg", known.backgrounds, "background"], ["link", known.links, "link"],
+                                      ["tab", known.tabs, "tab"]]) {
+    if (name in q) {
+      if (allowed.includes(q[name])) view[key] = q[name];
+      else ignored.push([name, q[name]]);
+    }
+  }
+  if ("label" in q) {
+    const label = parseLabel(q.label, known.labelLimit);
+    if (label === null) ignored.push(["label", q.label]);
+    else view.label = label;
+  }
+  if ("projector" in q) {
+    if (q.projector === "0" || q.projector === "1") view.projector = q.projector === "1";
+    else ignored.push(["projector", q.projector]);
+  }
+  if ("z" in q) {
+    const pin = parsePin(q.z, "plane" in q ? q.plane : null, (view.models || known.default).length);
+    if (pin === null) ignored.push(["z", q.z]);
+    else view.pin = pin;
+  }
+  return { view, ignored };
 }

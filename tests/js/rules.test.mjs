@@ -94,6 +94,15 @@ const checks = {
   parse_label(c) {
     assert.equal(rules.parseLabel(c.value, golden.constants.label_limit), c.expected, JSON.stringify(c.value));
   },
+  format_coord(c) {
+    assert.equal(rules.formatCoord(c.v, golden.constants.z_decimals), c.text, String(c.v));
+  },
+  parse_pin(c) {
+    assert.deepEqual(rules.parsePin(c.z, c.plane, c.shown), c.pin, JSON.stringify(c));
+  },
+  url_query(c) {
+    assert.equal(rules.urlQuery(c.pairs), c.query);
+  },
 };
 
 const EXPECTED = Object.keys(checks); // every rule has cases, and every case has a check here

@@ -224,10 +224,48 @@ def link_piece_cases() -> dict:
             "url_query": [{"pairs": p, "query": rules.url_query(p)} for p in pairs]}
 
 
-def share_cases() -> dict:
-    """The view URL both ways, from explorer/ui/share.py: {"share_query": [...], "parse_query": [...]}; none while
-    that module is not there yet (the JS test then checks that it has none either)."""
-    return {}
+SHARE_KNOWN = {"models": ["pretrained/ae-2d", "pretrained/vae-2d", "pretrained/aae-mixture10-2d", "runs/my run~2"],
+               "default": ["pretrained/ae-2d", "pretrained/vae-2d"],
+               "tabs": ["planes", "scatter", "manifold", "samples", "train"]}
+SHARE_VIEWS = [  # share.share_query's view: models, tab, pin (plane #, x, y), background, link, label, projector
+    {"models": ["pretrained/ae-2d", "pretrained/vae-2d"], "tab": None, "pin": None, "background": "none",
+     "link": "same test digit", "label": "auto", "projector": False},
+    {"models": ["pretrained/ae-2d", "runs/my run~2"], "tab": "samples", "pin": [1, 1.03125, -0.0],
+     "background": "prior density", "link": "same z", "label": 12, "projector": True},
+    {"models": ["pretrained/vae-2d"], "tab": "planes", "pin": [0, -84.81400299072266, 0.00005],
+     "background": "manifold", "link": "same test digit", "label": 0, "projector": False},
+]
+SHARE_QUERIES = [  # links as a person might paste them: good, odd and wrong values
+    "models=pretrained/ae-2d,pretrained/vae-2d&tab=samples&z=0.5000,-1.0000&plane=1&bg=manifold&link=same+z&label=3",
+    "models=ae-2d,nope,runs/my+run%7E2&bg=rainbow&z=x,y&label=12&projector=1",
+    "models=%20ae-2d%20,,vae-2d&label=auto&projector=2&tab=nowhere&link=same%20z",
+    "z=0.5,-1&plane=2", "z=0.5,-1&plane=1", "z=1e999,0", "z=1_0,2", "z=%200.5,1", "z=0.5,1&plane=%201",
+    "label=%D9%A3", "label=100", "label=99", "label=-1", "label=", "models=&bg=none", "bg=none&bg=classifier",
+    "models=a,b,c,d,e,f,g,pretrained/ae-2d,pretrained/vae-2d,pretrained/aae-mixture10-2d,runs/my+run~2",
+]
+
+
+def share_cases(share=None) -> dict:
+    """The view URL both ways, as explorer/ui/share.py (the module ``share``) writes and reads it:
+    {"share_query": [...], "parse_query": [...]}; none without that module (before it is on this branch: golden()
+    then passes none, and the JS test has no share checks yet)."""
+    if share is None:
+        return {}
+    from urllib.parse import parse_qsl
+
+    from explorer.actions import BACKGROUNDS
+
+    known = {**SHARE_KNOWN, "backgrounds": list(BACKGROUNDS), "links": list(rules.LINKS),
+             "maxModels": share.MAX_MODELS, "labelLimit": rules.LABEL_LIMIT}
+    parsed = []
+    for query in SHARE_QUERIES:  # read as the server reads a request's query (Starlette: the last repeated value)
+        view, ignored = share.parse_view_query(dict(parse_qsl(query, keep_blank_values=True)), known["models"],
+                                               known["default"], known["tabs"])
+        parsed.append({"query": query, "known": known, "view": json.loads(json.dumps(view)),
+                       "ignored": [list(i) for i in ignored]})
+    views = [{"view": v, "query": share.share_query({**v, "pin": tuple(v["pin"]) if v["pin"] else None})}
+             for v in SHARE_VIEWS]
+    return {"share_query": views, "parse_query": parsed}
 
 
 def golden() -> dict:

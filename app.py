@@ -1,4 +1,4 @@
-"""Latent Explorer: `python app.py` builds the Gradio app from explorer.ui and launches it."""
+"""Latent Explorer: `python app.py` builds the Gradio app (explorer/ui/app.py) and launches it."""
 import ctypes
 import os
 import sys
@@ -10,7 +10,7 @@ if sys.platform.startswith("linux"):
     except (OSError, AttributeError):
         pass
 
-from explorer.ui import launch  # noqa: E402
+from explorer.ui.app import launch  # noqa: E402
 
 if __name__ == "__main__":
     launch()

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 DEFAULT = ["pretrained/ae-2d", "pretrained/vae-2d", "pretrained/aae-mixture10-2d"]
@@ -141,6 +142,8 @@ def renice_children():
 def browser_student(url, seconds, seed, out, crowd):
     from playwright.sync_api import sync_playwright
 
+    from explorer import rules
+
     if crowd:
         os.nice(CROWD_NICE)
         threading.Thread(target=renice_children, daemon=True).start()
@@ -172,13 +175,13 @@ def browser_student(url, seconds, seed, out, crowd):
             if action == "hover":
                 page.get_by_role("tab", name="Latent planes").click()
                 box = page.locator(".le-over").nth(rng.randrange(3)).bounding_box()
-                side = box["width"] - 50
+                r = rules.plane_rect(box["width"])  # the data rectangle, as the page lays it out
+                left, top, side = box["x"] + r["left"], box["y"] + r["top"], r["side"]
                 for i in range(90):  # 1.5 s at 60 Hz, then a click pins the point
-                    page.mouse.move(box["x"] + 44 + side * (0.5 + 0.45 * np.sin(i / 9)),
-                                    box["y"] + 8 + side * (0.5 + 0.45 * np.cos(i / 13)))
+                    page.mouse.move(left + side * (0.5 + 0.45 * np.sin(i / 9)),
+                                    top + side * (0.5 + 0.45 * np.cos(i / 13)))
                     time.sleep(1 / 60)
-                timed("click (pin)", lambda: page.mouse.click(box["x"] + 44 + side * rng.random(),
-                                                              box["y"] + 8 + side * rng.random()),
+                timed("click (pin)", lambda: page.mouse.click(left + side * rng.random(), top + side * rng.random()),
                       ("() => true",))
                 repaint += page.evaluate("() => window.latentExplorer.stats().repaint")
                 page.evaluate("() => { window.latentExplorer.times.length = 0; }")
@@ -220,16 +223,18 @@ def browser_student(url, seconds, seed, out, crowd):
 def alone_repaint(url) -> list[float]:
     from playwright.sync_api import sync_playwright
 
+    from explorer import rules
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         page = browser.new_page(viewport={"width": 1366, "height": 768})
         page.goto(url)
         page.wait_for_function(LIVE, timeout=120_000)
         box = page.locator(".le-over").nth(1).bounding_box()
-        side = box["width"] - 50
+        r = rules.plane_rect(box["width"])  # the data rectangle, as the page lays it out
         for i in range(300):
-            page.mouse.move(box["x"] + 44 + side * (0.5 + 0.45 * np.sin(i / 9)),
-                            box["y"] + 8 + side * (0.5 + 0.45 * np.cos(i / 13)))
+            page.mouse.move(box["x"] + r["left"] + r["side"] * (0.5 + 0.45 * np.sin(i / 9)),
+                            box["y"] + r["top"] + r["side"] * (0.5 + 0.45 * np.cos(i / 13)))
             time.sleep(1 / 60)
         times = page.evaluate("() => window.latentExplorer.stats().repaint")
         browser.close()

@@ -97,6 +97,8 @@ def server_handler(n: int = 300):
 def browser_clicks(url: str, clicks: int):
     from playwright.sync_api import sync_playwright
 
+    from explorer import rules
+
     args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"]
     times = []
@@ -109,7 +111,8 @@ def browser_clicks(url: str, clicks: int):
         page.wait_for_selector(".le-status.le-warn", timeout=60_000)
         plane = page.locator(".le-over").first
         box = plane.bounding_box()
-        box = {"width": box["width"] - 50, "height": box["width"] - 50, "x": 44, "y": 8}  # the data rectangle
+        r = rules.plane_rect(box["width"])  # the data rectangle, as the page lays it out
+        box = {"width": r["side"], "height": r["side"], "x": r["left"], "y": r["top"]}
         rng = np.random.default_rng(1)
         for i in range(clicks + 3):
             old = page.evaluate("() => { const i = document.querySelector('#decoded img'); return i ? i.src : null; }")

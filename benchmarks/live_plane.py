@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from explorer_latency import BARE_APP, start  # noqa: E402
+from explorer import rules  # noqa: E402
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
@@ -61,11 +62,11 @@ def open_page(browser, url, models=None):
 def hover(page, plane: int, moves: int, pause: float = 1 / 60):
     """Move the mouse along a Lissajous curve over a plane's data rectangle, one move per frame."""
     box = page.locator(".le-over").nth(plane).bounding_box()
-    side = box["width"] - 50
+    r = rules.plane_rect(box["width"])  # the data rectangle, as the page lays it out
     for i in range(moves):
         t = i / moves * 2 * np.pi
-        x = box["x"] + 44 + side * (0.5 + 0.45 * np.sin(3 * t))
-        y = box["y"] + 8 + side * (0.5 + 0.45 * np.sin(2 * t + 0.5))
+        x = box["x"] + r["left"] + r["side"] * (0.5 + 0.45 * np.sin(3 * t))
+        y = box["y"] + r["top"] + r["side"] * (0.5 + 0.45 * np.sin(2 * t + 0.5))
         page.mouse.move(float(x), float(y))
         if pause:
             time.sleep(pause)
@@ -104,19 +105,19 @@ def many_pages_cpu(browser, url, server_pid: int, pages: int, seconds: float):
     counted = sum(p.evaluate("() => window.latentExplorer.stats().repaints") for p in opened)
     before, started = cpu_seconds(server_pid), time.perf_counter()
     for p in opened:  # started without waiting: they run side by side
-        p.evaluate("""(seconds) => {
+        p.evaluate("""([seconds, margins]) => {
             const el = document.querySelectorAll('.le-over')[1];
             const box = el.getBoundingClientRect();
-            const side = box.width - 50;
+            const side = box.width - Math.max(margins.left + margins.right, margins.top + margins.bottom);
             const t0 = performance.now();
             const id = setInterval(() => {
                 const t = (performance.now() - t0) / 1000;
                 if (t > seconds) return clearInterval(id);
                 el.dispatchEvent(new PointerEvent('pointermove', {bubbles: true, pointerType: 'mouse',
-                    clientX: box.left + 44 + side * (0.5 + 0.45 * Math.sin(3 * t)),
-                    clientY: box.top + 8 + side * (0.5 + 0.45 * Math.sin(2 * t + 0.5))}));
+                    clientX: box.left + margins.left + side * (0.5 + 0.45 * Math.sin(3 * t)),
+                    clientY: box.top + margins.top + side * (0.5 + 0.45 * Math.sin(2 * t + 0.5))}));
             }, 1000 / 60);
-        }""", seconds)
+        }""", [seconds, rules.PLANE_MARGINS])
     time.sleep(seconds)
     elapsed = time.perf_counter() - started
     used = cpu_seconds(server_pid) - before

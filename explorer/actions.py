@@ -1,8 +1,6 @@
 """What the explorer does, as plain functions over registry entries (the UI handlers only call these)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from PIL import Image
@@ -10,28 +8,12 @@ from PIL import Image
 from . import render
 from .cache import CACHE
 from .registry import Entry, View
+from .rules import (LINKS, OUTSIDE_FRACTION, Target, click_targets, code_scale, conditional_label,  # noqa: F401
+                    is_outside, nearest, outside_radius)  # the shared rules (explorer/rules.py), as actions.X too
 
 PLANE_SIZE = 400
 BACKGROUNDS = ("none", "manifold", "prior density", "classifier")
 AXIS_NAMES = {"latent": ("z1", "z2"), "pca": ("PCA 1", "PCA 2"), "umap": ("UMAP 1", "UMAP 2")}
-
-
-LINKS = ("same test digit", "same z")  # how the other models follow a point of one model's plane
-OUTSIDE_FRACTION = 0.1  # a point farther than this share of its plane's width from every test code is "outside"
-
-
-@dataclass
-class Target:
-    """Where one point lands in one model."""
-    entry: Entry
-    view: View
-    xy: np.ndarray  # point in this model's plane
-    z: np.ndarray  # the latent decoded (d,)
-    label: int | None  # class for conditional decoding (None for unconditional models)
-    how: str  # "the point", "same z (N(0, I) prior)" or "test digit #i" (with why, when same z was asked)
-    outside: bool = False  # the point is outside the region this model's test codes cover
-
-
 
 
 def test_digits(test, index) -> np.ndarray:
@@ -41,75 +23,6 @@ def test_digits(test, index) -> np.ndarray:
 
 def geometry(view: View) -> render.Geometry:
     return render.Geometry(view.extent, PLANE_SIZE, PLANE_SIZE)
-
-
-def nearest(points: np.ndarray, xy) -> int:
-    return int(np.argmin(((points - np.asarray(xy, dtype=np.float32)) ** 2).sum(1)))
-
-
-def conditional_label(entry: Entry, view: View, xy, label) -> int | None:
-    """Models that decode with a label (``Entry.takes_label``) use the chosen one (a digit, or a clustered AAE's
-    cluster), or ("auto", or a value the model has not) the one of the nearest test point."""
-    if not entry.takes_label:
-        return None
-    if label in (None, "auto") or not 0 <= int(label) < entry.config.label_count:
-        return int(entry.label_of[nearest(view.xy, xy)])
-    return int(label)
-
-
-def code_scale(entry: Entry, view: View) -> str | None:
-    """What a model's plane coordinates mean, when two models can share them: the prior their codes were made to
-    match (N(0, I) for a VAE or a Gaussian-prior AAE, the AAE's mixture or roll). None when a model's codes have a
-    scale of their own (the AE, a prior fitted to the codes) or the plane is a projection of a bigger latent."""
-    config = entry.config
-    if view.name != "latent":
-        return None
-    if config.model in ("vae", "cvae"):
-        return None if config.prior_components else "N(0, I) prior"
-    if config.model in ("aae", "caae"):
-        return "N(0, I) prior" if config.prior == "gaussian" else f"{config.prior} prior"
-    return None
-
-
-def outside_radius(view: View) -> float:
-    xmin, xmax, ymin, ymax = view.extent
-    return OUTSIDE_FRACTION * max(xmax - xmin, ymax - ymin)
-
-
-def is_outside(view: View, xy) -> bool:
-    """Farther from every test code of this plane than ``outside_radius``: the model never saw a code there."""
-    d2 = ((view.xy - np.asarray(xy, dtype=np.float32).reshape(1, 2)) ** 2).sum(1).min()
-    return bool(d2 > np.float32(outside_radius(view)) ** 2)
-
-
-def click_targets(entries: list[Entry], clicked: int, xy, *, projection: str = "umap", label="auto",
-                  link: str = "same test digit") -> list[Target]:
-    """A point ``xy`` of model ``clicked``'s plane: the latent to decode in every model.
-
-    The clicked model decodes the latent behind the point. With ``link`` "same test digit" every other model
-    decodes its own code of the test digit nearest to the point; with "same z" the models whose codes share the
-    clicked one's scale (``code_scale``) decode the same (z1, z2), the others still the same test digit. The page
-    (explorer/static/live_plane.js, linkTargets) follows the same rule; tests compare the two."""
-    if link not in LINKS:
-        raise ValueError(f"unknown link {link!r}; expected one of {', '.join(LINKS)}")
-    xy = np.asarray(xy, dtype=np.float32).reshape(2)
-    source = entries[clicked].view(projection)
-    scale = code_scale(entries[clicked], source)
-    near = nearest(source.xy, xy)
-    targets = []
-    for k, entry in enumerate(entries):
-        view = entry.view(projection)
-        same_z = link == "same z" and scale is not None and code_scale(entry, view) == scale
-        if k == clicked or same_z:
-            z, point = view.inverse.inverse_transform(xy[None])[0], xy
-            how = "the point" if k == clicked else f"same z ({scale})"
-        else:
-            z, point, how = entry.latents[near], view.xy[near], f"test digit #{near}"
-            if link == "same z":
-                how += " (its codes have another scale)" if view.name == "latent" else " (a projected plane)"
-        targets.append(Target(entry, view, np.asarray(point), np.asarray(z, np.float32),
-                              conditional_label(entry, view, point, label), how, is_outside(view, point)))
-    return targets
 
 
 def decode_targets(targets: list[Target]) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""A cap on HTTP request bodies, as a small ASGI middleware (explorer.ui.launch adds it to Gradio's app).
+"""A cap on HTTP request bodies, as a small ASGI middleware (explorer.ui.app.launch adds it to Gradio's app).
 
 Gradio reads a whole request into memory, and prints a malformed one into the log in full: a 400 MB POST to
 /gradio_api/queue/join once took 1.8 GB and went into app.log. Here a body larger than its route allows gets a

@@ -7,7 +7,8 @@ the exported decoders with ONNX Runtime Web), from what this module sends.
   copies: each plane's picture (the data rectangle: background and test points, no axes), each model's test
   codes (one binary file), the ONNX decoders the server exported itself, and the static files (the page's code
   and the vendored ONNX Runtime Web).
-Nothing here decodes: the page computes what ``actions.click_targets`` computes, and tests compare the two.
+Nothing here decodes: the page computes what ``rules.click_targets`` computes (explorer/rules.py and its golden
+cases in tests/golden_rules.json, checked from both sides).
 """
 from __future__ import annotations
 
@@ -27,9 +28,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import actions, render
+from . import actions, render, rules
 from .cache import CACHE
-from .projection import GridInverse, Identity2D, PCA2D
 from .registry import Entry
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -194,12 +194,12 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 
 def outside_mask(view, cells: int = HATCH_CELLS) -> np.ndarray:
-    """(cells, cells) booleans, row 0 at the top: the cells whose centres ``actions.is_outside`` calls outside."""
+    """(cells, cells) booleans, row 0 at the top: the cells whose centres ``rules.is_outside`` calls outside."""
     from scipy.spatial import cKDTree
 
     centers = render.Geometry(view.extent, cells, cells, 0, 0, 0, 0).grid_centers(cells)
     dist = cKDTree(view.xy.astype(np.float64)).query(centers)[0]
-    return (dist > actions.outside_radius(view)).reshape(cells, cells)
+    return (dist > rules.outside_radius(view)).reshape(cells, cells)
 
 
 def layer_url(entry: Entry, projection: str, background: str, points: bool, classifier=None,
@@ -237,44 +237,24 @@ def _pack(arrays: dict[str, np.ndarray]) -> tuple[bytes, dict]:
     return b"".join(out), index
 
 
-def _inverse(view) -> tuple[dict, dict[str, np.ndarray]]:
-    """How the page maps a plane point to the latent, exactly as ``view.inverse.inverse_transform`` does."""
-    inv = view.inverse
-    if isinstance(inv, Identity2D):
-        return {"kind": "identity", "dim": int(inv.dim_)}, {}
-    if isinstance(inv, PCA2D):
-        return {"kind": "pca", "mean": inv.mean_.tolist(), "components": inv.components_.tolist()}, {}
-    if isinstance(inv, GridInverse):
-        return {"kind": "grid", "extent": list(inv.extent_)}, {"grid": inv.grid_.astype(np.float32)}
-    raise TypeError(f"no page-side inverse for {type(inv).__name__}")
-
-
 def model_view(entry: Entry, projection: str, background: str, points: bool, classifier=None, test=None,
                safe_colours: bool = False, label="auto") -> dict:
     """Everything the page needs to draw one model's plane and decode in it (with ``test``, a 2-D VAE's test
     posteriors for its ellipses)."""
     view = entry.view(projection)
-    inverse, extra = _inverse(view)
+    extra = {}
     if test is not None and actions.has_posterior_plane(entry):
         extra["cov"] = actions.test_posteriors(entry, test)
     data_key = ("data", entry.fingerprint, view.name, test.fingerprint if test is not None else None)
-    if entry.takes_label:  # what each test digit decodes with (a clustered AAE: its cluster, not its digit)
-        extra["label_of"] = (entry.label_of % 256).astype(np.uint8)
-    blob, index = CACHE.get(data_key, lambda: _pack({
-        "xy": view.xy.astype(np.float32), "latents": entry.latents.astype(np.float32),
-        "labels": (entry.labels % 256).astype(np.uint8), **extra}))
+    blob, index = CACHE.get(data_key, lambda: _pack({**rules.page_arrays(entry, view), **extra}))
     config = entry.config
     names = actions.AXIS_NAMES[view.name]
     cluster = int(label) if config.clustered and label != "auto" and 0 <= int(label) < config.clusters else None
     title = entry.label if view.name == "latent" else f"{entry.label} · {view.name.upper()}"
-    return {"key": entry.key, "label": entry.label, "kind": entry.kind, "latent_dim": config.latent_dim,
-            "title": title + (f" · cluster {cluster}" if cluster is not None else ""),
-            "view": view.name, "axes": list(names), "extent": list(view.extent),
+    return {"key": entry.key, "label": entry.label, "kind": entry.kind,
+            "title": title + (f" · cluster {cluster}" if cluster is not None else ""), "axes": list(names),
             "layer": layer_url(entry, projection, background, points, classifier, safe_colours, cluster),
-            "data": ASSETS.add_bytes(blob, ".bin"), "arrays": index, "inverse": inverse,
-            "conditional": entry.takes_label, "num_classes": config.label_count,
-            "clustered": config.clustered,
-            "scale": actions.code_scale(entry, view), "radius": actions.outside_radius(view),
+            "data": ASSETS.add_bytes(blob, ".bin"), "arrays": index, **rules.page_fields(entry, view),
             "onnx": ASSETS.add_file(entry.onnx, entry.onnx_source[:32] + ".onnx") if entry.onnx else None,
             "export": entry.export_status}
 
@@ -296,7 +276,7 @@ def view_json(entries: list[Entry], *, projection: str, background: str, points:
     return json.dumps({
         "models": models, "projection": projection, "background": background, "projector": projector,
         "palette": ["#%02x%02x%02x" % tuple(c) for c in (render.SAFE_PALETTE if projector else render.PALETTE)],
-        "link": link, "links": list(actions.LINKS), "label": label,
+        "link": link, "links": list(rules.LINKS), "label": label, "rules": rules.page_constants(),
         "pinned": {"model": int(clicked), "x": float(x), "y": float(y)},
         "ort": static_url(ORT_DIR),
         "classifier": ASSETS.add_file(classifier_onnx[0], classifier_onnx[1][:32] + ".onnx") if classifier_onnx

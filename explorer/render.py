@@ -9,6 +9,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .rules import OUTSIDE_FADE
+
 # tab10: one color per class, the same in every view
 PALETTE = np.array([[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
                     [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]], np.uint8)
@@ -215,7 +217,7 @@ def labelled_tiles(tiles: list[dict], *, size: int = 140, small: int = 56, cols:
         r, c = divmod(k, cols)
         x0, y0 = c * cell_w + 20, r * cell_h + top
         centered_text(im, (x0 + size // 2, y0), t["title"], size=16, fill=INK)
-        shown = 1 - t["image"] * (0.35 if t.get("outside") else 1.0)  # outside the codes: faded, in a red frame
+        shown = 1 - t["image"] * (OUTSIDE_FADE if t.get("outside") else 1.0)  # outside: faded, in a red frame
         im.paste(Image.fromarray(to_uint8(shown)).resize((size, size), Image.NEAREST), (x0, y0 + 20))
         frame = ((200, 30, 30), 3) if t.get("outside") else ((170, 170, 170), 1)
         d.rectangle([x0 - 1, y0 + 19, x0 + size, y0 + 20 + size], outline=frame[0], width=frame[1])

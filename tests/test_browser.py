@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer import actions
+from explorer import actions, rules
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -66,10 +66,10 @@ def image_of(page, selector) -> tuple[str, np.ndarray]:
 
 
 def plane_box(page, k):
-    """The k-th plane's canvas and the data rectangle inside it (as live_plane.js lays it out)."""
+    """The k-th plane's canvas and the data rectangle inside it (the page lays it out by rules.plane_rect)."""
     box = page.locator(".le-over").nth(k).bounding_box()
-    side = box["width"] - 50  # MARGIN: left 44 + right 6
-    return box, {"x": box["x"] + 44, "y": box["y"] + 8, "side": side}
+    r = rules.plane_rect(box["width"])
+    return box, {"x": box["x"] + r["left"], "y": box["y"] + r["top"], "side": r["side"]}
 
 
 def at(page, k, fx, fy):
@@ -160,8 +160,8 @@ def test_arrow_keys_walk_a_focused_plane_and_pin_the_point(page):
     page.keyboard.press("ArrowUp")
     moved = page.evaluate("() => window.latentExplorer.pinned")
     extent = page.evaluate("() => window.latentExplorer.models[1].extent")
-    assert moved["x"] - start["x"] == pytest.approx(3 * 0.02 * (extent[1] - extent[0]))
-    assert moved["y"] - start["y"] == pytest.approx(0.02 * (extent[3] - extent[2]))
+    assert moved["x"] - start["x"] == pytest.approx(3 * rules.WALK_STEP * (extent[1] - extent[0]))
+    assert moved["y"] - start["y"] == pytest.approx(rules.WALK_STEP * (extent[3] - extent[2]))
     wait_for_field(page, "x", moved["x"])  # pinned on the server a moment after the last key
 
 

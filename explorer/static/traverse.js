@@ -1,9 +1,10 @@
 // Latent traversal sliders: one slider per latent dim (up to 16) around a code; every move decodes the edited
 // code in the page with the model's exported decoder (the same ONNX Runtime Web and sessions as the live
-// planes: explorer/static/live_plane.js). The server draws the full traversal grid (actions.traversal) and
+// planes: explorer/static/ort.js). The server draws the full traversal grid (actions.traversal) and
 // sends this component its code, each dim's sigma and the rows' order (explorer/ui.py traverse).
 
-import { el, runtime, session } from "./live_plane.js";
+import { el } from "./dom.js";
+import { runtime, session } from "./ort.js";
 
 const SIZE = 168; // px of the decoded digit
 

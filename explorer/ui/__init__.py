@@ -10,6 +10,3 @@
     planes.py scatter.py grids.py reconstructions.py traversal.py samples.py conditional.py clusters.py
     train.py (+ train_jobs.py, train_view.py, saved_runs.py) add_model.py gifs.py: the tabs
 """
-from .app import build, launch
-
-__all__ = ["build", "launch"]

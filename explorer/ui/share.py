@@ -7,17 +7,11 @@ tests/golden_rules.json holds cases both sides are checked against.
 """
 from __future__ import annotations
 
-import math
-from urllib.parse import quote_plus
-
-from trainer.config import MAX_CLUSTERS
-
 from .. import rules
 from ..actions import BACKGROUNDS
 from .text import plain
 
 MAX_MODELS = 6
-Z_DECIMALS = 4  # the pinned point's coordinates in a link
 
 
 def parse_view_query(query: dict, known_models, default: list[str], tab_ids) -> tuple[dict, list[tuple[str, str]]]:
@@ -37,32 +31,23 @@ def parse_view_query(query: dict, known_models, default: list[str], tab_ids) -> 
             else:
                 ignored.append((name, query[name]))
     if "label" in query:
-        label = str(query["label"])
-        if label == "auto" or (label.isdigit() and int(label) < MAX_CLUSTERS):
-            view["label"] = "auto" if label == "auto" else int(label)
+        label = rules.parse_label(query["label"])
+        if label is None:
+            ignored.append(("label", str(query["label"])))
         else:
-            ignored.append(("label", label))
+            view["label"] = label
     if "projector" in query:
         if query["projector"] in ("0", "1"):
             view["projector"] = query["projector"] == "1"
         else:
             ignored.append(("projector", query["projector"]))
     if "z" in query:
-        pin = _pin(query, len(view.get("models", default)))
+        pin = rules.parse_pin(query["z"], query.get("plane"), len(view.get("models", default)))
         if pin is None:
             ignored.append(("z", query["z"]))
         else:
             view["pin"] = pin
     return view, ignored
-
-
-def _pin(query: dict, shown: int) -> tuple[int, float, float] | None:
-    try:
-        x, y = (float(v) for v in str(query["z"]).split(","))
-        plane = int(query.get("plane", 0))
-    except (TypeError, ValueError):
-        return None
-    return (plane, x, y) if math.isfinite(x) and math.isfinite(y) and 0 <= plane < shown else None
 
 
 def ignored_note(ignored: list[tuple[str, str]]) -> str:
@@ -81,11 +66,11 @@ def share_query(view: dict) -> str:
         params.append(("tab", view["tab"]))
     if view.get("pin") is not None:
         plane, x, y = view["pin"]
-        params.append(("z", f"{x:.{Z_DECIMALS}f},{y:.{Z_DECIMALS}f}"))
+        params.append(("z", f"{rules.format_coord(x)},{rules.format_coord(y)}"))
         if plane:
             params.append(("plane", str(plane)))
     params += [("bg", view.get("background") or "none"), ("link", view.get("link") or rules.LINKS[0]),
                ("label", str(view.get("label", "auto")))]
     if view.get("projector"):
         params.append(("projector", "1"))
-    return "&".join(f"{name}={quote_plus(value, safe='*')}" for name, value in params)
+    return rules.url_query(params)

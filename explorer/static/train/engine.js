@@ -318,11 +318,12 @@ export class JaxEngine {
     Object.assign(this.buffers, fitGaussian(codes, this.d));
   }
 
-  // Every tensor of model.safetensors under its torch name (the AE's Gaussian: N(0, I) until the first epoch).
-  async weights() {
+  // Every tensor of model.safetensors under its torch name (the AE's Gaussian: N(0, I) until the first epoch);
+  // with a prefix, only those whose name starts with it (the decoder for the page's hover).
+  async weights(prefix = "") {
     const out = {};
-    for (const [k, v] of Object.entries(this.p)) out[k] = Float32Array.from(await v.ref.data());
-    if (this.config.model === "ae") {
+    for (const [k, v] of Object.entries(this.p)) if (k.startsWith(prefix)) out[k] = Float32Array.from(await v.ref.data());
+    if (this.config.model === "ae" && !prefix) {
       const d = this.d;
       out.code_mean = this.buffers.code_mean || new Float32Array(d);
       out.code_scale_tril = this.buffers.code_scale_tril ||

@@ -207,3 +207,85 @@ def _initial_cached(path: str, stamp: float):
 
 def _initial(path: Path):
     return _initial_cached(str(path), path.stat().st_mtime)
+
+
+# -- a run trained in the page ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def page_run(harness, tmp_path_factory):
+    """A 2-epoch VAE trained through the standalone panel (its form, Start, Download run), with every request
+    the page and its worker made while training."""
+    server, _, page = harness
+    page.goto(f"{server.url}/static/train/index.html")
+    page.wait_for_selector(".tb-form")
+    page.select_option("select[name=race]", "one")
+    page.select_option("select[name=model]", "vae")
+    page.fill("input[name=epochs]", "2")
+    page.fill("input[name=seed]", "0")
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.click("button[name=start]")
+    page.wait_for_function("() => window.latentTrain.firstTerms !== null", timeout=60_000)
+    before = len(requests)
+    page.wait_for_function("() => window.latentTrain.state === 'done'", timeout=300_000, polling=500)
+    during = requests[before:]
+    with page.expect_download() as info:
+        page.click(".tb-actions button:has-text('Download run')")
+    folder = tmp_path_factory.mktemp("page-run")
+    zip_path = folder / info.value.suggested_filename
+    info.value.save_as(zip_path)
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(folder)
+    name = zip_path.stem
+    return {"zip": zip_path, "folder": folder / name, "name": name, "before": requests[:before], "during": during,
+            "hover": page.evaluate("() => window.latentTrain.views[0].times.length")}
+
+
+@pytest.mark.browser
+def test_training_in_the_page_sends_no_request(harness, page_run):
+    """Once the first curve point is drawn, the page asks the server for nothing (a blob: download is local);
+    before it, only the panel's own static files (its modules, the vendored engine, the data folder)."""
+    server = harness[0]
+    assert [u for u in page_run["during"] if not u.startswith(("blob:", "data:"))] == []
+    assert page_run["before"] and all(u.startswith(f"{server.url}/static/") for u in page_run["before"])
+    assert any(u.endswith("/static/data/train-images-idx3-ubyte.gz") for u in page_run["before"])
+
+
+@pytest.mark.browser
+def test_a_vae_trained_in_the_page_evaluates_like_one_the_cli_trained(page_run, tmp_path):
+    """The downloaded run folder is what `python -m trainer eval` reads, unchanged; its held-out -ELBO is within
+    5 nats of the same config (vae, latent 2, 2 epochs, batch 128, seed 0) trained by the CLI on the same 10,000
+    images (the page's data folder is an MNIST-format folder)."""
+    from trainer import checkpoint
+
+    folder = page_run["folder"]
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "history.jsonl", "metrics.json",
+                                                         "model.safetensors"]
+    rows = checkpoint.read_history(folder)
+    assert [r["epoch"] for r in rows if r["kind"] == "epoch"] == [1, 2]
+    assert [r["step"] for r in rows if r["kind"] == "step"][:3] == [20, 40, 60]  # log_every 20, as the trainer
+    evaluated = subprocess.run([sys.executable, "-m", "trainer", "eval", str(folder), "--json", "--classifier", ""],
+                               cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert evaluated.returncode == 0, evaluated.stderr
+    page_elbo = json.loads(evaluated.stdout)["neg_elbo"]
+    cli = tmp_path / "cli-vae"
+    trained = subprocess.run([sys.executable, "-m", "trainer", "train", "--model", "vae", "--latent-dim", "2",
+                              "--epochs", "2", "--seed", "0", "--data", str(STATIC / "data"), "--out", str(cli),
+                              "--quiet", "--threads", "1"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert trained.returncode == 0, trained.stderr
+    cli_elbo = json.loads((cli / "metrics.json").read_text())["test_neg_elbo"]  # the same estimator on the test split
+    assert 140 < page_elbo < 200 and abs(page_elbo - cli_elbo) < 5, (page_elbo, cli_elbo)
+
+
+@pytest.mark.browser
+def test_the_downloaded_zip_loads_in_the_app_and_decodes(page_run, tmp_path):
+    """Add a model takes the zip as it is: the registry unpacks and loads it, its plane holds every test digit,
+    and its decoder turns codes into images."""
+    from explorer import registry
+    from trainer.data import bundled_test_split
+
+    test = bundled_test_split()
+    entry, ignored = registry.load_upload([str(page_run["zip"])], tmp_path, test, 0)
+    assert ignored == [] and entry.key == f"upload/0-{page_run['name']}"
+    assert entry.config.model == "vae" and entry.config.latent_dim == 2 and entry.latents.shape == (10_000, 2)
+    images = entry.decode(np.array([[0.0, 0.0], [1.0, -1.0]], np.float32))
+    assert images.shape[0] == 2 and 0 <= images.min() and images.max() <= 1 and np.ptp(images) > 0.5

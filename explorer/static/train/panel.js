@@ -83,7 +83,7 @@ export class TrainPanel {
       : RACES[f.race.value].lanes;
     return chosen.map((m) => {
       const model = { ...m, latent_dim: latent };
-      const extra = m.model === "vae" && m.kl_weight !== 1 ? `-beta${m.kl_weight}` :
+      const extra = m.model === "vae" && (m.kl_weight ?? 1) !== 1 ? `-beta${m.kl_weight}` :
         m.model === "aae" && m.prior === "mixture10" ? "-mixture10" : "";
       return { name: `${m.model}${extra}-${latent}d-browser-seed${seed}`, model, train: { epochs, seed } };
     });

@@ -2,10 +2,8 @@
 Chromium, against the trainer: the same step gives the same terms and weights as torch, a run trained in the
 page evaluates like one the CLI trained, its zip loads in the app, and training sends no request."""
 import base64
-import functools
 import hashlib
 import http.server
-import io
 import json
 import shutil
 import subprocess
@@ -113,7 +111,7 @@ def harness(tmp_path_factory):
     server.httpd.shutdown()
 
 
-def test_images(n: int) -> torch.Tensor:
+def first_test_digits(n: int) -> torch.Tensor:
     from trainer.data import bundled_test_split
 
     return bundled_test_split().batch(torch.arange(n))[0]
@@ -157,7 +155,7 @@ def test_one_step_in_the_page_equals_torch(harness, case):
     config, train = ModelConfig(**CASES[case]), TrainConfig(lr=1e-3, adv_lr=1e-3)
     model = new_model(config, seed=3)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, server.fixtures / "init.safetensors")
-    x = test_images(BATCH)
+    x = first_test_digits(BATCH)
     torch.manual_seed(11)  # the noise training_step draws next, drawn here first the same way
     noise = ({"eps": torch.randn(BATCH, config.latent_dim)} if config.model == "vae" else
              {"real": sample_prior(config.prior, BATCH, config.latent_dim)} if config.model == "aae" else {})
@@ -174,6 +172,7 @@ def test_one_step_in_the_page_equals_torch(harness, case):
     weights = st_load(base64.b64decode(got["weights"]))
     assert set(weights) == set(after)
     gradients = adam_gradients(model, optimizers)
+    initial = st_load((server.fixtures / "init.safetensors").read_bytes())
     moved = 0
     for key, value in after.items():
         error = (weights[key] - value).abs()
@@ -184,7 +183,7 @@ def test_one_step_in_the_page_equals_torch(harness, case):
             assert float(torch.cat([error[tiny], torch.zeros(1)]).max()) < 1e-4, key
         else:  # buffers (the AE's sampling Gaussian) do not change in a step
             assert float(error.max()) < 1e-5, key
-        moved += int(not torch.equal(value, _initial(server.fixtures / "init.safetensors")[key]))
+        moved += int(not torch.equal(value, initial[key]))
     assert moved >= 12  # the step did move the weights
 
 
@@ -200,20 +199,11 @@ def adam_gradients(model, optimizers) -> dict[str, torch.Tensor]:
     return out
 
 
-@functools.lru_cache(maxsize=1)
-def _initial_cached(path: str, stamp: float):
-    return st_load(Path(path).read_bytes())
-
-
-def _initial(path: Path):
-    return _initial_cached(str(path), path.stat().st_mtime)
-
-
 # -- a run trained in the page ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def page_run(harness, tmp_path_factory):
-    """A 2-epoch VAE trained through the standalone panel (its form, Start, Download run), with every request
-    the page and its worker made while training."""
+    """A 2-epoch VAE trained through the standalone panel (its form, Start, Stop, Resume, Download run, Keep),
+    with every request the page and its worker made while training."""
     server, _, page = harness
     page.goto(f"{server.url}/static/train/index.html")
     page.wait_for_selector(".tb-form")
@@ -226,6 +216,11 @@ def page_run(harness, tmp_path_factory):
     page.click("button[name=start]")
     page.wait_for_function("() => window.latentTrain.firstTerms !== null", timeout=60_000)
     before = len(requests)
+    page.click("button[name=stop]")  # Stop keeps the run where it is; Resume goes on from there
+    page.wait_for_function("() => window.latentTrain.state === 'stopped'", timeout=60_000)
+    status = page.inner_text(".tb-status")
+    assert "stopped" in status and page.is_enabled("button[name=resume]") and "/ 20,000 images" in status
+    page.click("button[name=resume]")
     page.wait_for_function("() => window.latentTrain.state === 'done'", timeout=300_000, polling=500)
     during = requests[before:]
     with page.expect_download() as info:
@@ -236,8 +231,17 @@ def page_run(harness, tmp_path_factory):
     with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(folder)
     name = zip_path.stem
+    page.evaluate("""() => { window.kept = null;
+      window.addEventListener("latent-explorer:keep", (e) => { window.kept = e.detail; }, { once: true }); }""")
+    page.click(".tb-actions button:has-text('Keep')")
+    page.wait_for_function("() => window.kept !== null", timeout=60_000)
+    kept = page.evaluate("""async () => { const m = window.kept;
+      const probs = await m.decode(Float32Array.of(0.5, -0.5));
+      return { key: m.key, kind: m.kind, latent_dim: m.latent_dim, conditional: m.conditional, extent: m.extent,
+        inverse: m.inverse, sizes: [m.xy.length, m.latents.length, m.labels.length],
+        latents: Array.from(m.latents), labels: Array.from(m.labels.slice(0, 50)), probs: Array.from(probs) }; }""")
     return {"zip": zip_path, "folder": folder / name, "name": name, "before": requests[:before], "during": during,
-            "hover": page.evaluate("() => window.latentTrain.views[0].times.length")}
+            "kept": kept}
 
 
 @pytest.mark.browser
@@ -289,3 +293,27 @@ def test_the_downloaded_zip_loads_in_the_app_and_decodes(page_run, tmp_path):
     assert entry.config.model == "vae" and entry.config.latent_dim == 2 and entry.latents.shape == (10_000, 2)
     images = entry.decode(np.array([[0.0, 0.0], [1.0, -1.0]], np.float32))
     assert images.shape[0] == 2 and 0 <= images.min() and images.max() <= 1 and np.ptp(images) > 0.5
+
+
+@pytest.mark.browser
+def test_keep_hands_the_explorer_the_models_test_codes_and_its_decoder(page_run):
+    """Keep dispatches "latent-explorer:keep" with every test digit's code, its labels and an extent, and a decode
+    that returns probabilities: the codes are torch's embed and the decode torch's sigmoid(decode) of the same
+    (downloaded) weights."""
+    from trainer import checkpoint
+    from trainer.data import bundled_test_split
+
+    kept = page_run["kept"]
+    assert kept["key"] == f"browser/{page_run['name']}" and kept["kind"] == "vae" and kept["conditional"] is False
+    assert kept["sizes"] == [20_000, 20_000, 10_000] and kept["inverse"] == {"kind": "identity", "dim": 2}
+    run = checkpoint.load(page_run["folder"])
+    test = bundled_test_split()
+    codes = run.model.embed_split(test).numpy()
+    assert np.abs(np.array(kept["latents"]).reshape(-1, 2) - codes).max() < 1e-4
+    assert kept["labels"] == test.labels[:50].tolist()
+    xmin, xmax, ymin, ymax = kept["extent"]
+    inside = (codes[:, 0] > xmin) & (codes[:, 0] < xmax) & (codes[:, 1] > ymin) & (codes[:, 1] < ymax)
+    assert inside.mean() > 0.99
+    with torch.no_grad():
+        probs = torch.sigmoid(run.model.decode(torch.tensor([[0.5, -0.5]]))).flatten().numpy()
+    assert np.abs(np.array(kept["probs"]) - probs).max() < 1e-5

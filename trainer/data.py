@@ -33,6 +33,9 @@ MAX_IDX_BYTES = 2**30  # one IDX file's body; full MNIST's training images are 4
 RUN_DATA = "data"  # a run trained on uploaded files keeps a copy of them in this subfolder (the app's Train tab)
 DEFAULT_CLASSES = tuple(str(d) for d in range(10))
 BUNDLED_TRAIN, BUNDLED_VAL = 8000, 2000  # split of the bundled 10k test set when no training set exists
+# The data the page trains on (pretrained/train_subset.py): the first 10,000 MNIST training images and the test split
+PAGE_SUBSET = Path(__file__).resolve().parents[1] / "explorer" / "static" / "data"
+PAGE_SUBSET_NAME, PAGE_SUBSET_SIZE = "mnist-train10k", 10_000
 
 
 class DataError(ValueError):
@@ -279,6 +282,8 @@ def load_run_dataset(info: dict, path: str | Path | None = None, *, run_dir: str
         return copy
     if info.get("name") == "mnist-bundled":
         return bundled_dataset(classes=info.get("classes"))
+    if info.get("name") == PAGE_SUBSET_NAME:  # a run trained in the page names the shipped subset, not a path
+        return load_dataset(PAGE_SUBSET, classes=info.get("classes"))
     source = info.get("source")
     if not source or not Path(source).exists():
         raise DataError(f"{source}: the data this run was trained on is not here; pass --data PATH")

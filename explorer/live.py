@@ -39,8 +39,8 @@ HATCH_CELLS = 90  # resolution of the "outside the codes" hatch
 IMMUTABLE = "public, max-age=31536000, immutable"
 TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".wasm": "application/wasm",
          ".json": "application/json", ".png": "image/png", ".onnx": "application/octet-stream",
-         ".bin": "application/octet-stream"}
-PRECOMPRESSED = {".png"}  # not worth compressing again
+         ".bin": "application/octet-stream", ".gz": "application/gzip", ".html": "text/html"}
+PRECOMPRESSED = {".png", ".gz"}  # not worth compressing again
 
 
 def _static_files() -> dict[str, Path]:

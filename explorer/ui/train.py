@@ -11,9 +11,12 @@ from .. import settings
 from ..jobs import LIMITS
 from . import models, planes, saved_runs, train_jobs, train_view
 from .models import choices, with_room
+from .page import mounted
 from .train_jobs import RACE_PRESETS
 
 TAB = ("train", "Train")
+BROWSER_TITLE = ("Train in this browser: AE, VAE or AAE, or a race, on 10,000 training digits; your computer does the "
+                 "work, the server nothing")
 OPTIONS = (("kl_weight", "kl_weight"), ("vae_row", "posterior"), ("posterior", "posterior"),
            ("prior_components", "prior_components"), ("aae_row", "prior"), ("prior", "prior"),
            ("label_guided", "label_guided"), ("adv_lr", "adv_lr"))  # (component, the APPLIES_TO option it shows)
@@ -43,6 +46,8 @@ def layout(page) -> None:
                 elem_classes=["caption"])
     if notes():
         gr.Markdown(" ".join(f"⚠ {n}" for n in notes()), elem_id="train-note")
+    with gr.Accordion(BROWSER_TITLE, open=settings.TRAIN_JOBS == 0, elem_id="train-browser-box"):
+        page.browser_train = mounted("train/panel.js", elem_id="train-browser")
     with gr.Row():
         with gr.Column(scale=2, min_width=420):
             _buttons(page)

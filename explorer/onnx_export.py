@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import subprocess
 import sys
 import threading
@@ -25,9 +26,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainer.losses import cholesky_factor
+
 FORMAT = "latent-explorer-onnx"
-EXPORT_VERSION = "1"  # bump when the exported graph changes: older files are then exported again
-DECODER, CLASSIFIER = "decoder.onnx", "classifier.onnx"
+EXPORT_VERSION = "2"  # bump when the exported graph changes: older files are then exported again (2: logits too)
+DECODER, ENCODER, CLASSIFIER = "decoder.onnx", "encoder.onnx", "classifier.onnx"
 
 
 class ExportError(RuntimeError):
@@ -35,14 +38,42 @@ class ExportError(RuntimeError):
 
 
 class _Decoded(nn.Module):
-    """z (B, d) [, one-hot label (B, C)] -> pixel probabilities (B, H*W): what the page paints."""
+    """z (B, d) [, one-hot label (B, C)] -> pixel probabilities (B, H*W), what the page paints, and their logits
+    (B, H*W), from which the page computes a reconstruction's error in nats as torch does (a probability rounded
+    to 1 in float32 has lost the logit's tail)."""
 
     def __init__(self, model):
         super().__init__()
         self.decoder = copy.deepcopy(model.decoder).float().cpu()  # a copy: the app keeps decoding with the model
 
     def forward(self, z, label=None):
-        return torch.sigmoid(self.decoder(z, label)).flatten(1)
+        logits = self.decoder(z, label).flatten(1)
+        return torch.sigmoid(logits), logits
+
+
+class _Encoded(nn.Module):
+    """images (B, H*W) in [0, 1] [, one-hot label (B, C)] -> what the page reconstructs and plots: ``z`` (B, d), the
+    model's ``embed`` (a VAE's mean); a VAE's q(z|x) covariance ``cov`` (B, d, d); a clustered AAE's ``cluster``
+    (B, K), the decoder's cluster input as ``reconstruct`` makes it from q(y|x)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = copy.deepcopy(model).float().cpu().eval()
+
+    def forward(self, images, label=None):
+        config = self.model.config
+        x = images.view(-1, 1, *config.image_size)
+        if config.clustered:
+            logits, style = self.model.encode(x)
+            return style, self.model.cluster_input(logits)
+        out = self.model.encoder(x, label)  # the label as the one-hot the page sends (conditional models)
+        if config.model not in ("vae", "cvae"):
+            return out
+        d = config.latent_dim
+        mu, logvar = out[:, :d], out[:, d:2 * d]
+        factor = (cholesky_factor(logvar, out[:, 2 * d:]) if config.posterior == "full"
+                  else torch.diag_embed(torch.exp(0.5 * logvar)))
+        return mu, factor @ factor.transpose(-1, -2)
 
 
 class _Classified(nn.Module):
@@ -88,14 +119,15 @@ def is_current(path: str | Path, source: str) -> bool:
     return path.is_file() and read_metadata(path).get("source") == source
 
 
-def _export(module: nn.Module, args: tuple, names: list[str], dynamic: dict, metadata: dict, path: Path) -> Path:
+def _export(module: nn.Module, args: tuple, names: list[str], dynamic: dict, metadata: dict, path: Path,
+            outputs: tuple[str, ...] = ("probs",)) -> Path:
     from trainer.checkpoint import atomic_write
 
     module = module.eval()
     with warnings.catch_warnings(), torch.no_grad():  # the exporter warns about its own internals
         warnings.simplefilter("ignore")
         try:
-            program = torch.onnx.export(module, args, dynamo=True, input_names=names, output_names=["probs"],
+            program = torch.onnx.export(module, args, dynamo=True, input_names=names, output_names=list(outputs),
                                         dynamic_shapes=dynamic, verbose=False)
         except Exception as e:  # the exporter raises many types
             raise ExportError(f"could not export {metadata.get('what', 'the model')} to ONNX: "
@@ -124,7 +156,29 @@ def export_decoder(model, path: str | Path, *, source: str) -> Path:
     meta = {"what": "decoder", "source": source, "latent_dim": config.latent_dim,
             "num_classes": labels,
             "image_size": "x".join(map(str, config.image_size))}
-    return _export(_Decoded(model), args, names, dynamic, meta, Path(path))
+    return _export(_Decoded(model), args, names, dynamic, meta, Path(path), ("probs", "logits"))
+
+
+def encoder_outputs(config) -> tuple[str, ...]:
+    """What an exported encoder answers (see _Encoded)."""
+    return ("z", "cluster") if config.clustered else ("z", "cov") if config.model in ("vae", "cvae") else ("z",)
+
+
+def export_encoder(model, path: str | Path, *, source: str) -> Path:
+    """Write the encoder of ``model`` to ``path``: inputs ``images`` (B, H*W) in [0, 1] and, for conditional
+    models, ``label`` (B, C) one-hot; outputs ``encoder_outputs(config)`` (see _Encoded)."""
+    config = model.config
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    images = torch.zeros(2, math.prod(config.image_size))
+    if config.conditional:
+        args, names = (images, torch.zeros(2, config.num_classes)), ["images", "label"]
+        dynamic = {"images": {0: batch}, "label": {0: batch}}
+    else:
+        args, names, dynamic = (images,), ["images"], {"images": {0: batch}}
+    meta = {"what": "encoder", "source": source, "latent_dim": config.latent_dim,
+            "num_classes": config.num_classes if config.conditional else 0,
+            "image_size": "x".join(map(str, config.image_size))}
+    return _export(_Encoded(model), args, names, dynamic, meta, Path(path), encoder_outputs(config))
 
 
 def export_classifier(classifier, path: str | Path, *, source: str) -> Path:
@@ -159,8 +213,8 @@ def fp16_initializers(proto) -> int:
 
 
 def export_in_subprocess(jobs: list[dict], timeout: float = 600) -> list[str]:
-    """Run ``python -m explorer.onnx_export`` once for several exports, each {"what": "decoder" (a run folder) or
-    "classifier", "folder", "out", "source"}; returns one message per job: "" for success, else why it failed."""
+    """Run ``python -m explorer.onnx_export`` once for several exports, each {"what": "decoder" or "encoder" (a run
+    folder) or "classifier", "folder", "out", "source"}; returns one message per job: "" for success, else why it failed."""
     root = Path(__file__).resolve().parents[1]
     try:
         done = subprocess.run([sys.executable, "-m", "explorer.onnx_export"], cwd=root, capture_output=True,
@@ -212,11 +266,12 @@ def _run_job(job: dict) -> str:
     from trainer.classifier import load_classifier
 
     try:
-        if job["what"] == "decoder":
+        if job["what"] in ("decoder", "encoder"):
             model = checkpoint.load(job["folder"]).model
             if run_source(job["folder"]) != job["source"]:  # a job wrote a new epoch meanwhile: not these weights
                 return "the run's weights changed while it was exported"
-            export_decoder(model, job["out"], source=job["source"])
+            export = export_decoder if job["what"] == "decoder" else export_encoder
+            export(model, job["out"], source=job["source"])
         else:
             export_classifier(load_classifier(job["folder"]), job["out"], source=job["source"])
         return ""

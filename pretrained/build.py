@@ -273,13 +273,16 @@ def build_classifier(data) -> None:
 
 
 def export_onnx(folder: Path, what: str = "decoder") -> None:
-    """The ONNX file the app's page runs (explorer.onnx_export), beside the weights; kept when it is current."""
+    """The ONNX files the app's page runs (explorer.onnx_export), beside the weights: a model's decoder and encoder,
+    or the classifier; each kept when it is current."""
     from explorer import onnx_export
 
     if what == "decoder":
-        path, source = folder / onnx_export.DECODER, onnx_export.run_source(folder)
-        if not onnx_export.is_current(path, source):
-            onnx_export.export_decoder(checkpoint.load(folder).model, path, source=source)
+        source = onnx_export.run_source(folder)
+        for path, export in ((folder / onnx_export.DECODER, onnx_export.export_decoder),
+                             (folder / onnx_export.ENCODER, onnx_export.export_encoder)):
+            if not onnx_export.is_current(path, source):
+                export(checkpoint.load(folder).model, path, source=source)
     else:
         path = folder / onnx_export.CLASSIFIER
         source = onnx_export.source_hash((folder / "config.json").read_bytes(),

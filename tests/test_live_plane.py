@@ -24,13 +24,16 @@ SHIPPED = ["ae-2d", "vae-2d", "aae-2d", "aae-mixture10-2d", "aae-guided-2d", "cv
 
 
 # -- the exported files ---------------------------------------------------------------------------------------
-def test_shipped_decoders_are_current_exports_of_their_weights():
-    """pretrained.build exports every shipped decoder (and the classifier); each names the weights it came from."""
+def test_shipped_decoders_and_encoders_are_current_exports_of_their_weights():
+    """pretrained.build exports every shipped decoder and encoder (and the classifier); each names the weights it
+    came from, and says what it is."""
     from explorer import onnx_export
 
     for name in SHIPPED:
         folder = ROOT / "pretrained" / name
-        assert onnx_export.is_current(folder / onnx_export.DECODER, onnx_export.run_source(folder)), name
+        for file, what in ((onnx_export.DECODER, "decoder"), (onnx_export.ENCODER, "encoder")):
+            assert onnx_export.is_current(folder / file, onnx_export.run_source(folder)), (name, file)
+            assert onnx_export.read_metadata(folder / file)["what"] == what, (name, file)
     clf = ROOT / "pretrained" / "classifier"
     source = onnx_export.source_hash((clf / "config.json").read_bytes(), (clf / "model.safetensors").read_bytes())
     assert onnx_export.is_current(clf / onnx_export.CLASSIFIER, source)

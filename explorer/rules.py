@@ -37,7 +37,8 @@ PLANE_LAYOUT = {"gap": 12, "min": 180, "max": 520, "smallest": 120, "title": 44,
 
 def page_constants() -> dict:
     """The constants the page reads from the view (live.view_json's "rules"), never from its own copy."""
-    return {"margins": dict(PLANE_MARGINS), "outside_fade": OUTSIDE_FADE, "walk_step": WALK_STEP,
+    return {"margins": dict(PLANE_MARGINS), "outside_fade": OUTSIDE_FADE, "outside_fraction": OUTSIDE_FRACTION,
+            "walk_step": WALK_STEP,
             "walk_fast": WALK_FAST, "label_limit": LABEL_LIMIT, "random_ellipses": RANDOM_ELLIPSES,
             "layout": dict(PLANE_LAYOUT), "z_decimals": Z_DECIMALS}
 

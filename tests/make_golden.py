@@ -269,13 +269,42 @@ def share_cases(share=None) -> dict:
     return {"share_query": views, "parse_query": parsed}
 
 
+def code_scale_cases() -> list[dict]:
+    """What each kind of model's plane coordinates mean (rules.code_scale): the page's kept browser models use it."""
+    configs = [{"model": "ae"}, {"model": "vae"}, {"model": "vae", "prior_components": 10}, {"model": "cvae"},
+               {"model": "aae"}, {"model": "aae", "prior": "mixture10"}, {"model": "aae", "prior": "swissroll"},
+               {"model": "caae"}]
+    cases = []
+    for c in configs:
+        config = ModelConfig(**c)
+        for name in ("latent", "pca", "umap"):
+            e = SimpleNamespace(config=config)
+            cases.append({"config": {"model": config.model, "prior": config.prior,
+                                     "prior_components": config.prior_components},
+                          "view": name, "scale": rules.code_scale(e, SimpleNamespace(name=name))})
+    return cases
+
+
+def radius_cases(models) -> list[dict]:
+    return [{"extent": list(e.view("umap").extent), "radius": rules.outside_radius(e.view("umap"))}
+            for e in models.values()]
+
+
+def quantile_cases() -> list[dict]:
+    """The Gaussian-quantile grid's coordinates (explorer/page_views.py quantiles; the page's views/quantiles.js)."""
+    from explorer import page_views
+
+    return [{"n": n, "range": list(page_views.QUANTILE_RANGE), "q": page_views.quantiles(n)} for n in (2, 5, 15, 25)]
+
+
 def golden() -> dict:
     rng = np.random.default_rng(0)
     models = {**synthetic(), **shipped()}
     cases = {"nearest": nearest_cases(models, rng), "inverse": inverse_cases(models, rng),
              "is_outside": outside_cases(models, rng), "conditional_label": label_cases(models, rng),
              "link_targets": link_cases(models, rng), "ticks": tick_cases(models), **layout_cases(),
-             "parse_label": parse_label_cases(), **link_piece_cases(), **share_cases(share)}
+             "parse_label": parse_label_cases(), **link_piece_cases(), **share_cases(share),
+             "code_scale": code_scale_cases(), "outside_radius": radius_cases(models), "quantiles": quantile_cases()}
     return {"about": "written by python tests/make_golden.py from explorer/rules.py: do not edit by hand",
             "constants": rules.page_constants(), "link_groups": LINK_GROUPS,
             "models": {name: page_model(e) for name, e in models.items()}, "cases": cases}

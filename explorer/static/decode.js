@@ -1,12 +1,12 @@
 // Decoding in the page: ONNX Runtime Web sessions for the shown models' decoders and the classifier, one decode
-// of every model's target, and the classifier's verdicts on what they decoded.
+// of every model's target (a kept browser model decodes with its own function), and the classifier's verdicts.
 
 import { runtime, session } from "./ort.js";
 
 export async function startSessions(view, models) {
   // the runtime, a session per model (null while its decoder is being exported) and the classifier's (or null)
   const ort = await runtime(view.ort);
-  const sessions = await Promise.all(models.map((m) => (m.onnx ? session(ort, m.onnx) : null)));
+  const sessions = await Promise.all(models.map((m) => (m.onnx && !m.kept ? session(ort, m.onnx) : null)));
   const classifier = view.classifier ? await session(ort, view.classifier) : null;
   return { ort, sessions, classifier };
 }
@@ -16,6 +16,10 @@ export async function decodeAll(ort, models, targets) {
   // code (and the one-hot label of a conditional model or the cluster of a clustered AAE) -> (1, 784) pixels
   const images = [];
   for (const [k, m] of models.entries()) {
+    if (m.kept) { // a model trained in this browser: its own decode function
+      images.push(await m.decode(targets[k].z));
+      continue;
+    }
     if (!m.session) {
       images.push(null);
       continue;

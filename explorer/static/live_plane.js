@@ -10,12 +10,15 @@
 //
 // Modules: rules.js (pure rules), ort.js (loading), decode.js (sessions, decoding, verdicts), planes.js (the
 // planes), input.js (pointer and keys), strip.js (link buttons, digits, key, options), frame.js (the boxes),
-// draw.js (canvas), address.js (the address bar, Copy link), dom.js.
+// draw.js (canvas), address.js (the address bar, Copy link), dom.js, kept.js (a model trained in this browser and
+// kept: a plane after the view's, decoded by its own function; its pins are not sent to the server, which does not
+// know it). The Reconstructions view's drawn digit ("latent-explorer:drawn") is starred in every plane it names.
 
 import { copyLink, selectedTab, showInAddressBar } from "./address.js";
 import { classify, decodeAll, startSessions } from "./decode.js";
 import { buildFrame, fitPlanes, moveStripTo, say } from "./frame.js";
 import { listen } from "./input.js";
+import { keptPlane } from "./kept.js";
 import { loadModel } from "./ort.js";
 import { Planes } from "./planes.js";
 import { linkTargets, shareQuery, walk } from "./rules.js";
@@ -46,6 +49,10 @@ class LivePlanes {
     this.pins = 0;
     this.ellipses = { pointed: true, random: false };
     this.id = Math.random().toString(36).slice(2); // pins count per page (a reload starts again at 1)
+    this.kept = []; // planes of models trained in this browser ("latent-explorer:keep"), after the view's
+    this.shown = 0; // the view's own planes (the server's): the first this.shown of this.models
+    window.addEventListener("latent-explorer:keep", (e) => this.keep(e.detail));
+    window.addEventListener("latent-explorer:drawn", (e) => this.starred(e.detail));
     this.frame = buildFrame(this.root);
     this.planes = new Planes(this.frame.planes, (canvas, k) => listen(canvas, k, this.planes, this.inputs()));
     new ResizeObserver(() => this.layout()).observe(this.root);
@@ -57,7 +64,7 @@ class LivePlanes {
   // -- the view in the address bar, and a link to share it ---------------------------------------------------
   shareQuery() {
     const v = this.view;
-    const pin = this.pinned && [this.pinned.model, this.pinned.x, this.pinned.y];
+    const pin = this.pinned && this.pinned.model < this.shown && [this.pinned.model, this.pinned.x, this.pinned.y];
     return shareQuery({ models: v.models.map((m) => m.key), tab: selectedTab(this.tabIds), pin,
                         background: v.background, link: v.link, label: v.label, projector: v.projector }, v.rules);
   }
@@ -89,10 +96,11 @@ class LivePlanes {
       return this.say(`Could not load the planes (${e.message}). Reload the page.`, true);
     }
     if (generation !== this.generation) return; // a newer view arrived meanwhile
-    this.models = loaded;
-    this.planes.show(loaded, view.rules, view.projector ? PROJECTOR_SCALE : 1);
-    this.tiles = showTiles(this.frame.tiles, loaded);
-    showOptions(this.frame.options, loaded, this.ellipses, view.rules.random_ellipses, () => this.drawOverlays());
+    this.shown = loaded.length;
+    this.models = [...loaded, ...this.kept];
+    this.planes.show(this.models, view.rules, view.projector ? PROJECTOR_SCALE : 1);
+    this.tiles = showTiles(this.frame.tiles, this.models);
+    showOptions(this.frame.options, this.models, this.ellipses, view.rules.random_ellipses, () => this.drawOverlays());
     this.layout();
     await this.startDecoders(generation);
     if (generation !== this.generation) return;
@@ -101,7 +109,7 @@ class LivePlanes {
   }
 
   async startDecoders(generation) {
-    const missing = this.models.filter((m) => !m.onnx).map((m) => m.label);
+    const missing = this.models.filter((m) => !m.onnx && !m.kept).map((m) => m.label);
     let reason = "";
     try {
       const { ort, sessions, classifier } = await startSessions(this.view, this.models);
@@ -186,6 +194,7 @@ class LivePlanes {
   sendPin() {
     if (!this.pinned || !this.view) return;
     this.updateAddress();
+    if (this.pinned.model >= this.shown) return; // a kept browser model's plane: the server does not know it
     this.pins += 1; // the server applies pins in this order, whatever order they arrive in
     this.trigger("pin", { model: this.pinned.model, x: this.pinned.x, y: this.pinned.y, link: this.view.link,
                           live: this.live, seq: this.pins, page: this.id });
@@ -257,6 +266,22 @@ class LivePlanes {
   drawOverlays() {
     this.planes.drawOverlays({ targets: this.lastTargets, pinned: this.pinned, point: this.point,
                                ellipses: this.ellipses, palette: (this.view && this.view.palette) || [] });
+  }
+
+  // -- models trained in this browser, and the drawn digit ------------------------------------------------------
+  keep(detail) {
+    if (!this.view) return;
+    this.kept = [...this.kept.filter((m) => m.key !== detail.key), keptPlane(detail, this.view.rules, this.view.palette)];
+    this.setView({ ...this.view, pinned: this.pinned || this.view.pinned }); // the same view, one plane more
+  }
+
+  starred(stars) {
+    // {model key: {xy, q}} of the drawn digit (views/recon.js); a model it does not name shows no star
+    for (const m of this.models) {
+      m.star = stars[m.key] ? stars[m.key].xy : null;
+      m.drawn_q = stars[m.key] ? stars[m.key].q : null;
+    }
+    this.drawOverlays();
   }
 
   // -- for tests and benchmarks (window.latentExplorer) ------------------------------------------------------------

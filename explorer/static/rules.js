@@ -108,6 +108,23 @@ export function linkTargets(models, clicked, px, py, link, label) {
   });
 }
 
+export function codeScale(config, viewName) {
+  // rules.code_scale: what a model's plane coordinates mean when two models can share them (the prior its codes
+  // were made to match), or null; config: {model, prior, prior_components} as a ModelConfig says them
+  if (viewName !== "latent") return null;
+  if (config.model === "vae" || config.model === "cvae") return config.prior_components ? null : "N(0, I) prior";
+  if (config.model === "aae" || config.model === "caae") {
+    return config.prior === "gaussian" ? "N(0, I) prior" : `${config.prior} prior`;
+  }
+  return null;
+}
+
+export function outsideRadius(extent, rules) {
+  // rules.outside_radius: a share of the plane's width (or height, the larger)
+  const [xmin, xmax, ymin, ymax] = extent;
+  return rules.outside_fraction * Math.max(xmax - xmin, ymax - ymin);
+}
+
 export function parseLabel(value, limit) {
   // rules.parse_label: "auto", or a whole number 0 <= n < limit; null for anything else
   const text = String(value);

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 import * as rules from "../../explorer/static/rules.js";
+import { probit } from "../../explorer/static/views/quantiles.js";
 
 const golden = JSON.parse(readFileSync(new URL("../golden_rules.json", import.meta.url), "utf8"));
 const REL = 1e-5;
@@ -102,6 +103,16 @@ const checks = {
   },
   url_query(c) {
     assert.equal(rules.urlQuery(c.pairs), c.query);
+  },
+  code_scale(c) {
+    assert.equal(rules.codeScale(c.config, c.view), c.scale, JSON.stringify(c));
+  },
+  outside_radius(c) {
+    close(rules.outsideRadius(c.extent, golden.constants), c.radius, JSON.stringify(c.extent));
+  },
+  quantiles(c) {
+    const got = Array.from({ length: c.n }, (_, i) => probit(c.range[0] + ((c.range[1] - c.range[0]) * i) / (c.n - 1)));
+    closeAll(got, c.q, `quantiles(${c.n})`);
   },
 };
 

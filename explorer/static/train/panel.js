@@ -197,6 +197,7 @@ export class TrainPanel {
     const decoder = m.decoder, activation = spec.model.activation || "elu";
     const model = {
       key: `browser/${spec.name}`, label: `browser: ${spec.name}`, kind: spec.model.model, latent_dim: d,
+      prior: spec.model.model === "ae" ? null : spec.model.prior || "gaussian",
       conditional: false, xy, latents: m.latents, labels: Uint8Array.from(m.labels), extent: extentOf(both),
       inverse, decode: async (z) => decodeWith(decoder, z, activation),
     };

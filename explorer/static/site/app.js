@@ -136,9 +136,18 @@ async function boot() {
   } catch (e) {
     root.textContent = `The Latent Explorer could not start (${e.message}).`;
   }
-  if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("sw.js").catch(() => {}); // offline use is a bonus: the page works without it
-  }
+  if ("serviceWorker" in navigator) offline().catch(() => {}); // a bonus: the page works without it
+}
+
+async function offline() {
+  // the service worker (sw.js) keeps every file fetched from now on, and those this visit fetched already
+  await navigator.serviceWorker.register("sw.js");
+  const worker = (await navigator.serviceWorker.ready).active;
+  navigator.serviceWorker.addEventListener("message", (e) => {
+    if (e.data && e.data.type === "kept") window.latentOffline = e.data.count; // for tests: the first visit is kept
+  });
+  const urls = [location.href, ...performance.getEntriesByType("resource").map((e) => e.name)];
+  worker.postMessage({ type: "keep", urls });
 }
 
 boot();

@@ -72,26 +72,29 @@ class Grids {
   }
 
   async draw(n = Number(this.size.value), quantiles = this.quantiles.checked) {
-    // every shown model's grid; returns the ms from the call to the last painted grid
+    // every shown model's grid, each painted as soon as it is decoded; returns the ms from the call to the last
+    // (this.first: to the first)
     const started = performance.now();
     const view = this.view;
-    const panels = [];
+    const token = (this.drawing = {});
+    const panels = this.models.map(() => null);
     try {
-      for (const m of this.models) {
+      for (const [k, m] of this.models.entries()) {
         const q = quantiles && view.models.find((v) => v.key === m.key).quantiles;
         const z = q ? quantileCodes(n, m.latent_dim, view.views.quantile_range) : gridCodes(m, n);
         const label = labelFor(m, view.label);
         const { probs } = await decodeBatch(this.ort, m, z, label);
         let title = `${m.label} · ${q ? "Gaussian quantiles" : `${m.view} plane`}`;
         if (label !== null) title += ` · ${m.clustered ? "cluster" : "label"} ${label}`;
-        panels.push(panel(title, tiles(probs, n * n, n, { scale: 1 })));
+        if (view !== this.view || token !== this.drawing) return null; // a newer draw took over
+        panels[k] = panel(title, tiles(probs, n * n, n, { scale: 1 }));
+        if (k === 0) this.first = performance.now() - started;
+        this.out.replaceChildren(...panels.filter(Boolean), ...[...this.out.children].slice(k + 1));
       }
     } catch (e) {
       this.status.textContent = `Could not draw the grids (${e.message}).`;
       return null;
     }
-    if (view !== this.view) return null;
-    this.out.replaceChildren(...panels);
     this.status.textContent = "";
     const ms = performance.now() - started;
     this.times.push(ms);

@@ -162,6 +162,17 @@ class Reconstructions {
     return ms;
   }
 
+  async drawnOnly() {
+    // the drawn digit alone, made MNIST-like and reconstructed in every shown model: the ms it takes (benchmarks)
+    const started = performance.now();
+    const digit = this.sketch.digit();
+    if (!digit) return null;
+    const probs = await classifyBatch(this.ort, this.view, digit);
+    const guess = probs ? probs.indexOf(Math.max(...probs)) : 0;
+    for (const m of this.models) await reconstruct(this.ort, m, digit, [guess]);
+    return performance.now() - started;
+  }
+
   posterior(m, r) {
     // a 2-D VAE's q(z|x) of the drawn digit as the planes draw it: mean and (var1, cov12, var2)
     if (!r.cov || m.latent_dim !== 2 || m.inverse.kind !== "identity") return null;

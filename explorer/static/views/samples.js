@@ -60,30 +60,44 @@ class Samples {
   }
 
   async sample(seed = Number(this.seed.value) || 0, n = this.view.views.samples) {
-    // n prior samples of every shown model; returns the ms from the call to the last painted panel
+    // n prior samples of every shown model, shown as soon as they are decoded; then the classifier's caption.
+    // Returns the ms from the call to the samples shown (this.captioned: to the captions written)
     const started = performance.now();
     const view = this.view;
-    const panels = [];
+    const drawn = [];
     try {
       for (const [k, m] of this.models.entries()) {
         const prior = view.models[k].prior;
         const z = samplePrior(prior, n, new Rng(seed * 7919 + k));
         const { probs } = await decodeBatch(this.ort, m, z, sampleLabels(prior, n));
-        const verdicts = await classifyBatch(this.ort, view, probs);
-        let title = `${m.label} · ${view.models[k].sampled_from}`;
-        if (verdicts) title += ` · ${confident(verdicts, n, view.views.sure)} of ${n} look like a digit`;
-        panels.push(panel(title, tiles(probs, n, Math.ceil(Math.sqrt(n)), { scale: 1.5 })));
+        const figure = panel(`${m.label} · ${view.models[k].sampled_from}`, tiles(probs, n, Math.ceil(Math.sqrt(n)), { scale: 1.5 }));
+        drawn.push({ figure, probs });
       }
     } catch (e) {
       this.status.textContent = `Could not sample (${e.message}).`;
       return null;
     }
     if (view !== this.view) return null;
-    this.out.replaceChildren(...panels);
+    this.out.replaceChildren(...drawn.map((d) => d.figure));
     this.status.textContent = "";
     const ms = performance.now() - started;
     this.times.push(ms);
+    await this.caption(drawn, n);
+    this.captioned = performance.now() - started;
     return ms;
+  }
+
+  async caption(drawn, n) {
+    // each title: how many of its samples the classifier is over SURE sure of (one batch for all models)
+    const all = new Float32Array(drawn.length * n * PIXELS);
+    drawn.forEach((d, k) => all.set(d.probs, k * n * PIXELS));
+    const verdicts = await classifyBatch(this.ort, this.view, all);
+    if (!verdicts) return;
+    const classes = verdicts.length / (drawn.length * n);
+    drawn.forEach((d, k) => {
+      const count = confident(verdicts.subarray(k * n * classes, (k + 1) * n * classes), n, this.view.views.sure);
+      d.figure.querySelector(".lv-title").textContent += ` · ${count} of ${n} look like a digit`;
+    });
   }
 
   async interpolate() {

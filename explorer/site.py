@@ -34,6 +34,8 @@ TABS = (("planes", "Latent planes"), ("scatter", "Scatter"), ("manifold", "Manif
         ("reconstructions", "Reconstructions"), ("traversal", "Latent traversal"), ("samples", "Samples"),
         ("conditional", "Conditional"), ("clusters", "Clusters"), ("train", "Train in this browser"))
 PRETRAINED = ROOT / "pretrained"
+ZOO_ORDER = ("ae-2d", "vae-2d", "aae-2d", "aae-mixture10-2d", "aae-guided-2d", "cvae-2d", "caae-2d", "ae-16d", "vae-16d",
+             "aae-16d", "aae-cluster16", "aae-semi100")  # pretrained/build.py's ZOO: 2-D first, then 16-D, clusters
 
 
 class SiteError(ValueError):
@@ -116,6 +118,7 @@ def build(out: Path, names: list[str] | None = None, *, log=print) -> list[str]:
     available = [k.split("/", 1)[1] for k in registry.available() if k.startswith("pretrained/")]
     names = list(names or available)
     unknown = [n for n in names if n not in available]
+    names.sort(key=lambda n: (ZOO_ORDER.index(n) if n in ZOO_ORDER else len(ZOO_ORDER), n))  # the picker's order
     if unknown:
         raise SiteError(f"no shipped model {', '.join(unknown)}; expected some of {', '.join(available)}")
     if out.exists() and any(out.iterdir()) and not (out / "site.json").exists():

@@ -3,6 +3,7 @@
 
 import { el } from "../dom.js";
 
+const NARROW = 720; // px: narrower is a phone (the page's own breakpoint, frame.js)
 const TITLE = "Latent Explorer — what do autoencoders learn? Compare an AE, a VAE and an AAE trained on MNIST, side by side.";
 
 function html(cls, markup) {
@@ -39,7 +40,14 @@ export function header(site, state, changed) {
   if (site.lesson) folds.append(folded("A 10-minute lesson (for class)", html("ls-lesson", site.lesson)));
   folds.append(folded("How good is each model? (each measured on its held-out test digits)",
     html("ls-note", site.report_note), html("ls-report", site.report)));
-  box.append(folds, controls(site, state, changed));
+  const settings = el("details", "ls-settings");
+  settings.open = window.innerWidth > NARROW; // a phone: the planes first, the options a tap away
+  const shown = el("summary", null, `Models and options (${state.models.length} shown)`);
+  settings.append(shown, controls(site, state, (change) => {
+    if (change.models) shown.textContent = `Models and options (${change.models.length} shown)`;
+    changed(change);
+  }));
+  box.append(folds, settings);
   return box;
 }
 

@@ -77,7 +77,10 @@ def clusters_json(entry) -> dict | None:
 
 
 def encoder_path(entry) -> Path | None:
-    """The model's exported encoder, when it is a current export of its weights (pretrained.build ships one)."""
+    """The model's exported encoder (registry.start_encoder_export: pretrained.build ships one, runs and uploads
+    get one in the background), or None while there is none."""
+    if entry.encoder_onnx is not None:
+        return entry.encoder_onnx
     path = entry.run.path / onnx_export.ENCODER
     try:
         return path if onnx_export.is_current(path, onnx_export.run_source(entry.run.path)) else None

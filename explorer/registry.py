@@ -62,6 +62,7 @@ class Entry:
     onnx: Path | None = None  # the decoder exported for the page (explorer.onnx_export), once it is current
     onnx_source: str = ""  # the hash of the config and weights it was exported from
     export_status: str = ""  # "", "exporting", "ready" or an error message
+    encoder_onnx: Path | None = None  # the encoder exported for the page's reconstructions, once it is current
     label_of: np.ndarray | None = None  # (N,) what each test digit decodes with: its digit, or its cluster
     fingerprint: str = ""  # a hash of its config, weights, embedding and test split: caches are keyed by it
 
@@ -445,6 +446,7 @@ def start_export(entry: Entry) -> None:
         entry.export_status = f"no live decoding ({type(e).__name__}: {e})"
         return
     entry.onnx_source = source
+    start_encoder_export(entry, source)
     for path in (entry.run.path / onnx_export.DECODER, EXPORTS / f"{source}.onnx"):
         if onnx_export.is_current(path, source):
             entry.onnx, entry.export_status = path, "ready"
@@ -458,6 +460,23 @@ def start_export(entry: Entry) -> None:
         else:
             entry.onnx, entry.export_status = path, "ready"
     onnx_export.QUEUE.submit({"what": "decoder", "folder": entry.run.path, "out": path, "source": source}, done)
+
+
+def start_encoder_export(entry: Entry, source: str) -> None:
+    """The encoder the page's reconstructions run: the shipped ``encoder.onnx`` when current, else one exported in
+    the background beside the decoders (until then the page says its encoder is not ready)."""
+    from . import onnx_export
+
+    for path in (entry.run.path / onnx_export.ENCODER, EXPORTS / f"{source}.encoder.onnx"):
+        if onnx_export.is_current(path, source):
+            entry.encoder_onnx = path
+            return
+    path = EXPORTS / f"{source}.encoder.onnx"
+
+    def done(message: str) -> None:
+        if not message and onnx_export.is_current(path, source):
+            entry.encoder_onnx = path
+    onnx_export.QUEUE.submit({"what": "encoder", "folder": entry.run.path, "out": path, "source": source}, done)
 
 
 def start_background(entry: Entry) -> None:

@@ -280,3 +280,25 @@ def test_the_samples_caption_counts_what_the_servers_classifier_counts(page, zoo
         probs = torch.softmax(classifier().eval()(torch.as_tensor(images).reshape(-1, 1, 28, 28)), 1).numpy()
     assert np.abs(np.reshape(got["verdicts"], probs.shape) - probs).max() < 1e-3
     assert got["count"] == int((confidence > 0.9).sum())
+
+
+def test_a_run_gets_its_encoder_exported_in_the_background(tmp_path, monkeypatch):
+    """Runs and uploads have no shipped encoder.onnx: start_export makes one beside their decoder, for the page."""
+    import shutil
+
+    from explorer import onnx_export, page_views, registry
+
+    run = tmp_path / "runs" / "mine"
+    shutil.copytree(ROOT / "pretrained" / "ae-2d", run)
+    (run / onnx_export.ENCODER).unlink()
+    (tmp_path / "exports").mkdir()
+    monkeypatch.setattr(registry, "EXPORTS", tmp_path / "exports")
+    entry = registry.Registry(pretrained=tmp_path / "none", runs=tmp_path / "runs").get("runs/mine")
+    assert page_views.encoder_path(entry) is None
+    registry.start_export(entry)
+    deadline = time.time() + 300
+    while entry.encoder_onnx is None and time.time() < deadline:
+        time.sleep(0.5)
+    assert entry.encoder_onnx == tmp_path / "exports" / f"{entry.onnx_source}.encoder.onnx"
+    assert onnx_export.read_metadata(entry.encoder_onnx)["what"] == "encoder"
+    assert page_views.encoder_path(entry) == entry.encoder_onnx

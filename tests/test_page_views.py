@@ -302,3 +302,32 @@ def test_a_run_gets_its_encoder_exported_in_the_background(tmp_path, monkeypatch
     assert entry.encoder_onnx == tmp_path / "exports" / f"{entry.onnx_source}.encoder.onnx"
     assert onnx_export.read_metadata(entry.encoder_onnx)["what"] == "encoder"
     assert page_views.encoder_path(entry) == entry.encoder_onnx
+
+
+@pytest.mark.browser
+def test_a_view_mounts_in_a_gradio_app_as_the_live_planes_do(chromium, zoo):
+    """How the lead wires a view into a tab: explorer/ui/page.py's mounted("views/NAME.js", value=views_json)."""
+    import gradio as gr
+
+    from explorer import live, page_views
+    from explorer.registry import EXPORTS
+    from explorer.ui.page import mounted
+
+    registry, entries = zoo
+    clf = live.classifier_onnx(ROOT / "pretrained" / "classifier", EXPORTS)
+    value = page_views.views_json([entries["ae-2d"], entries["vae-2d"]], registry.test, classifier_onnx=clf)
+    with gr.Blocks() as demo:
+        mounted("views/samples.js", value=value, elem_id="samples-in-page")
+    port = free_port()
+    demo.launch(server_port=port, prevent_thread_lock=True, ssr_mode=False, app_kwargs={"routes": live.ROUTES})
+    context = chromium.new_context()
+    try:
+        tab = context.new_page()
+        tab.goto(f"http://127.0.0.1:{port}/")
+        tab.wait_for_function("() => [...document.querySelectorAll('#samples-in-page .lv-title')].length === 2 && "
+                              "[...document.querySelectorAll('#samples-in-page .lv-title')].every("
+                              "(t) => t.textContent.includes('look like a digit'))", timeout=60_000)
+        assert tab.locator("#samples-in-page .lv-title").first.inner_text().startswith("ae-2d · Gaussian fitted")
+    finally:
+        context.close()
+        demo.close()

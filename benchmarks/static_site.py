@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SIX = ["ae-2d", "vae-2d", "aae-mixture10-2d", "ae-16d", "vae-16d", "aae-16d"]  # 4 conv decoders: the heavy case
+SIX_MLP = ["ae-2d", "aae-mixture10-2d", "aae-guided-2d", "cvae-2d", "caae-2d", "aae-cluster16"]  # MLP decoders only
 DEFAULTS = ["ae-2d", "vae-2d", "aae-mixture10-2d"]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
@@ -100,6 +101,17 @@ def walk(browser, base, query, folder):
     return len(urls), [u for u in strangers if not u.endswith("/favicon.ico")]
 
 
+def grid_times(browser, base, runs: int, models) -> list[float]:
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.goto(base + "?tab=manifold&models=" + ",".join(models))
+    page.wait_for_function("window.latentViews && window.latentViews.grids && window.latentViews.grids.times.length",
+                           timeout=120_000)
+    times = [page.evaluate("() => window.latentViews.grids.draw(20, false)") for _ in range(runs)]
+    context.close()
+    return times
+
+
 def timings(browser, base, runs: int) -> dict[str, list[float]]:
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
@@ -159,6 +171,7 @@ def main() -> None:
             extra = sorted(set(files_of(more, base)) - set(fetched))
             asked, strangers = walk(browser, base, "?models=" + ",".join(SIX), folder)
             times = timings(browser, base, args.runs)
+            times["grid_mlp"] = grid_times(browser, base, args.runs, SIX_MLP)
             browser.close()
     finally:
         proc.terminate()
@@ -172,7 +185,10 @@ def main() -> None:
          "met" if not strangers else "missed"),
         ("20x20 grid in 6 models, p50 / p95", f"{pct(times['grid'], 50):.0f} / {pct(times['grid'], 95):.0f} ms",
          "p95 <= 100 ms", "met" if pct(times["grid"], 95) <= 100 else "missed"),
-        ("... the first model's grid on screen, p50 / p95",
+        ("20x20 grid in 6 MLP models (no conv decoder), p50 / p95",
+         f"{pct(times['grid_mlp'], 50):.0f} / {pct(times['grid_mlp'], 95):.0f} ms", "p95 <= 100 ms",
+         "met" if pct(times["grid_mlp"], 95) <= 100 else "missed"),
+        ("... the first model's grid on screen (6 models above), p50 / p95",
          f"{pct(times['grid_first'], 50):.0f} / {pct(times['grid_first'], 95):.0f} ms", "reported", ""),
         ("64 samples in each of 6 models on screen, p50 / p95",
          f"{pct(times['samples'], 50):.0f} / {pct(times['samples'], 95):.0f} ms", "<= 100 ms",
@@ -186,7 +202,7 @@ def main() -> None:
          f"{np.median(loads):.2f} / {max(loads):.2f} s", "< 5 s", "met" if max(loads) < 5 else "missed"),
         ("first visit, 3 default models: raw / gzip / brotli",
          f"{raw / 1e6:.1f} / {gz / 1e6:.1f} / {br / 1e6:.1f} MB", "<= 8 MB compressed",
-         "met" if min(gz, br) <= 8e6 else "missed"),
+         "met" if gz <= 8e6 else "met with brotli, missed with gzip" if br <= 8e6 else "missed"),
         ("a 4th model on the planes (vae-16d): raw / gzip / brotli",
          f"{xraw / 1e6:.2f} / {xgz / 1e6:.2f} / {xbr / 1e6:.2f} MB", "reported", ""),
         ("its encoder, fetched when Reconstructions opens (mean, gzip)", f"{egz / 1e6:.2f} MB", "reported", ""),

@@ -297,6 +297,27 @@ def quantile_cases() -> list[dict]:
     return [{"n": n, "range": list(page_views.QUANTILE_RANGE), "q": page_views.quantiles(n)} for n in (2, 5, 15, 25)]
 
 
+def pick_cases() -> list[dict]:
+    """The test digits Reconstructions shows (actions.pick_test_digits; the page's views/recon.js pickTestDigits):
+    one per class by seed, and typed indices (an error names what was wrong). "random" is each side's own draw."""
+    import torch
+
+    from explorer import actions
+
+    labels = np.random.default_rng(7).integers(0, 10, 600)
+    test = SimpleNamespace(labels=torch.as_tensor(labels), images=torch.zeros(len(labels), 28, 28, dtype=torch.uint8))
+    cases = []
+    for mode, seed, indices in [("one per class", 0, ""), ("one per class", 3, ""), ("one per class", 49, ""),
+                                ("one per class", 57, ""), ("by index", 0, "3, 17, 256"), ("by index", 0, "5;6"),
+                                ("by index", 0, "600"), ("by index", 0, "x"), ("by index", 0, "")]:
+        try:
+            picked = [int(i) for i in actions.pick_test_digits(test, mode, 10, indices, seed)[2]]
+        except ValueError:
+            picked = None
+        cases.append({"labels": labels.tolist(), "mode": mode, "seed": seed, "indices": indices, "picked": picked})
+    return cases
+
+
 def golden() -> dict:
     rng = np.random.default_rng(0)
     models = {**synthetic(), **shipped()}
@@ -304,7 +325,8 @@ def golden() -> dict:
              "is_outside": outside_cases(models, rng), "conditional_label": label_cases(models, rng),
              "link_targets": link_cases(models, rng), "ticks": tick_cases(models), **layout_cases(),
              "parse_label": parse_label_cases(), **link_piece_cases(), **share_cases(share),
-             "code_scale": code_scale_cases(), "outside_radius": radius_cases(models), "quantiles": quantile_cases()}
+             "code_scale": code_scale_cases(), "outside_radius": radius_cases(models), "quantiles": quantile_cases(),
+             "pick_test_digits": pick_cases()}
     return {"about": "written by python tests/make_golden.py from explorer/rules.py: do not edit by hand",
             "constants": rules.page_constants(), "link_groups": LINK_GROUPS,
             "models": {name: page_model(e) for name, e in models.items()}, "cases": cases}

@@ -9,6 +9,7 @@ import { test } from "node:test";
 
 import * as rules from "../../explorer/static/rules.js";
 import { probit } from "../../explorer/static/views/quantiles.js";
+import { pickTestDigits } from "../../explorer/static/views/recon.js";
 
 const golden = JSON.parse(readFileSync(new URL("../golden_rules.json", import.meta.url), "utf8"));
 const REL = 1e-5;
@@ -109,6 +110,15 @@ const checks = {
   },
   outside_radius(c) {
     close(rules.outsideRadius(c.extent, golden.constants), c.radius, JSON.stringify(c.extent));
+  },
+  pick_test_digits(c) {
+    let got;
+    try {
+      got = pickTestDigits(c.labels, c.mode, c.seed, c.indices);
+    } catch (e) {
+      got = null;
+    }
+    assert.deepEqual(got, c.picked, `${c.mode}, seed ${c.seed}, indices ${JSON.stringify(c.indices)}`);
   },
   quantiles(c) {
     const got = Array.from({ length: c.n }, (_, i) => probit(c.range[0] + ((c.range[1] - c.range[0]) * i) / (c.n - 1)));

@@ -51,6 +51,13 @@ export function heatmap(summary) {
   return table;
 }
 
+function scrolling(table) {
+  // a wide table scrolls sideways on a phone, inside its own box
+  const box = el("div", "lv-scroll");
+  box.append(table);
+  return box;
+}
+
 class Clusters {
   constructor(element) {
     this.root = element;
@@ -82,7 +89,7 @@ class Clusters {
         heads.append(panel(`cluster ${c}`, tiles(probs.subarray(c * 784, (c + 1) * 784), 1, 1, { scale: 3 }), caption));
       });
       this.root.append(words(s.report), panel(`${m.label}: its clusters at style z = 0`, heads),
-        panel(`${m.label}: test digits per cluster`, heatmap(s)));
+        panel(`${m.label}: test digits per cluster`, scrolling(heatmap(s))));
     }
   }
 }

@@ -3,10 +3,13 @@
 // image (from the sprite of test digits), its class and index. mount(element, props) with props.value page_views'
 // views_json; window.latentViews.scatter is this component.
 
-import { nearest } from "../rules.js";
+import { drawAxes } from "../draw.js";
+import { nearest, planeRect, toCanvas } from "../rules.js";
 import { el, loadImage, loadModels, mountWith, panel, SIDE } from "./common.js";
 
-const SIZE = 360; // css px of a scatter
+const KEY = "Digit colors: ";
+
+const SIZE = 400; // css px of a scatter, its axes included (the live planes' margins: view.rules.margins)
 const DOT = 1.6; // px radius of a point
 const ZOOM = 1.15; // per wheel step
 const HOVER_PX = 8; // a point within this many css px of the pointer is hovered
@@ -28,7 +31,13 @@ class Scatter {
     this.tipText = el("div");
     this.tip.append(this.tipCanvas, this.tipText);
     this.out = el("div", "lv-panels");
-    this.root.append(this.out, this.tip);
+    const key = el("div", "lv-caption", KEY);
+    view.palette.forEach((color, d) => {
+      const dot = el("span", "lv-key", "\u25cf");
+      dot.style.color = color;
+      key.append(dot, document.createTextNode(` ${d}  `));
+    });
+    this.root.append(key, this.out, this.tip);
     const models = await loadModels(view);
     if (view !== this.view) return;
     this.plots = models.map((m) => this.plot(m));
@@ -43,7 +52,7 @@ class Scatter {
     canvas.height = Math.round(SIZE * dpr);
     canvas.style.width = `${SIZE}px`;
     canvas.style.height = `${SIZE}px`;
-    const p = { model, canvas, dpr, extent: [...model.extent] };
+    const p = { model, canvas, dpr, extent: [...model.extent], rect: planeRect(SIZE, this.view.rules.margins) };
     canvas.addEventListener("wheel", (e) => { e.preventDefault(); this.zoom(p, e); }, { passive: false });
     canvas.addEventListener("dblclick", () => { p.extent = [...model.extent]; this.paint(p); });
     let drag = null;
@@ -63,7 +72,8 @@ class Scatter {
 
   toPlane(p, u, v) {
     const [xmin, xmax, ymin, ymax] = p.extent;
-    return [xmin + (u / SIZE) * (xmax - xmin), ymax - (v / SIZE) * (ymax - ymin)];
+    const { left, top, side } = p.rect;
+    return [xmin + ((u - left) / side) * (xmax - xmin), ymax - ((v - top) / side) * (ymax - ymin)];
   }
 
   zoom(p, e) {
@@ -76,8 +86,8 @@ class Scatter {
 
   pan(p, du, dv) {
     const [xmin, xmax, ymin, ymax] = p.extent;
-    const dx = (du / SIZE) * (xmax - xmin);
-    const dy = (dv / SIZE) * (ymax - ymin);
+    const dx = (du / p.rect.side) * (xmax - xmin);
+    const dy = (dv / p.rect.side) * (ymax - ymin);
     p.extent = [xmin - dx, xmax - dx, ymin + dy, ymax + dy];
     this.paint(p);
   }
@@ -87,26 +97,27 @@ class Scatter {
     g.setTransform(p.dpr, 0, 0, p.dpr, 0, 0);
     g.fillStyle = "#fff";
     g.fillRect(0, 0, SIZE, SIZE);
-    const [xmin, xmax, ymin, ymax] = p.extent;
     const { xy, labels } = p.model.arrays;
     const palette = this.view.palette;
+    const { left, top, side } = p.rect;
+    g.save();
+    g.beginPath();
+    g.rect(left, top, side, side);
+    g.clip();
     g.globalAlpha = 0.6;
     for (let i = 0; i < labels.length; i++) {
-      const u = ((xy[2 * i] - xmin) / (xmax - xmin)) * SIZE;
-      const v = ((ymax - xy[2 * i + 1]) / (ymax - ymin)) * SIZE;
-      if (u < 0 || u > SIZE || v < 0 || v > SIZE) continue;
+      const [u, v] = toCanvas(p.extent, p.rect, xy[2 * i], xy[2 * i + 1]);
       g.fillStyle = palette[labels[i] % palette.length];
       g.fillRect(u - DOT, v - DOT, 2 * DOT, 2 * DOT);
     }
-    g.globalAlpha = 1;
-    g.strokeStyle = "#969696";
-    g.strokeRect(0.5, 0.5, SIZE - 1, SIZE - 1);
+    g.restore();
+    drawAxes(g, p.rect, SIZE, p.extent, p.model.axes, 1, (x, y) => toCanvas(p.extent, p.rect, x, y));
   }
 
   async hover(p, e) {
     const [x, y] = this.toPlane(p, e.offsetX, e.offsetY);
     const { index, d2 } = nearest(p.model.arrays.xy, x, y);
-    const px = (Math.sqrt(d2) / (p.extent[1] - p.extent[0])) * SIZE;
+    const px = (Math.sqrt(d2) / (p.extent[1] - p.extent[0])) * p.rect.side;
     if (px > HOVER_PX) {
       this.tip.style.display = "none";
       return;

@@ -58,16 +58,16 @@ class Styles {
     for (const m of this.models) {
       const classes = m.num_classes;
       const rows = [];
-      for (const i of idx) {
+      const notes = ["input", ...Array.from({ length: classes }, (_, c) => `${c}`)]; // the label of each column
+      for (const [r, i] of idx.entries()) {
         const { probs } = await decodeBatch(this.ort, m, styleCodes(m, i, classes), Array.from({ length: classes }, (_, c) => c));
         const all = new Float32Array((classes + 1) * PIXELS);
         all.set(testImages(sprite, [i]));
         all.set(probs, PIXELS);
-        rows.push(row(`style of #${i}`, tiles(all, classes + 1, classes + 1, { gap: 2 })));
+        rows.push(row(`style of #${i}`, tiles(all, classes + 1, classes + 1, { gap: 2 }), r === idx.length - 1 ? notes : null));
       }
-      const notes = row("", el("span"), ["input", ...Array.from({ length: classes }, (_, c) => `label ${c}`)]);
       const box = el("div", "lv-rows");
-      box.append(...rows, notes);
+      box.append(...rows);
       panels.push(panel(m.label, box));
     }
     this.status.textContent = "";

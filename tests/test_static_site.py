@@ -141,15 +141,22 @@ def test_a_shared_link_opens_the_same_view_and_is_written_back(chromium, served)
         context.close()
 
 
+KEPT_ALL = """async () => {  // the service worker's cache holds every file of the folder the page has fetched
+    const kept = new Set((await (await caches.open('latent-explorer-static')).keys()).map((r) => r.url));
+    const fetched = performance.getEntriesByType('resource').map((e) => e.name).filter((u) => !u.endsWith('favicon.ico'));
+    return fetched.length > 20 && fetched.every((u) => kept.has(u)) && kept.has(location.href);
+}"""
+
+
 @pytest.mark.browser
 def test_it_works_offline_once_loaded(chromium, served):
     """The service worker keeps what a visit fetched: offline, a reload still decodes and draws the grids."""
     context, page, _, _ = open_site(chromium, served)
     try:
-        page.wait_for_function("window.latentOffline > 0", timeout=30_000)  # what this first visit fetched is kept
-        assert page.evaluate("() => navigator.serviceWorker.controller !== null")
         page.click("button[data-tab=manifold]")
         page.wait_for_selector("section.ls-panel:not([hidden]) .lv-panel canvas", timeout=60_000)
+        page.wait_for_function(KEPT_ALL, timeout=60_000)  # every file this first visit fetched is kept
+        assert page.evaluate("() => navigator.serviceWorker.controller !== null")
         context.set_offline(True)
         page.reload()
         page.wait_for_function("window.latentExplorer && window.latentExplorer.stats().live", timeout=60_000)

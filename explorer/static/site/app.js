@@ -136,18 +136,21 @@ async function boot() {
   } catch (e) {
     root.textContent = `The Latent Explorer could not start (${e.message}).`;
   }
-  if ("serviceWorker" in navigator) offline().catch(() => {}); // a bonus: the page works without it
+  if ("serviceWorker" in navigator && window.latentSite) offline(window.latentSite.site.version).catch(() => {});
 }
 
-async function offline() {
-  // the service worker (sw.js) keeps every file fetched from now on, and those this visit fetched already
+async function offline(version) {
+  // the service worker (sw.js) keeps every file fetched once it controls the page, and those fetched before: each
+  // file the page has loaded (a PerformanceObserver sees them as they finish, earlier ones too) is named to it
   await navigator.serviceWorker.register("sw.js");
   const worker = (await navigator.serviceWorker.ready).active;
   navigator.serviceWorker.addEventListener("message", (e) => {
-    if (e.data && e.data.type === "kept") window.latentOffline = e.data.count; // for tests: the first visit is kept
+    if (e.data && e.data.type === "kept") window.latentOffline = e.data; // for tests: the last answer
   });
-  const urls = [location.href, ...performance.getEntriesByType("resource").map((e) => e.name)];
-  worker.postMessage({ type: "keep", urls });
+  worker.postMessage({ type: "keep", version, urls: [location.href] });
+  new PerformanceObserver((list) => {
+    worker.postMessage({ type: "keep", version, urls: list.getEntries().map((e) => e.name) });
+  }).observe({ type: "resource", buffered: true });
 }
 
 boot();

@@ -8,6 +8,14 @@ static edition (explorer/site.py) has them with no server at all.
                                      its ``extras``, and the test digits' sprite
     extras(entry, test, publish)     one model's extras (``publish(path, name)`` gives the URL of a file)
 
+In the Gradio app a view is a tab's component, mounted as the live planes are (explorer/ui/page.py mounted):
+
+    page.grids_live = mounted("views/grids.js", value=page_views.views_json(entries, REGISTRY.test, ...))
+
+and given a new value with the live planes' (the same inputs; views_json's value is live.view_json's and more).
+The modules: views/grids.js, samples.js (samples and interpolation), recon.js, traversal.js, styles.js,
+clusters.js, scatter.js; each draws its own controls and reads only its value.
+
 Every number the page computes from these is checked against the server's (tests/test_page_views.py): the same z
 gives the same pixels within 2/255, the encoders agree within 1e-4, and the priors' draws have the same moments.
 """

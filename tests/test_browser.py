@@ -12,9 +12,7 @@ from PIL import Image
 from explorer import actions, rules
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+from conftest import CHROMIUM, CHROMIUM_ARGS as ARGS  # noqa: E402,F401 (other test files import them from here)
 DEFAULT = ["pretrained/ae-2d", "pretrained/vae-2d", "pretrained/aae-mixture10-2d"]
 
 
@@ -31,17 +29,12 @@ def open_app(browser, url, **context):
 
 
 @pytest.fixture(scope="module")
-def page(app_server):
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not shutil.which("chromium") and not __import__("os").path.exists(CHROMIUM):
-        pytest.fail("Debian chromium is not installed (apt-get install -y chromium)")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = open_app(browser, app_server.url)
-        pg.wait_for_function(LIVE, timeout=120_000)  # the tiny zoo's decoders are exported when first shown
-        settle(pg)
-        yield pg
-        browser.close()
+def page(app_server, chromium):
+    pg = open_app(chromium, app_server.url)
+    pg.wait_for_function(LIVE, timeout=120_000)  # the tiny zoo's decoders are exported when first shown
+    settle(pg)
+    yield pg
+    pg.context.close()
 
 
 def settle(page, quiet_ms: int = 1000, timeout: float = 30.0) -> None:

@@ -51,36 +51,30 @@ def finished_job(tab, name, epochs=2, session=None):
 
 # -- 17. two quick picks: the page shows what the picker holds ----------------------------------------------
 @pytest.mark.browser
-def test_two_quick_model_picks_show_as_many_models_as_the_picker_holds(app_server):
+def test_two_quick_model_picks_show_as_many_models_as_the_picker_holds(app_server, chromium):
     """Gradio's default for the picker's input event ignored a pick made while the last one loaded: 5 chips, 4
     planes (3 of 3 tries in a classroom). Now the later pick is shown after the first one's load."""
-    playwright = pytest.importorskip("playwright.sync_api")
-    from test_browser import ARGS, CHROMIUM
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for name in ("pick-a", "pick-b"):
         tiny_run(app_server.registry.runs / name, "vae")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    for attempt in range(3):
+        page = chromium.new_page(viewport={"width": 1366, "height": 900})
+        page.goto(app_server.url)
+        page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Showing')",
+                               timeout=60_000)
+        page.get_by_label("Models to compare (up to 6)").click()
+        for name in ("runs: pick-a", "runs: pick-b"):  # the list stays open: two clicks within 0.1 s
+            page.locator("li.item", has_text=name).first.click()
         try:
-            for attempt in range(3):
-                page = browser.new_page(viewport={"width": 1366, "height": 900})
-                page.goto(app_server.url)
-                page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Showing')",
-                                       timeout=60_000)
-                page.get_by_label("Models to compare (up to 6)").click()
-                for name in ("runs: pick-a", "runs: pick-b"):  # the list stays open: two clicks within 0.1 s
-                    page.locator("li.item", has_text=name).first.click()
-                try:
-                    page.wait_for_function("() => document.querySelector('#status').innerText.includes('pick-b')",
-                                           timeout=15_000)
-                except playwright.TimeoutError:
-                    pass  # the assertion below says what is shown
-                chips = [c.strip() for c in page.locator(".token").all_inner_texts() if c.strip()]
-                shown = re.findall(r"(\S+) \(\w+, \d+-D\)", page.locator("#status").inner_text())
-                assert len(chips) == 5 and [c.split(": ")[-1] for c in chips] == shown, (attempt, chips, shown)
-                page.close()
-        finally:
-            browser.close()
+            page.wait_for_function("() => document.querySelector('#status').innerText.includes('pick-b')",
+                                   timeout=15_000)
+        except PlaywrightTimeout:
+            pass  # the assertion below says what is shown
+        chips = [c.strip() for c in page.locator(".token").all_inner_texts() if c.strip()]
+        shown = re.findall(r"(\S+) \(\w+, \d+-D\)", page.locator("#status").inner_text())
+        assert len(chips) == 5 and [c.split(": ")[-1] for c in chips] == shown, (attempt, chips, shown)
+        page.close()
 
 
 # -- 18. Compare before the first epoch --------------------------------------------------------------------

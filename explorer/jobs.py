@@ -148,6 +148,12 @@ class _Baton:
                 return (k + d) % self.n
         return k
 
+    def start(self, k: int, stop: threading.Event) -> None:
+        """Lane k starts when its turn first comes: the lanes seed and draw their noise in turn, never at once, so
+        a race with one seed is the same race every time."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.turn == k or stop.is_set())
+
     def wait(self, k: int, stop: threading.Event) -> None:
         """Lane k finished a step: the next lane goes; k waits for its turn again."""
         with self.cond:
@@ -343,6 +349,7 @@ class JobManager:
             stream = _LaneStream(job, lane, probe, self.idle_timeout, baton)
             try:
                 stream._snapshot(0, 0.0)  # the start line: every model before its first step
+                baton.start(lane.index, job.stop_event)
                 result = fit(lane.model, data, job.train_config, [stream], run_dir=lane.run_dir)
                 lane.status, lane.message = result.status, result.message
             except Exception as e:  # a lane reports, never dies silently

@@ -54,6 +54,22 @@ def test_a_race_trains_every_model_as_one_job_and_streams_snapshots_within_epoch
     assert [t.name for t in kl_traces] == ["beta-1-vae", "beta-2-vae"]  # overlaid on one chart
 
 
+def test_a_race_with_one_seed_is_the_same_race_every_time(small_data, tmp_path):
+    """The lanes train in threads that take turns; they must also start in turn, or their seeding and noise mix
+    (the same seed once gave other curves on a second run)."""
+    configs = [ModelConfig(model="vae", hidden=(32,), kl_weight=w) for w in (1.0, 4.0)] + [
+        ModelConfig(model="aae", hidden=(32,), disc_hidden=(16,))]
+    losses = []
+    for attempt in range(2):
+        manager = jobs.JobManager(tmp_path / str(attempt), total=1)
+        job = manager.start_race("me", configs, TrainConfig(epochs=1, batch_size=64, log_every=1, seed=3),
+                                 small_data, name="same")
+        wait(job)
+        assert job.status == "finished", job.message
+        losses.append(sorted((r["lane"], r["step"], r["loss"]) for r in job.rows_since(0)[0] if r["kind"] == "step"))
+    assert losses[0] == losses[1] and len(losses[0]) == 3 * 8
+
+
 def test_the_race_endpoint_serves_like_a_job(app_server):
     from gradio_client import Client
 

@@ -21,6 +21,14 @@ def mounted(module: str, value="", **kwargs) -> gr.HTML:
                    module_url=live.static_url(module), **kwargs)
 
 
+def ticking(timer: gr.Timer, **listener):
+    """``timer.tick(**listener)`` whose failure stops the timer: an error (a value the handler refuses, a
+    component's own check) is shown once, never again on every tick until the tab closes."""
+    event = timer.tick(**listener)
+    event.failure(lambda: gr.Timer(active=False), None, [timer], api_visibility="private", show_progress="hidden")
+    return event
+
+
 class Page:
     """The app's components, set as attributes by app.py and the tab modules while they lay themselves out
     (page.models, page.status, page.live, page.scatter…)."""

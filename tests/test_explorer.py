@@ -228,7 +228,9 @@ def test_conditional_tab_draws_its_grids_on_open_or_says_what_to_add(registry, m
     six = [f"pretrained/{n}" for n in ("ae-2d", "vae-2d", "aae-mixture10-2d", "vae-8d")] + ["runs/a", "runs/b"]
     added = lambda keys: conditional.add_conditional(keys, session)["models"]["value"]  # noqa: E731
     assert added(six[:2]) == [*six[:2], "pretrained/cvae-2d"]
-    assert added(six) == [*six[1:], "pretrained/cvae-2d"]
+    assert added(six) == [*six[:5], "pretrained/cvae-2d"]  # the last picked of the models it does not need goes
+    assert session.said == ["Removed runs/b to make room for cvae-2d (at most 6 planes)"]  # (not a model here)
+    session.said.clear()
     assert added(["vae-2d", "cvae-2d"]) == keys  # typed names; nothing doubled
     monkeypatch.setattr(conditional, "SHIPPED", ("caae-2d",))  # none installed, none shown: say so
     with pytest.raises(gr.Error, match="No conditional model is installed"):

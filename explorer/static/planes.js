@@ -36,7 +36,9 @@ export class Planes {
       over.setAttribute("aria-label", `${m.title}: latent plane; arrow keys move the point`);
       stack.append(base, over);
       const note = el("div", "le-note");
-      card.append(el("figcaption", "le-title", m.title), stack, note);
+      card.append(el("figcaption", "le-title", m.title));
+      if (m.caption) card.append(el("div", "le-caption", m.caption)); // what the plane cannot show, and why
+      card.append(stack, note);
       this.root.append(card);
       this.listen(over, k);
       return { card, base, over, note };

@@ -183,7 +183,7 @@ def compare_run(job_id, keys, session) -> dict:
     for key in added:
         models.REGISTRY.forget(key)  # the run may have more epochs than the loaded copy
     kept = [k for k in (keys or []) if k not in added]
-    shown, _ = with_room(kept, added)
+    shown = with_room(kept, added, session=session)
     return {"models": gr.update(choices=choices(session), value=shown)}
 
 

@@ -24,13 +24,7 @@ from trainer import checkpoint as C
 from trainer.config import ConfigError, ModelConfig, TrainConfig
 from trainer.data import load_dataset
 from trainer.train import fit, new_model
-
-
-def cli(*args, **kwargs):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("LATENT_EXPLORER_DATA", None)
-    return subprocess.run([sys.executable, "-m", "trainer", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=300, **kwargs)
+from trainer_cli import cli  # noqa: F401 (a fixture: the CLI in this process)
 
 
 def tiny_run(folder: Path, model: str = "vae", epochs: int = 1) -> Path:
@@ -110,7 +104,7 @@ def test_a_unicode_run_name_is_kept(tmp_path):
 
 
 # -- 2. a folder of the user's own files is not a run to overwrite ------------------------------------------
-def test_train_out_refuses_a_folder_of_other_files_unless_overwrite(tmp_path):
+def test_train_out_refuses_a_folder_of_other_files_unless_overwrite(cli, tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "metrics.json").write_text('{"my": "numbers"}')
@@ -133,7 +127,7 @@ def test_train_out_refuses_a_folder_of_other_files_unless_overwrite(tmp_path):
 
 # -- 3. a derived file never outlives the weights it was made from ------------------------------------------
 @pytest.mark.parametrize("how", ["overwrite", "resume"])
-def test_new_weights_delete_the_old_embedding(tmp_path, tiny_zoo, how):
+def test_new_weights_delete_the_old_embedding(cli, tmp_path, tiny_zoo, how):
     """A copy of an AE run with its embedding.npz, then --overwrite with a VAE (or --resume): the app must show the
     new weights' codes, not the old file's."""
     from explorer.registry import make_entry

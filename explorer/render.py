@@ -63,10 +63,6 @@ def centered_text(im: Image.Image, xy: tuple[int, int], text: str, *, size: int,
         baseline += line_h
 
 
-def class_color(label: int) -> tuple[int, int, int]:
-    return tuple(int(c) for c in PALETTE[int(label) % len(PALETTE)])
-
-
 @dataclass(frozen=True)
 class Geometry:
     """Where a plane's data rectangle sits in its picture. Pixel (i, j) covers x in

@@ -264,8 +264,10 @@ def compute_umap(entry: Entry) -> None:
 class Registry:
     """Discovers model folders and caches loaded entries (shared, read-only) behind a lock."""
 
-    def __init__(self, pretrained: Path = PRETRAINED, runs: Path = RUNS):
-        self.pretrained, self.runs = Path(pretrained), Path(runs)
+    def __init__(self, pretrained: Path = PRETRAINED, runs: Path = RUNS, *, background: bool = True):
+        """``background``: make what a loaded model still needs (its UMAP plane, its decoder for the page) in the
+        background, as the app does; off, a model shows PCA and decodes on the server (tests that need neither)."""
+        self.pretrained, self.runs, self.background = Path(pretrained), Path(runs), background
         self._entries: dict[str, Entry] = {}
         self._lock = threading.Lock()
         self._test: Split | None = None
@@ -314,7 +316,8 @@ class Registry:
         entry = make_entry(key, key.split("/", 1)[1], folders[key], self.test)
         with self._lock:
             entry = self._entries.setdefault(key, entry)
-        start_background(entry)
+        if self.background:
+            start_background(entry)
         return entry
 
     def forget(self, key: str) -> None:

@@ -25,6 +25,7 @@ def test_help_documents_every_flag(cli):
 
 # p(z) = N(0, I) in real processes (the round trip as a user types it); a 3-Gaussian mixture fitted every epoch,
 # in this process
+@pytest.mark.slow
 @pytest.mark.parametrize("components,in_process", [(0, False), (3, True)])
 def test_train_resume_eval_on_full_mnist_subset(mnist_dir, tmp_path, components, in_process, request):
     run = request.getfixturevalue("cli") if in_process else cli_process
@@ -46,6 +47,7 @@ def test_train_resume_eval_on_full_mnist_subset(mnist_dir, tmp_path, components,
     assert json.loads((out / "config.json").read_text())["model"]["prior_components"] == components
 
 
+@pytest.mark.slow
 def test_bundled_fallback_is_loud(cli, tmp_path):
     r = cli("train", "--model", "ae", "--hidden", "32", "--epochs", "1", "--limit", "256", "--out", tmp_path / "ae",
             "--quiet")
@@ -53,6 +55,7 @@ def test_bundled_fallback_is_loud(cli, tmp_path):
     assert "NO FULL TRAINING SET FOUND" in r.stderr
 
 
+@pytest.mark.slow
 def test_resume_can_polish_the_decoder_of_a_finished_run(cli, tmp_path):
     """--resume --epochs M+N --decoder-epochs N: N more epochs for the decoder alone; the codes stay as they were."""
     from trainer import checkpoint
@@ -99,6 +102,7 @@ def test_user_errors_exit_nonzero_with_one_line(cli, args, message):
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_existing_run_is_not_overwritten(cli, tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "config.json").write_text("{}")
@@ -108,6 +112,7 @@ def test_existing_run_is_not_overwritten(cli, tmp_path):
     assert r.returncode == 2 and "latent_dim must be between 1 and 512" in r.stderr
 
 
+@pytest.mark.slow
 def test_resume_refuses_settings_it_would_ignore_and_takes_a_new_device(cli, tmp_path):
     out = tmp_path / "ae"
     first = ["--model", "ae", "--hidden", "32", "--limit", "256", "--out", out, "--quiet"]
@@ -127,6 +132,7 @@ def test_resume_refuses_settings_it_would_ignore_and_takes_a_new_device(cli, tmp
     assert config["epoch"] == 2 and config["train"]["device"] == "cpu" and config["model"]["hidden"] == [32]
 
 
+@pytest.mark.slow
 def test_eval_scores_prior_samples_and_saves_what_the_app_lists(cli, tmp_path):
     from explorer.registry import report_card
 
@@ -152,6 +158,7 @@ def test_eval_scores_prior_samples_and_saves_what_the_app_lists(cli, tmp_path):
     assert r.returncode != 0 and "no-classifier" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_says_which_epoch_was_kept_and_how_to_continue(cli, tmp_path):
     import signal
     import time
@@ -196,6 +203,7 @@ def test_bad_training_data_is_one_line_not_a_traceback(cli, tmp_path, fix, messa
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_a_new_run_takes_the_datas_image_size(cli, tmp_path):
     """32x32 IDX files once gave an internal error: the model was built for 28x28."""
     from test_hardening import write_idx_set

@@ -10,13 +10,11 @@ import torch
 from explorer import actions, render
 from explorer.registry import ModelLoadError, Registry, load_upload, unpack_upload
 from trainer.data import bundled_test_split
-from zoo import make_zoo
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    zoo = make_zoo(tmp_path_factory.mktemp("zoo"))
-    return Registry(pretrained=zoo, runs=tmp_path_factory.mktemp("runs"))
+def registry(tmp_path_factory, tiny_zoo):
+    return Registry(pretrained=tiny_zoo, runs=tmp_path_factory.mktemp("runs"), background=False)
 
 
 @pytest.fixture(scope="module")

@@ -326,6 +326,7 @@ def test_concurrent_clients_each_get_their_own_decoding(app_server):
     assert not failures and not any(t.is_alive() for t in threads)
 
 
+@pytest.mark.slow
 def test_kill_9_while_training_leaves_a_resumable_run(tmp_path, tiny_zoo):
     """SIGKILL the app mid-epoch: the run folder holds the last finished epoch, --resume continues it, and the
     restarted app serves the run."""
@@ -433,6 +434,7 @@ def test_an_upload_after_an_early_unload_is_still_deleted_when_the_tab_closes(ti
     assert not stored[0].parent.parent.exists() and not session.uploads
 
 
+@pytest.mark.slow
 def test_training_data_uploaded_after_an_early_unload_is_deleted_when_the_tab_closes(tmp_path, monkeypatch):
     """The same for the Train tab's IDX upload: its files live in the session folder until the job moves them into
     its run folder (which keeps them: the run can be measured and resumed later)."""

@@ -11,6 +11,8 @@ from trainer.classifier import accuracy, load_classifier
 from trainer.data import bundled_test_split
 from trainer.evaluate import knn_accuracy, neg_elbo, prior_coverage, reconstruction_errors, sample_quality
 
+pytestmark = pytest.mark.slow  # every test here trains or re-measures models
+
 PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"
 NAMES = sorted(p.name for p in PRETRAINED.iterdir() if (p / "config.json").is_file() and p.name != "classifier")
 

@@ -104,6 +104,7 @@ def test_a_unicode_run_name_is_kept(tmp_path):
 
 
 # -- Overwrites: a folder of the user's own files is not a run to overwrite ---------------------------------
+@pytest.mark.slow
 def test_train_out_refuses_a_folder_of_other_files_unless_overwrite(cli, tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
@@ -126,6 +127,7 @@ def test_train_out_refuses_a_folder_of_other_files_unless_overwrite(cli, tmp_pat
 
 
 # -- Derived files: never outlive the weights they were made from -------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["overwrite", "resume"])
 def test_new_weights_delete_the_old_embedding(cli, tmp_path, tiny_zoo, how):
     """A copy of an AE run with its embedding.npz, then --overwrite with a VAE (or --resume): the app must show the
@@ -177,6 +179,7 @@ def test_a_run_of_uploaded_idx_files_resumes_and_measures_after_the_session_is_g
 
 
 # -- Crash safety: kill -9 at any moment ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_kill_9_of_a_training_cli_at_random_moments_leaves_a_folder_the_next_open_makes_consistent(tmp_path):
     """Kill a real `python -m trainer train` with SIGKILL, again and again, each time continuing the run with
     --resume: every other kill at a random moment, the others the moment a save's temp file appears (epochs of one

@@ -19,7 +19,7 @@ def shipped(monkeypatch, tmp_path):
     from explorer.registry import Registry
     from explorer.ui import models
 
-    registry = Registry(pretrained=ROOT / "pretrained", runs=tmp_path / "runs")
+    registry = Registry(pretrained=ROOT / "pretrained", runs=tmp_path / "runs", background=False)
     monkeypatch.setattr(models, "REGISTRY", registry)
     return registry
 

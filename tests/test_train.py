@@ -8,6 +8,8 @@ from trainer import checkpoint as C
 from trainer.config import ModelConfig, TrainConfig
 from trainer.train import Callback, fit, new_model
 
+pytestmark = pytest.mark.slow  # every test here trains or re-measures models
+
 CFG = dict(hidden=(64,), latent_dim=2, disc_hidden=(32,))
 
 

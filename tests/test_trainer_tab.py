@@ -162,6 +162,7 @@ def test_a_job_ending_during_a_tick_gets_one_more_tick(monkeypatch, tmp_path):
     assert "finished 2 epochs" in out["bar"] and not out["timer"].active
 
 
+@pytest.mark.slow
 def test_resume_continues_a_saved_run_from_its_resume_point(monkeypatch, tmp_path):
     """The Saved runs > Resume button: the job continues the run after the epoch its resume point holds, even when
     config.json is an epoch ahead (a save killed half-way), and the history ends up with every epoch once."""

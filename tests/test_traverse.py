@@ -12,7 +12,7 @@ from explorer import actions
 def registry(tiny_zoo, tmp_path_factory):
     from explorer.registry import Registry
 
-    return Registry(pretrained=tiny_zoo, runs=tmp_path_factory.mktemp("runs"))
+    return Registry(pretrained=tiny_zoo, runs=tmp_path_factory.mktemp("runs"), background=False)
 
 
 def test_dim_kl_is_the_mean_kl_of_each_dim_and_orders_the_rows(registry):

@@ -75,26 +75,23 @@ def test_the_traverse_endpoint(app_server):
 
 
 @pytest.mark.browser
-def test_the_sliders_decode_the_edited_code_in_the_page(app_server):
-    from test_browser import ARGS, CHROMIUM, LIVE, open_app, settle
+def test_the_sliders_decode_the_edited_code_in_the_page(app_server, chromium):
+    from test_browser import LIVE, open_app, settle
 
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = open_app(browser, app_server.url)
-        page.wait_for_function(LIVE, timeout=120_000)
-        page.get_by_role("tab", name="Latent traversal").click()
-        page.wait_for_function("() => window.latentTraverse && window.latentTraverse.lastImage", timeout=60_000)
-        page.wait_for_selector("#traversal img", timeout=30_000)
-        settle(page)
-        requests = []
-        page.on("request", lambda r: requests.append(r.url))
-        page.locator(".lt-range").nth(1).fill("2")  # z2 + 2 sigma
-        page.wait_for_timeout(300)
-        assert requests == [], "a slider asked the server"
-        got = np.asarray(page.evaluate("() => window.latentTraverse.lastImage"))
-        entry = app_server.registry.get("pretrained/ae-2d")
-        z = entry.latents[0].copy()
-        z[1] += 2 * actions.traversal_scale(entry)[1]
-        assert np.abs(got - entry.decode(z[None])[0].ravel()).max() <= 2 / 255
-        browser.close()
+    page = open_app(chromium, app_server.url)
+    page.wait_for_function(LIVE, timeout=120_000)
+    page.get_by_role("tab", name="Latent traversal").click()
+    page.wait_for_function("() => window.latentTraverse && window.latentTraverse.lastImage", timeout=60_000)
+    page.wait_for_selector("#traversal img", timeout=30_000)
+    settle(page)
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.locator(".lt-range").nth(1).fill("2")  # z2 + 2 sigma
+    page.wait_for_timeout(300)
+    assert requests == [], "a slider asked the server"
+    got = np.asarray(page.evaluate("() => window.latentTraverse.lastImage"))
+    entry = app_server.registry.get("pretrained/ae-2d")
+    z = entry.latents[0].copy()
+    z[1] += 2 * actions.traversal_scale(entry)[1]
+    assert np.abs(got - entry.decode(z[None])[0].ravel()).max() <= 2 / 255
+    page.context.close()

@@ -17,8 +17,9 @@ MOUNT_JS = (live.STATIC / "mount.js").read_text()
 def mounted(module: str, value="", **kwargs) -> gr.HTML:
     """A gr.HTML whose contents are drawn by one of the page's ES modules (explorer/static/``module``: its
     mount(element, props, trigger, watch)); its value is that module's JSON."""
-    return gr.HTML(value, html_template='<div class="le-host"></div>', js_on_load=MOUNT_JS, apply_default_css=False,
-                   module_url=live.static_url(module), **kwargs)
+    url = live.static_url(module)  # in the template too: an update of the value can arrive before the props
+    return gr.HTML(value, html_template=f'<div class="le-host" data-module="{url}"></div>', js_on_load=MOUNT_JS,
+                   apply_default_css=False, module_url=url, **kwargs)
 
 
 def ticking(timer: gr.Timer, **listener):

@@ -63,7 +63,7 @@ def report_markdown() -> str:
 def layout(page) -> None:
     gr.Markdown(TITLE, elem_id="title")
     lesson = lesson_markdown()
-    with gr.Row():  # side by side: one line of the screen while both are closed
+    with gr.Row(elem_id="guides"):  # side by side: one line of the screen while both are closed
         if lesson:  # open, a bar of one step at a time: it pushes the page down, it covers nothing
             with gr.Column(scale=3, min_width=320):
                 with gr.Accordion("A 10-minute lesson (for class)", open=False, elem_id="lesson"):
@@ -71,7 +71,7 @@ def layout(page) -> None:
                         for k, (title, text) in enumerate(lesson_steps(lesson), start=1):
                             with gr.Tab(f"Step {k}"):  # short: every step's tab fits the bar
                                 gr.Markdown(f"**{title}** {text}", elem_classes=["lesson-step"])
-        with gr.Column(scale=2, min_width=320):
+        with gr.Column(scale=2, min_width=320, elem_id="report-column"):  # open: the page's width (app.css)
             with gr.Accordion("How good is each model? (each measured on its held-out test digits)", open=False,
                               elem_id="report"):
                 gr.Markdown(REPORT_NOTE, elem_classes=["caption"])

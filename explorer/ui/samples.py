@@ -31,7 +31,7 @@ def layout(page) -> None:
         page.add_16d_btn = gr.Button("Add ae-16d and vae-16d")  # the lesson's first step compares their samples
     page.sample_gallery = media.picture(label="Prior samples", show_label=False, buttons=["download"],
                                         elem_id="samples")
-    page.sample_text = gr.Markdown()
+    page.sample_text = gr.Markdown(elem_id="samples-text")
     with gr.Row():
         page.interp_a = gr.Number(value=3, label="From test digit #", precision=0)
         page.interp_b = gr.Number(value=2, label="To test digit #", precision=0)

@@ -180,17 +180,19 @@ def test_the_apps_report_card_shows_every_shipped_models_stored_numbers(tmp_path
     folder whose metrics.json is damaged, or has no measured results, is left out without an error."""
     import shutil
 
-    from explorer.registry import Registry, report_card
+    from explorer.registry import REPORT_COLUMNS, Registry, report_card
 
     folders = Registry(pretrained=PRETRAINED, runs=tmp_path / "no-runs").available()
-    rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in report_card(folders).splitlines()[2:]}
+    rows = [dict(zip(REPORT_COLUMNS, line.strip("| ").split(" | "))) for line in report_card(folders).splitlines()[2:]]
+    rows = {row["model"]: row for row in rows}
     assert set(rows) == set(NAMES)
     for name in NAMES:
         r = json.loads((PRETRAINED / name / "metrics.json").read_text())["eval"]
         knn = r.get("knn_accuracy_umap", r["knn_accuracy"])
-        assert rows[name][6:10] == [f"{r['recon_bce']:.1f}", f"{100 * knn:.0f}%", f"{100 * r['confident_share']:.0f}%",
-                                    f"{100 * r['prior_holes']:.0f}%"]
-        assert rows[name][5] == (f"{r['neg_elbo']:.1f}" if "neg_elbo" in r else "—")
+        cells = [rows[name][c] for c in ("recon BCE", "kNN 2-D", "samples look like a digit", "samples in holes")]
+        assert cells == [f"{r['recon_bce']:.1f}", f"{100 * knn:.0f}%", f"{100 * r['confident_share']:.0f}%",
+                         f"{100 * r['prior_holes']:.0f}%"]
+        assert rows[name]["−ELBO"] == (f"{r['neg_elbo']:.1f}" if "neg_elbo" in r else "—")
     for broken, text in (("ae-2d", "{not json"), ("vae-2d", '{"kind": "epoch"}'), ("aae-2d", "[1, 2]")):
         shutil.copytree(PRETRAINED / broken, tmp_path / broken)
         (tmp_path / broken / "metrics.json").write_text(text)

@@ -148,9 +148,9 @@ def test_eval_scores_prior_samples_and_saves_what_the_app_lists(cli, tmp_path):
     epochs = [row for row in map(json.loads, (out / "history.jsonl").read_text().splitlines()) if row["kind"] == "epoch"]
     assert len(epochs) == 2 and results["train_seconds"] == round(sum(row["seconds"] for row in epochs), 1)
     assert json.loads((out / "metrics.json").read_text())["eval"] == results
-    row = (f"| small-aae | AAE | 2 | 2 | 0 | — | {results['recon_bce']:.1f} | {100 * results['knn_accuracy']:.0f}% "
-           f"| {100 * results['confident_share']:.0f}% | {100 * results['prior_holes']:.0f}% | gaussian prior | — "
-           f"| 2,000 |")
+    row = (f"| small-aae | AAE | 2 | — | {results['recon_bce']:.1f} | {100 * results['knn_accuracy']:.0f}% "
+           f"| {100 * results['confident_share']:.0f}% | {100 * results['prior_holes']:.0f}% | — | gaussian prior "
+           f"| 2 | 0 | 2,000 |")  # the columns a class reads first, then the rest
     assert report_card({"runs/small-aae": out}).splitlines()[2] == row
     r = cli("eval", out, "--json", "--classifier", "")
     assert r.returncode == 0 and "confident_share" not in json.loads(r.stdout)

@@ -73,7 +73,7 @@ def add_clustered(keys, session) -> dict:
     """Show the shipped clustered AAEs beside the current models."""
     return add_shipped(keys, session, SHIPPED, lambda e: e.config.clustered,
                        f"No clustered AAE is installed (looked for {', '.join(SHIPPED)} in pretrained/)",
-                       needed=lambda e: e.kind == "aae")  # the lesson's AAE step compares them with the 10-petal AAE
+                       needed=lambda e: e.kind in ("aae", "vae"))  # the lesson's AAE step and those after it
 
 
 def wire(page) -> None:

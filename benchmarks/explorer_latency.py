@@ -79,7 +79,7 @@ def server_handler(n: int = 300):
     keys = list(reg.available())[:6]
     entries = [reg.get(k) for k in keys]
     test = reg.test
-    from explorer.ui import classifier
+    from explorer.ui.models import classifier
 
     clf = classifier()
     rng = np.random.default_rng(0)

@@ -2,7 +2,7 @@
 
     python benchmarks/traverse.py [--repeats 20]
 
-For each 16-D shipped model (and one 2-D one): the Traversal tab's handler (`explorer.ui.traverse`: one row per
+For each 16-D shipped model (and one 2-D one): the Traversal tab's handler (`explorer.ui.traversal.traverse`: one row per
 latent dim x 11 steps around a test digit, the rendered grid, its caption and the sliders' JSON), in-process,
 the first call (its test codes and, for VAEs, the per-dim KL over the test split are computed then) and the
 median / p95 of the calls after it; then the /traverse endpoint through gradio_client against `python app.py`.
@@ -26,11 +26,12 @@ MODELS = ["pretrained/vae-16d", "pretrained/ae-16d", "pretrained/aae-16d", "pret
 
 
 def handler_times(key: str, repeats: int) -> tuple[float, list[float]]:
-    from explorer import ui
+    from explorer.ui.session import Session
+    from explorer.ui.traversal import traverse
 
     def once(i):
         t = time.perf_counter()
-        ui.traverse([key], key, "test digit", i, 3.0, 11, None)
+        traverse([key], key, "test digit", i, 3.0, 11, Session())
         return time.perf_counter() - t
 
     first = once(0)

@@ -72,7 +72,7 @@ class Job:
                    "eta_s": eta, "elapsed_s": elapsed, "data_note": self.data_note, "run": f"runs/{self.name}"}
             if self.lanes:  # a race: each model's run, status and progress
                 out["run"] = [f"runs/{lane.name}" for lane in self.lanes]
-                out["lanes"] = [{"name": lane.name, "model": lane.model_config.model, "status": lane.status,
+                out["lanes"] = [{"name": lane.name, "title": lane.title, "model": lane.model_config.model, "status": lane.status,
                                  "epoch": lane.epoch, "step": lane.step, "snapshots": len(lane.snapshots)}
                                 for lane in self.lanes]
             return out
@@ -124,9 +124,10 @@ RACE_SNAPSHOT_EVERY = 25  # steps between a race's latent snapshots (an epoch of
 class Lane:
     """One model of a race: its run folder and what it streamed (rows tagged with its index in the job's)."""
     index: int
-    name: str
+    name: str  # its run folder's name: the race's, then what differs ("race-vae-beta4")
     run_dir: Path
     model_config: ModelConfig
+    title: str = ""  # what differs, for people ("VAE · β = 4")
     model: object = field(default=None, repr=False)
     status: str = "waiting"
     message: str = ""
@@ -147,6 +148,12 @@ class _Baton:
             if (k + d) % self.n in self.active:
                 return (k + d) % self.n
         return k
+
+    def start(self, k: int, stop: threading.Event) -> None:
+        """Lane k starts when its turn first comes: the lanes seed and draw their noise in turn, never at once, so
+        a race with one seed is the same race every time."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.turn == k or stop.is_set())
 
     def wait(self, k: int, stop: threading.Event) -> None:
         """Lane k finished a step: the next lane goes; k waits for its turn again."""
@@ -309,7 +316,7 @@ class JobManager:
     def start_race(self, owner: str, model_configs: list[ModelConfig], train_config: TrainConfig, data: Dataset, *,
                    name: str = "race") -> Job:
         """Train 2-4 models on the same data, batches and initial seed at once, as one job (one of the server's
-        slots): they take turns step by step. Each saves its own run, ``name-1-vae``, ``name-2-vae``, …"""
+        slots): they take turns step by step. Each saves its own run, named by what differs: ``name-vae-beta1``, ``name-vae-beta4``…"""
         if not 2 <= len(model_configs) <= 4:
             raise JobError(f"a race takes 2 to 4 models (got {len(model_configs)})")
         for config in model_configs:
@@ -319,11 +326,11 @@ class JobManager:
             active = self._free_slot(owner)
             taken = {j.run_dir for j in active} | {lane.run_dir for j in active for lane in j.lanes}
             lanes = []
-            for k, config in enumerate(model_configs):
-                folder = _unique(self.folder(f"{name or 'race'}-{k + 1}-{config.model}"), taken)
+            for k, (config, title) in enumerate(zip(model_configs, lane_titles(model_configs))):
+                folder = _unique(self.folder(f"{name or 'race'}-{slug(title)}"), taken)
                 folder.mkdir(parents=True)
                 taken.add(folder)
-                lanes.append(Lane(k, folder.name, folder, config))
+                lanes.append(Lane(k, folder.name, folder, config, title=title))
             job = Job(uuid.uuid4().hex[:12], owner, name or "race", lanes[0].run_dir, model_configs[0], train_config,
                       data.note, lanes=lanes)
             self._jobs[job.id] = job
@@ -343,6 +350,7 @@ class JobManager:
             stream = _LaneStream(job, lane, probe, self.idle_timeout, baton)
             try:
                 stream._snapshot(0, 0.0)  # the start line: every model before its first step
+                baton.start(lane.index, job.stop_event)
                 result = fit(lane.model, data, job.train_config, [stream], run_dir=lane.run_dir)
                 lane.status, lane.message = result.status, result.message
             except Exception as e:  # a lane reports, never dies silently
@@ -361,7 +369,7 @@ class JobManager:
         statuses = [lane.status for lane in job.lanes]
         with job.lock:
             job.status = next((s for s in ("failed", "diverged", "stopped") if s in statuses), "finished")
-            job.message = "; ".join(f"{lane.name}: {lane.message}" for lane in job.lanes)
+            job.message = "; ".join(f"{lane.title}: {lane.message}" for lane in job.lanes)
 
     def stop(self, job_id: str, owner: str) -> Job:
         job = self.get(job_id, owner)
@@ -391,6 +399,27 @@ class JobManager:
                 job.message = f"training failed: {type(e).__name__}: {e}".replace(str(self.runs), "runs")
         if not resume and not (job.run_dir / checkpoint.CONFIG).exists():
             shutil.rmtree(job.run_dir, ignore_errors=True)  # nothing saved: no half-made run folder stays
+
+
+DIFFERENCES = (("kl_weight", lambda v: f"β = {v:g}"), ("prior", str), ("posterior", lambda v: f"{v} q(z|x)"),
+               ("prior_components", lambda v: f"{v} fitted Gaussians" if v else "N(0, I) prior"),
+               ("label_guided", lambda v: "label-guided" if v else "unguided"), ("latent_dim", lambda v: f"{v}-D"))
+
+
+def lane_titles(configs: list[ModelConfig]) -> list[str]:
+    """Each racer named by what differs between them: its kind, then each option that is not the same for all
+    (and that its kind reads): "VAE · β = 1" and "VAE · β = 4"; "AE", "VAE" and "AAE"."""
+    from trainer.config import APPLIES_TO
+
+    differ = [(key, fmt) for key, fmt in DIFFERENCES if len({getattr(c, key) for c in configs}) > 1]
+    return [" · ".join([c.model.upper()] + [fmt(getattr(c, key)) for key, fmt in differ
+                                            if c.model in APPLIES_TO.get(key, (c.model,))]) for c in configs]
+
+
+def slug(title: str) -> str:
+    """A lane's title as part of a folder name: "VAE · β = 4" -> "vae-beta4"."""
+    text = title.lower().replace("β = ", "beta").replace("(", "").replace(")", "").replace("|", "")
+    return "-".join(part for part in text.replace("·", " ").replace(",", " ").split() if part)
 
 
 def keep_data(source: Path, dest: Path) -> None:

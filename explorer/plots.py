@@ -115,10 +115,13 @@ RACE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 def race_curves(rows: list[dict], lanes: list[str]) -> go.Figure:
     """A training race: one chart per term (reconstruction, KL, adversarial), every model's curve (smoothed
     step rows) overlaid on the same axes, so β = 1 against β = 4 shows its KL gap at a glance."""
-    fig = make_subplots(rows=1, cols=3, subplot_titles=[t for t, _ in RACE_TERMS], horizontal_spacing=0.07)
+    steps = [r for r in rows if r.get("kind") == "step"]
+    terms = [(title, keys) for title, keys in RACE_TERMS if any(key in r for r in steps for key in keys)] \
+        or RACE_TERMS[:1]  # a chart per term some model has (no empty adversarial chart in a race of VAEs)
+    fig = make_subplots(rows=1, cols=len(terms), subplot_titles=[t for t, _ in terms], horizontal_spacing=0.07)
     for k, lane in enumerate(lanes):
         steps = [r for r in rows if r.get("lane") == k and r.get("kind") == "step"]
-        for col, (_, keys) in enumerate(RACE_TERMS, start=1):
+        for col, (_, keys) in enumerate(terms, start=1):
             for key, dash in zip(keys, ("solid", "dot")):
                 pts = [(r["step"], r[key]) for r in steps if key in r]
                 if pts:
@@ -126,7 +129,7 @@ def race_curves(rows: list[dict], lanes: list[str]) -> go.Figure:
                                              name=f"{lane}{' ' + TERM_NAMES[key] if len(keys) > 1 else ''}",
                                              legendgroup=lane, showlegend=col == 1 or len(keys) > 1,
                                              line=dict(color=RACE_COLORS[k % 4], dash=dash, width=2)), 1, col)
-    for col in (1, 2, 3):
+    for col in range(1, len(terms) + 1):
         fig.update_xaxes(title_text="step", row=1, col=col)
     fig.update_yaxes(title_text="nats / image", row=1, col=1)
     fig.update_layout(height=340, margin=dict(l=50, r=10, t=40, b=40), template="plotly_white",

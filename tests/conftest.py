@@ -1,4 +1,5 @@
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -111,6 +112,14 @@ def tiny_zoo(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def shipped_server(tmp_path_factory):
+    """The app with the shipped models, as a class sees it (one server for the whole test session)."""
+    server = start_app(tmp_path_factory.mktemp("shipped"), ROOT / "pretrained", tmp_path_factory.mktemp("shippedruns"))
+    yield server
+    stop_app(server)
+
+
+@pytest.fixture(scope="session")
 def app_server(tmp_path_factory, tiny_zoo):
     """The app serving tiny real checkpoints from a temp zoo (one server for the whole test session)."""
     server = start_app(tmp_path_factory.mktemp("app"), tiny_zoo, tmp_path_factory.mktemp("appruns"))
@@ -123,17 +132,38 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
+SERVER_FIXTURES = {"app_server", "client", "clients", "shipped_server"}  # fixtures that start (or talk to) the app as a server
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Mark what a test needs, from the fixtures it takes: a browser, or the app running as a server (so that
+    `-m "not browser and not server"` picks the fast loop)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "chromium" in names:
+            item.add_marker(pytest.mark.browser)
+        if names & SERVER_FIXTURES:
+            item.add_marker(pytest.mark.server)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    """Browser tests need Debian's chromium: without it, stop once, before any test runs, and say how to get it."""
+    needs = [item for item in session.items if item.get_closest_marker("browser")]
+    if needs and not (shutil.which("chromium") or Path(CHROMIUM).exists()):
+        pytest.exit(f"{len(needs)} selected tests drive a real browser, and Debian's chromium is not installed: run "
+                    "`apt-get install -y chromium` (never `playwright install`), or leave them out with "
+                    "-m \"not browser\"", returncode=4)
+
+
 @pytest.fixture(scope="session")
 def chromium():
     """One headless Chromium (Debian's, driven by Playwright) for the whole test session; each test opens its own
     context (cookies, storage) in it."""
-    import shutil
+    from playwright.sync_api import sync_playwright
 
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not (shutil.which("chromium") or Path(CHROMIUM).exists()):
-        pytest.fail("Debian's chromium is not installed: run `apt-get install -y chromium` (the browser tests drive "
-                    "it; never `playwright install`)")
-    with playwright.sync_playwright() as p:
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()

@@ -21,9 +21,6 @@ from safetensors.torch import save_file
 from conftest import ROOT
 
 STATIC = ROOT / "explorer" / "static"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 BATCH = 128
 
 
@@ -97,17 +94,13 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def harness(tmp_path_factory):
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed")
+def harness(tmp_path_factory, chromium):
     server = Server(tmp_path_factory.mktemp("fixtures"))
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 768})
-        page.goto(f"{server.url}/static/train/index.html")
-        yield server, browser, page
-        browser.close()
+    context = chromium.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.goto(f"{server.url}/static/train/index.html")
+    yield server, chromium, page
+    context.close()
     server.httpd.shutdown()
 
 

@@ -13,6 +13,7 @@ def built(tmp_path_factory):
     return out, deploy.static_site(out, ["ae-2d"])
 
 
+@pytest.mark.slow  # builds a static edition
 def test_the_static_space_gets_exactly_the_built_folder_and_a_static_card(built):
     from explorer import deploy
 
@@ -24,6 +25,7 @@ def test_the_static_space_gets_exactly_the_built_folder_and_a_static_card(built)
     assert not any(f.startswith("models/vae-2d/") for f in files)  # only the chosen models
 
 
+@pytest.mark.slow  # builds a static edition
 def test_the_dry_run_lists_every_file_and_sends_nothing(tmp_path, capsys, monkeypatch):
     import huggingface_hub
 
@@ -49,6 +51,7 @@ class FakeApi:
         self.calls.append(("upload_folder", (), kwargs))
 
 
+@pytest.mark.slow  # builds a static edition
 def test_the_upload_creates_a_static_space_and_sends_the_listed_files(tmp_path, monkeypatch):
     import huggingface_hub
 

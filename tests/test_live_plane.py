@@ -16,9 +16,6 @@ import torch
 from conftest import ROOT
 
 pytestmark = []
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 SHIPPED = ["ae-2d", "vae-2d", "aae-2d", "aae-mixture10-2d", "aae-guided-2d", "cvae-2d", "caae-2d", "ae-16d",
            "vae-16d", "aae-16d", "aae-cluster16", "aae-semi100"]
 
@@ -79,6 +76,7 @@ def test_fp16_initializers_are_lossless_and_only_where_exact():
     onnx.checker.check_model(proto)
 
 
+@pytest.mark.slow
 def test_runs_are_exported_in_one_child_process_with_their_sources(tmp_path):
     """What the app does for runs and uploads: fresh exports the page may run; a bad job fails alone."""
     from explorer import onnx_export
@@ -167,11 +165,9 @@ def shipped():
 
 
 @pytest.fixture(scope="module")
-def harness(shipped):
+def harness(shipped, chromium):
     """The page's code on a bare page, served by the live routes (no Gradio): one view at a time."""
-    pytest.importorskip("playwright.sync_api")
     import uvicorn
-    from playwright.sync_api import sync_playwright
     from starlette.applications import Starlette
     from starlette.responses import HTMLResponse, Response
     from starlette.routing import Route
@@ -186,24 +182,22 @@ def harness(shipped):
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page()
-        page.goto(f"http://127.0.0.1:{port}/")
+    page = chromium.new_context().new_page()  # the session's one browser, a context of its own
+    page.goto(f"http://127.0.0.1:{port}/")
 
-        def show(view_json: str):
-            state["view"] = view_json
-            page.evaluate("""async (url) => {
-                const code = await import(url);
-                const view = await (await fetch('/view')).text();
-                if (!window.latentExplorer) code.mount(document.getElementById('host'), {value: view}, () => {},
-                                                       () => {});
-                else await window.latentExplorer.setView(view);
-            }""", live.static_url("live_plane.js"))
-            page.wait_for_function("window.latentExplorer && window.latentExplorer.stats().live", timeout=60_000)
+    def show(view_json: str):
+        state["view"] = view_json
+        page.evaluate("""async (url) => {
+            const code = await import(url);
+            const view = await (await fetch('/view')).text();
+            if (!window.latentExplorer) code.mount(document.getElementById('host'), {value: view}, () => {},
+                                                   () => {});
+            else await window.latentExplorer.setView(view);
+        }""", live.static_url("live_plane.js"))
+        page.wait_for_function("window.latentExplorer && window.latentExplorer.stats().live", timeout=60_000)
 
-        yield page, show
-        browser.close()
+    yield page, show
+    page.context.close()
     server.should_exit = True
 
 

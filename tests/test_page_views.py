@@ -49,6 +49,7 @@ def test_prior_parameters_are_each_models_sampling_distribution(zoo):
     assert page_views.prior_json(entries["aae-cluster16"])["labels"] == "cycle"
 
 
+@pytest.mark.slow  # each dim's KL over the test split, for vae-16d
 def test_views_json_gives_every_view_what_it_reads(zoo):
     from explorer import page_views
 
@@ -282,6 +283,7 @@ def test_the_samples_caption_counts_what_the_servers_classifier_counts(page, zoo
     assert got["count"] == int((confidence > 0.9).sum())
 
 
+@pytest.mark.slow  # an export in a child process
 def test_a_run_gets_its_encoder_exported_in_the_background(tmp_path, monkeypatch):
     """Runs and uploads have no shipped encoder.onnx: start_export makes one beside their decoder, for the page."""
     import shutil

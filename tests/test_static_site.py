@@ -24,6 +24,7 @@ def site(tmp_path_factory) -> tuple[Path, list[str]]:
     return out, files
 
 
+@pytest.mark.slow  # builds a static edition of three models
 def test_the_folder_holds_exactly_the_files_it_lists(site):
     out, files = site
     on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())

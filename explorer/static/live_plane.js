@@ -26,7 +26,6 @@ import { paintTile, showLegend, showLinks, showOptions, showTiles, showVerdict }
 
 const PIN_DELAY = 350; // ms after the last arrow key before the walked point is pinned
 const STATS = 400; // pointer moves whose repaint time is kept (window.latentExplorer.stats())
-const PROJECTOR_SCALE = 1.35; // projector mode: text and lines a third bigger
 const TAB_SETTLE = 50; // ms for Gradio to mark a clicked tab selected
 
 class LivePlanes {
@@ -87,6 +86,7 @@ class LivePlanes {
     this.pinned = { ...view.pinned };
     this.point = this.pinned;
     this.frame.box.classList.toggle("le-projector", Boolean(view.projector));
+    document.documentElement.classList.toggle("le-projector-page", Boolean(view.projector)); // tabs, labels too
     this.renderLinks();
     showLegend(this.frame.legend, view.palette || []);
     let loaded;
@@ -98,7 +98,7 @@ class LivePlanes {
     if (generation !== this.generation) return; // a newer view arrived meanwhile
     this.shown = loaded.length;
     this.models = [...loaded, ...this.kept];
-    this.planes.show(this.models, view.rules, view.projector ? PROJECTOR_SCALE : 1);
+    this.planes.show(this.models, view.rules, view.projector ? view.rules.projector_scale : 1);
     this.tiles = showTiles(this.frame.tiles, this.models);
     showOptions(this.frame.options, this.models, this.ellipses, view.rules.random_ellipses, () => this.drawOverlays());
     this.layout();

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import actions, live, rules
 from . import media, models, scatter
-from .page import mounted
+from .page import mounted, ticking
 from .models import EXPORTS, MAX_MODELS, PRETRAINED, choices, classifier, entries_for, key_of, label_choices, label_value
 from .session import Session
 from .text import plain
@@ -101,6 +101,8 @@ def show_models(keys, projection, background, points, label="auto", session=None
     status = status_line(entries, projection)
     if session.note:  # what a shared link held that was ignored, said until other models are picked
         status += ". " + session.note
+    status += "".join(f". {text}" for text in session.said)
+    session.said.clear()
     clicked, x, y = session.pinned(entries, projection)
     labels = label_choices(entries)
     return {"live": view_json(entries, projection, background, points, label, session),
@@ -227,7 +229,7 @@ def wire(page) -> None:
         **page.handler(reload_models, VIEW), **view)
     # always_last: a pick made while the last one loads is shown after it (the default, once, dropped it)
     page.models.input(**page.handler(pick_models, VIEW), **view, trigger_mode="always_last")
-    page.waiting.tick(**page.handler(background_tick, VIEW), **view, show_progress="hidden")
+    ticking(page.waiting, **page.handler(background_tick, VIEW), **view, show_progress="hidden")
     page.models.select(**page.handler(typed_model, ("models", *VIEW)), **view)
     # multiple: every pin is sent, none dropped while another is handled; one at a time, and the session keeps
     # the newest by the page's sequence number

@@ -16,7 +16,7 @@ from trainer.data import DataError, load_run_dataset
 from trainer.evaluate import measure_run, save_results
 
 from .. import plots
-from ..jobs import JobError
+from ..jobs import LIMITS, JobError
 from ..registry import ALLOWED_FILES
 from . import train_jobs
 from .media import TempFiles
@@ -110,6 +110,16 @@ def show_run(run_name):
     rows = checkpoint.read_history(run_dir)
     model = cfg.get("model") if isinstance(cfg.get("model"), dict) else {}
     return plots.training_curves(rows, model.get("model") if model.get("model") in plots.EPOCH_TERMS else "vae")
+
+
+def resume_to(run_name):
+    """The Resume box's epoch for a picked run: the epochs it planned, or (a run that got there) 5 more."""
+    try:
+        config = checkpoint.read_config(folder_of(run_name))
+        epoch, planned = int(config.get("epoch", 0)), int(config["train"]["epochs"])
+    except (gr.Error, checkpoint.CheckpointError, KeyError, TypeError, ValueError):
+        return gr.update()
+    return planned if epoch < planned else min(epoch + 5, LIMITS["epochs"])
 
 
 def resume(run_name, epochs, session: Session) -> dict:

@@ -11,7 +11,7 @@ from .. import settings
 from ..jobs import LIMITS
 from . import models, planes, saved_runs, train_jobs, train_view
 from .models import choices, with_room
-from .page import mounted
+from .page import mounted, ticking
 from .train_jobs import RACE_PRESETS
 
 TAB = ("train", "Train")
@@ -20,6 +20,7 @@ BROWSER_TITLE = ("Train in this browser: AE, VAE or AAE, or a race, on 10,000 tr
 OPTIONS = (("kl_weight", "kl_weight"), ("vae_row", "posterior"), ("posterior", "posterior"),
            ("prior_components", "prior_components"), ("aae_row", "prior"), ("prior", "prior"),
            ("label_guided", "label_guided"), ("adv_lr", "adv_lr"))  # (component, the APPLIES_TO option it shows)
+SAVE_ZIP = "() => { const link = document.querySelector('#run-zip a[download]'); if (link) link.click(); }"
 INPUTS = ("model", "arch", "latent_dim", "kl_weight", "prior", "label_guided", "epochs", "batch_size", "lr", "seed",
           "data_choice", "idx_files", "name", "limit", "posterior", "prior_components", "lr_schedule",
           "weight_decay", "adv_lr", "decoder_epochs", "channels", "hidden")  # train_jobs.train_start's, in order
@@ -73,7 +74,7 @@ def _buttons(page) -> None:
         page.race_spec = gr.Textbox(RACE_PRESETS["AE vs VAE vs AAE"], lines=3, max_lines=4,
                                     label="Models, one a line (beta=4, prior=mixture10, posterior=full, …)",
                                     info="they share the architecture, latent dim, epochs, batch, lr, seed and data "
-                                         "set below; each saves its own run NAME-1-MODEL, …")
+                                         "set below; each saves its own run, named by what differs (race-vae-beta4, …)")
 
 
 def _model_options(page) -> None:
@@ -138,7 +139,7 @@ def _job_view(page) -> None:
         page.snap = gr.Plot(label="Latent space (test digits; PCA when > 2-D)", show_label=False)
         with gr.Column():
             page.snap_epoch = gr.Slider(1, 2, value=1, step=1, label="Replay epoch", interactive=False,
-                                        info="when a run ends: the latent space after any of its epochs")
+                                        visible=False)  # shown with the first snapshot (train_view.poll)
             with gr.Row():
                 page.play = gr.Button("▶ Play", size="sm", scale=0, min_width=90)
                 page.replay_gif_btn = gr.Button("Replay as a GIF", size="sm", scale=0, min_width=150)
@@ -156,7 +157,7 @@ def _saved_runs(page) -> None:
             page.show_run = gr.Button("Show curves", size="sm")
             page.measure = gr.Button("Measure", size="sm")
             page.download = gr.Button("Download run (.zip)", size="sm")
-        page.run_zip = gr.File(label="The run, as Add a model takes it back", visible=False)
+        page.run_zip = gr.File(label="The run, as Add a model takes it back", visible=False, elem_id="run-zip")
         page.measure_note = gr.Markdown(min_height=60)  # beside the button: progress, then the numbers
         with gr.Row():
             page.more = gr.Number(value=10, minimum=1, maximum=LIMITS["epochs"], label="Resume to epoch",
@@ -182,7 +183,7 @@ def compare_run(job_id, keys, session) -> dict:
     for key in added:
         models.REGISTRY.forget(key)  # the run may have more epochs than the loaded copy
     kept = [k for k in (keys or []) if k not in added]
-    shown, _ = with_room(kept, added)
+    shown = with_room(kept, added, session=session)
     return {"models": gr.update(choices=choices(session), value=shown)}
 
 
@@ -205,14 +206,14 @@ def wire(page) -> None:
     gr.Button(visible=False).click(train_jobs.train_status, [page.job_id, page.since, page.session],
                                    [page.status_json], api_name="train_status")
     view = ("bar", "curves", "snap", "snap_epoch", "runs", "timer")
-    page.timer.tick(**page.handler(train_view.poll, view), inputs=[page.session], api_visibility="private",
-                    show_progress="hidden")
+    ticking(page.timer, **page.handler(train_view.poll, view), inputs=[page.session], api_visibility="private",
+            show_progress="hidden")
     page.snap_epoch.change(**page.handler(train_view.replay, ("snap",)), inputs=[page.snap_epoch, page.session],
                            api_visibility="private", show_progress="hidden")
-    page.play.click(lambda: (1, gr.Timer(active=True)), None, [page.snap_epoch, page.player],
+    page.play.click(**page.handler(train_view.play, ("snap_epoch", "player")), inputs=[page.session],
                     api_visibility="private", show_progress="hidden")
-    page.player.tick(**page.handler(train_view.play_step, ("snap_epoch", "player")),
-                     inputs=[page.snap_epoch, page.session], api_visibility="private", show_progress="hidden")
+    ticking(page.player, **page.handler(train_view.play_step, ("snap_epoch", "player")),
+            inputs=[page.snap_epoch, page.session], api_visibility="private", show_progress="hidden")
     page.compare.click(**page.handler(compare_run, ("models",)), inputs=[page.job_id, page.models, page.session],
                        api_visibility="private").then(**planes.show(page))
     _wire_saved_runs(page, job)
@@ -222,11 +223,15 @@ def _wire_saved_runs(page, job) -> None:
     page.show_run.click(saved_runs.show_run, [page.runs], [page.curves], api_visibility="private")
     page.resume.click(**page.handler(saved_runs.resume, job), inputs=[page.runs, page.more, page.session],
                       api_name="train_resume")
-    page.reload_runs.click(lambda: gr.update(choices=saved_runs.saved_runs()), None, [page.runs],
-                           api_visibility="private")
+    for event in (page.reload_runs.click, page.tab_of["train"].select):  # runs saved since the page was made
+        event(lambda: gr.update(choices=saved_runs.saved_runs()), None, [page.runs], api_visibility="private",
+              show_progress="hidden")
     page.measured = page.measure.click(saved_runs.measure, [page.runs], [page.measure_note], api_name="measure_run")
     page.download.click(saved_runs.download_run, [page.runs], [page.run_zip], api_name="download_run").then(
-        lambda: gr.update(visible=True), None, [page.run_zip], api_visibility="private")
+        lambda: gr.update(visible=True), None, [page.run_zip], api_visibility="private").then(
+        None, None, None, js=SAVE_ZIP)  # a download, not only a link to one
+    page.runs.change(saved_runs.resume_to, [page.runs], [page.more], api_visibility="private",
+                     show_progress="hidden")
 
 
 def attach(page) -> dict:

@@ -173,7 +173,8 @@ def race_start(configs, arch, latent_dim, epochs, batch_size, lr, seed, data_cho
                               name=str(name or "race"))
     except (JobError, ConfigError, DataError, ValueError, TypeError) as e:
         raise gr.Error(str(e)) from None
-    names = ", ".join(f"**{plain(lane.name, quoted=False)}**" for lane in job.lanes)
+    names = ", ".join(f"**{plain(lane.title, quoted=False)}** (runs/{plain(lane.name, quoted=False)})"
+                      for lane in job.lanes)
     return started(session, job, f"Race started (job `{job.id}`): {names}, taking turns step by step.")
 
 

@@ -7,7 +7,7 @@ import html
 import gradio as gr
 
 from .. import plots
-from ..jobs import DONE, JobError
+from ..jobs import DONE, RACE_SNAPSHOT_EVERY, JobError
 from . import train_jobs
 from .saved_runs import saved_runs
 from .session import Session
@@ -16,7 +16,12 @@ from .train_jobs import whole
 
 def progress_html(p: dict) -> str:
     pct = round(100 * p["fraction"])
-    eta = f"ETA {int(p['eta_s']) // 60}:{int(p['eta_s']) % 60:02d}" if p["eta_s"] else ""
+    if p["status"] in DONE:
+        eta = ""
+    elif p["fraction"] >= 1 or 0 < p["eta_s"] < 1:  # the last step is done: the test split and the save are left
+        eta = "· finishing: testing and saving"
+    else:
+        eta = f"ETA {int(p['eta_s']) // 60}:{int(p['eta_s']) % 60:02d}" if p["eta_s"] else ""
     color = {"failed": "#d62728", "diverged": "#d62728", "stopped": "#ff7f0e"}.get(p["status"], "#2ca02c")
     text = (f"{html.escape(p['name'])}: {p['status']} · epoch {p['epoch']}/{p['epochs']} · "
             f"{p['images_per_s']:,.0f} img/s {eta}")
@@ -45,7 +50,7 @@ def poll(session: Session) -> dict:
     rows, _ = job.rows_since(0)
     out = {"bar": progress_html(p), "timer": gr.Timer(active=not done)}
     if job.lanes:
-        return {**out, "curves": plots.race_curves(rows, [lane.name for lane in job.lanes]),
+        return {**out, "curves": plots.race_curves(rows, [lane.title for lane in job.lanes]),
                 **race_view(job, None, done)}
     with job.lock:
         snaps = list(job.snapshots)
@@ -54,7 +59,8 @@ def poll(session: Session) -> dict:
                snap=plots.snapshot_scatter(*(snaps[-1][1:] if snaps else (None, None)), title=(
                    f"latent space after epoch {last}" if snaps else "waiting for epoch 1")),
                snap_epoch=gr.Slider(minimum=first, maximum=max(first + 1, last), value=last, step=1,
-                                    interactive=done and len(snaps) > 1))
+                                    interactive=done and len(snaps) > 1, visible=bool(snaps), label="Replay epoch",
+                                    info="when the run ends: the latent space after any of its epochs"))
     if done:
         out["runs"] = listed(job.name)
     return out
@@ -68,7 +74,7 @@ def listed(name: str):
 
 def race_snaps(job) -> list[tuple[str, list]]:
     with job.lock:
-        return [(lane.name, list(lane.snapshots)) for lane in job.lanes]
+        return [(lane.title, list(lane.snapshots)) for lane in job.lanes]
 
 
 def race_view(job, index, done) -> dict:
@@ -79,7 +85,9 @@ def race_view(job, index, done) -> dict:
     out = {"snap": plots.race_snapshots(lanes, index) if count else
            plots.snapshot_scatter(None, None, "waiting for step 5"),
            "snap_epoch": gr.Slider(minimum=1, maximum=max(2, count), value=max(1, count), step=1,
-                                   label="Replay snapshot", interactive=done and count > 1)}
+                                   label="Replay snapshot", interactive=done and count > 1, visible=count > 0,
+                                   info=f"when the race ends: every model after any of its snapshots (one every "
+                                        f"{RACE_SNAPSHOT_EVERY} steps)")}
     if done:
         out["runs"] = listed(job.lanes[0].name)
     return out
@@ -104,14 +112,32 @@ def replay(epoch, session: Session) -> dict:
     return {"snap": plots.snapshot_scatter(xy, labels, title=f"latent space after epoch {e}")}
 
 
+def replay_range(job) -> tuple[int, int]:
+    """The replay slider's first and last position: a race's snapshot numbers, a job's snapshotted epochs (a
+    resumed job's start after its first epoch)."""
+    if job.lanes:
+        return 1, max((len(snaps) for _, snaps in race_snaps(job)), default=1)
+    with job.lock:
+        epochs = [snap[0] for snap in job.snapshots]
+    return (epochs[0], epochs[-1]) if epochs else (1, 1)
+
+
+def play(session: Session) -> dict:
+    """▶ Play: the replay from its first snapshot (not 1: a resumed job's slider starts later)."""
+    job = my_job(session)
+    if job is None:
+        return {}
+    first, last = replay_range(job)
+    return {"snap_epoch": first, "player": gr.Timer(active=last > first)}
+
+
 def play_step(position, session: Session) -> dict:
     """Play: the replay slider's next position, until the last snapshot."""
     job = my_job(session)
     if job is None:
         return {"player": gr.Timer(active=False)}
-    count = max((len(snaps) for _, snaps in race_snaps(job)), default=0) if job.lanes else len(job.snapshots)
-    last = count if job.lanes else (job.snapshots[-1][0] if job.snapshots else 1)
-    nxt = int(position or 0) + 1
+    first, last = replay_range(job)
+    nxt = max(first, int(position or 0) + 1)
     return {"snap_epoch": min(nxt, last), "player": gr.Timer(active=nxt < last)}
 
 

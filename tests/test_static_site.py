@@ -196,3 +196,39 @@ def test_keep_adds_a_browser_model_as_a_plane_whose_pins_stay_in_the_page(chromi
         assert [p["model"] for p in page.evaluate("() => window.pins")] == [0]  # the kept plane's pin stayed here
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_the_lessons_buttons_put_the_models_a_step_needs_on_the_page(chromium, served):
+    """The lesson says "In Clusters, press Add the clustered AAEs": the static edition has the button too."""
+    context, page, _, _ = open_site(chromium, served, "?models=ae-2d&tab=clusters")
+    try:
+        assert "None of the shown models has clusters" in page.locator("section.ls-panel:not([hidden])").inner_text()
+        assert page.locator("button:has-text('Add ae-16d and vae-16d')").count() == 1  # built without them: hidden
+        assert not page.locator("button:has-text('Add ae-16d and vae-16d')").is_visible()
+        page.click("button:has-text('Add the clustered AAEs')")
+        page.wait_for_selector("section.ls-panel:not([hidden]) .lv-heat", timeout=60_000)
+        page.wait_for_function("() => location.search.includes('aae-cluster16')", timeout=10_000)
+        assert page.locator(".ls-model input:checked").count() == 2
+    finally:
+        context.close()
+
+
+def test_the_lessons_buttons_make_room_by_the_apps_rule():
+    """The static edition's withRoom (site/view.js) removes the same models as explorer/ui/models.py with_room."""
+    import shutil
+
+    from explorer.ui.models import MAX_MODELS, with_room
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("Node.js (18 or newer) runs the page's rule tests: apt-get install -y nodejs")
+    six = [f"m{i}" for i in range(MAX_MODELS)]
+    cases = [(six, ["x", "y"], ["m5"]), (six, ["x"], []), (["a", "b"], ["x", "y"], ["a"]), (six[:5], ["m0", "x"], ["m1"]),
+             (six, ["x", "y"], six)]
+    script = ("import { withRoom } from './explorer/static/site/view.js';\n"
+              f"const cases = {json.dumps(cases)};\n"
+              f"console.log(JSON.stringify(cases.map(([s, e, n]) => withRoom(s, e, {MAX_MODELS}, (k) => n.includes(k)).models)));")
+    run = subprocess.run([node, "--input-type=module", "-e", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == [with_room(s, e, lambda k, n=n: k in n) for s, e, n in cases]

@@ -7,7 +7,7 @@
 
 import { el } from "../dom.js";
 import { header } from "./controls.js";
-import { buildView, ignoredNote, stateFrom } from "./view.js";
+import { buildView, ignoredNote, stateFrom, withRoom } from "./view.js";
 
 const MODULES = { planes: "../live_plane.js", scatter: "../views/scatter.js", manifold: "../views/grids.js",
   reconstructions: "../views/recon.js", traversal: "../views/traversal.js", samples: "../views/samples.js",
@@ -22,6 +22,13 @@ const CAPTIONS = {
   conditional: "Conditional models (CVAE, CAAE) get the digit label as an input, so their code only holds the style. Each row keeps a test digit's style and changes the label.",
   clusters: "A clustered AAE puts every digit in one of K clusters without labels. Which digits did it find, and which did it merge?",
   train: "Train an AE, a VAE or an AAE in this browser tab (a Worker: the page stays responsive). Keep adds it to the Latent planes.",
+};
+
+const SHORTCUTS = { // the lesson's buttons that put the models a step needs on the page (explorer/ui: the same);
+  // the third item: which shown models the step needs (they go last when some must make room)
+  samples: ["Add ae-16d and vae-16d", ["ae-16d", "vae-16d"], (m) => m.latent_dim > 2],
+  conditional: ["Add the CVAE and CAAE", ["cvae-2d", "caae-2d"], (m) => m.kind === "cvae" || m.kind === "caae"],
+  clusters: ["Add the clustered AAEs", ["aae-cluster16", "aae-semi100"], (m) => m.kind === "aae" || m.kind === "vae"],
 };
 
 class Site {
@@ -52,7 +59,9 @@ class Site {
       this.tabs.append(tab);
       const panel = el("section", "ls-panel");
       panel.setAttribute("role", "tabpanel");
-      panel.append(el("p", "ls-caption", CAPTIONS[id] || ""), el("div", "ls-host"));
+      panel.append(el("p", "ls-caption", CAPTIONS[id] || ""));
+      if (SHORTCUTS[id]) panel.append(this.shortcut(...SHORTCUTS[id]));
+      panel.append(el("div", "ls-host"));
       this.panels[id] = panel;
       body.append(panel);
     }
@@ -60,6 +69,21 @@ class Site {
     this.view = await this.buildView();
     await this.open(this.state.tab);
     if (this.state.tab !== "planes") await this.mount("planes"); // the planes hold the pin and Keep's models
+  }
+
+  shortcut(text, names, needs) {
+    const keys = names.map((n) => `pretrained/${n}`).filter((k) => k in this.site.models);
+    const b = el("button", "ls-shortcut", text);
+    b.type = "button";
+    b.hidden = !keys.length; // this edition was built without them
+    b.addEventListener("click", async () => {
+      const { models, removed } = withRoom(this.state.models, keys, this.site.max_models,
+        (k) => k in this.site.models && needs(this.site.models[k]));
+      this.status.textContent = removed.length ? `To make room, removed ${removed.map((k) => this.site.models[k].label).join(", ")}.` : "";
+      this.head.querySelectorAll(".ls-model input").forEach((c) => { c.checked = models.includes(c.value); });
+      await this.change({ models });
+    });
+    return b;
   }
 
   async docsFor(keys) {

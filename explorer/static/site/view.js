@@ -49,3 +49,14 @@ export function buildView(site, docs, state) {
     test_count: site.test_count, views: site.views,
   };
 }
+
+export function withRoom(shown, extra, max, needed = () => false) {
+  // explorer/ui/models.py with_room: shown with extra added, at most max; the ones the step does not need go first,
+  // the last picked of them first (the lesson's first models stay). Returns the models and the ones removed.
+  const keep = [...new Set(shown)].filter((k) => !extra.includes(k));
+  const added = [...new Set(extra)].slice(0, max);
+  const over = keep.length + added.length - max;
+  const order = [...keep].reverse().filter((k) => !needed(k)).concat([...keep].reverse().filter((k) => needed(k)));
+  const removed = keep.filter((k) => order.slice(0, Math.max(0, over)).includes(k));
+  return { models: [...keep.filter((k) => !removed.includes(k)), ...added], removed };
+}

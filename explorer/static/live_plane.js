@@ -32,7 +32,7 @@ class LivePlanes {
   constructor(element, trigger, tabIds = {}) {
     this.root = element;
     this.trigger = trigger;
-    this.tabIds = tabIds; // a tab's label -> its id in a shared link (explorer/ui.py TAB_IDS)
+    this.tabIds = tabIds; // a tab's label -> its id in a shared link (explorer/ui/app.py TABS)
     this.view = null;
     this.models = [];
     this.pinned = null; // {model, x, y}: what the server knows

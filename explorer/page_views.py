@@ -8,11 +8,8 @@ static edition (explorer/site.py) has them with no server at all.
                                      its ``extras``, and the test digits' sprite
     extras(entry, test, publish)     one model's extras (``publish(path, name)`` gives the URL of a file)
 
-In the Gradio app a view is a tab's component, mounted as the live planes are (explorer/ui/page.py mounted):
-
-    page.grids_live = mounted("views/grids.js", value=page_views.views_json(entries, REGISTRY.test, ...))
-
-and given a new value with the live planes' (the same inputs; views_json's value is live.view_json's and more).
+In the Gradio app a view is a tab's component, mounted as the live planes are (explorer/ui/views.py), and given
+a new value with the live planes' (with_extras of their value: the same models, pin and label).
 The modules: views/grids.js, samples.js (samples and interpolation), recon.js, traversal.js, styles.js,
 clusters.js, scatter.js; each draws its own controls and reads only its value.
 
@@ -127,11 +124,17 @@ def _published(path: Path, name: str) -> str:
 def views_json(entries, test, *, projection: str = "umap", background: str = "none", points: bool = True,
                link: str = "same test digit", label="auto", pinned=(0, 0.0, 0.0), classifier_onnx=None,
                projector: bool = False) -> str:
-    """The value of every view component in the Gradio app (explorer/static/views/*.js): the live planes' view
-    (live.view_json) with each model's extras, the test digits' sprite and the views' constants."""
-    view = json.loads(live.view_json(entries, projection=projection, background=background, points=points, link=link,
-                                     label=label, pinned=pinned, classifier_onnx=classifier_onnx, test=test,
-                                     projector=projector))
+    """The value of every view component (explorer/static/views/*.js): the live planes' view (live.view_json) with
+    each model's extras, the test digits' sprite and the views' constants."""
+    return with_extras(live.view_json(entries, projection=projection, background=background, points=points,
+                                      link=link, label=label, pinned=pinned, classifier_onnx=classifier_onnx,
+                                      test=test, projector=projector), entries, test)
+
+
+def with_extras(live_view: str, entries, test) -> str:
+    """The views' value from the live planes' (live.view_json of these ``entries``): what the Gradio app sends its
+    views beside the planes, so both show the same models, pin and label."""
+    view = json.loads(live_view)
     for m, entry in zip(view["models"], entries):
         m.update(extras(entry, test, _published))
     view.update(page_constants(), sprite=live.digit_sprite(test), test_count=len(test))

@@ -1,5 +1,5 @@
 // js_on_load of the components that the page's modules draw (explorer/ui/page.py mounted()): load the module
-// (live_plane.js, traverse.js, scatter_hover.js, train/panel.js) and hand it this component, its props, and
+// (live_plane.js, traverse.js, views/*.js, train/panel.js) and hand it this component, its props, and
 // Gradio's trigger (the live planes send 'pin') and watch.
 const host = element.querySelector(".le-host") || element;
 import(props.module_url || host.dataset.module)

@@ -1,7 +1,6 @@
 """The Gradio app: lays out the header and the tabs (one module each), wires them, and launches."""
 from __future__ import annotations
 
-import functools
 import json
 import os
 import threading
@@ -38,15 +37,12 @@ def build() -> gr.Blocks:
         page.view_inputs = [page.models, page.projection, page.background, page.points, page.label, page.session]
         for tab in (*TABS, gifs):
             tab.wire(page)
-        for tab_id, tab in page.tab_of.items():
-            tab.select(functools.partial(open_tab, tab_id), [page.session], None, api_visibility="private",
-                       show_progress="hidden")
         opened = demo.load(**page.handler(header.remember_owner, ("owner",)), inputs=[page.owner, page.session],
                            api_visibility="private")
         opened.then(**train.attach(page)).then(
             **page.handler(open_view, ("models", "background", "label", "link", "projector", "tabs")),
             inputs=[page.session], api_visibility="private").then(
-            **page.handler(planes.show_models, planes.VIEW), inputs=page.view_inputs, api_name="load_models")
+            **page.handler(planes.show_models, planes.VIEW), inputs=page.view_inputs, api_visibility="private")
         page.measured.then(header.report_markdown, None, [page.report], api_visibility="private")
         demo.unload(end_session)
     return demo
@@ -55,11 +51,6 @@ def build() -> gr.Blocks:
 def new_session() -> Session:
     """Each new page's state (gr.State calls this; not the class itself, which Gradio would read as a value)."""
     return Session()
-
-
-def open_tab(tab_id: str, session: Session) -> None:
-    """The page opened a tab: the session knows, so the tab's pictures follow the shown models."""
-    session.tab = tab_id
 
 
 def end_session(request: gr.Request) -> None:

@@ -6,7 +6,7 @@ import gradio as gr
 import numpy as np
 
 from .. import clusters, render
-from . import media, planes
+from . import media, planes, views
 from .conditional import add_shipped
 from .models import entries_for
 from .text import plain
@@ -27,10 +27,12 @@ MIXED_SHOWN = 4  # the most mixed clusters named
 def layout(page) -> None:
     gr.Markdown(CAPTION, elem_classes=["caption"])
     page.add_clustered_btn = gr.Button("Add the clustered AAEs", size="sm", scale=0, min_width=220)
-    page.clusters_text = gr.Markdown(elem_id="clusters-text")
-    page.clusters_heads = media.picture(label="Cluster heads", show_label=False, buttons=["download"],
-                                        elem_id="cluster-heads")
-    page.clusters_matrix = gr.Plot(label="Clusters against true digits", elem_id="cluster-confusion")
+    views.layout(page, "clusters_view")  # views/clusters.js: heads, table and words, from page_views.clusters_json
+    with views.server_only():  # for /clusters
+        page.clusters_text = gr.Markdown(elem_id="clusters-text")
+        page.clusters_heads = media.picture(label="Cluster heads", show_label=False, buttons=["download"],
+                                            elem_id="cluster-heads")
+        page.clusters_matrix = gr.Plot(label="Clusters against true digits", elem_id="cluster-confusion")
 
 
 def report(entry, summary) -> str:
@@ -79,7 +81,6 @@ def add_clustered(keys, session) -> dict:
 def wire(page) -> None:
     view = dict(**page.handler(clusters_view, ("clusters_heads", "clusters_matrix", "clusters_text")),
                 inputs=[page.models, page.session])
-    page.when_shown("clusters", **view)
-    gr.Button(visible=False).click(**view, api_name="clusters")
+    gr.Button(visible=False).click(**view, api_name="clusters")  # the page draws the tab itself
     page.add_clustered_btn.click(**page.handler(add_clustered, ("models",)), inputs=[page.models, page.session],
-                                 api_visibility="private").then(**planes.show(page))  # and the heads: when_shown
+                                 api_visibility="private").then(**planes.show(page))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import actions, render
-from . import media, models, planes
+from . import media, models, planes, views
 from .grids import caption_list
 from .models import entries_for, key_of, with_room
 
@@ -20,15 +20,16 @@ DEFAULT_STYLES = "0, 1, 2, 3, 4"
 
 
 def layout(page) -> None:
+    """The page's style grids (views/styles.js: its digits, button and hint); the server's for /style_grid."""
     gr.Markdown(CAPTION)
-    with gr.Row():
+    page.add_cond_btn = gr.Button("Add the CVAE and CAAE", size="sm", scale=0, min_width=220)
+    views.layout(page, "styles_view")
+    with views.server_only():
         page.style_idx = gr.Textbox(value=DEFAULT_STYLES, label="Styles from test digits #")
-        with gr.Column():
-            page.style_btn = gr.Button("Draw style grids", variant="primary")
-            page.add_cond_btn = gr.Button("Add the CVAE and CAAE")
-    page.style_text = gr.Markdown(elem_id="styles-text")  # above the picture: the hint must not hide below it
-    page.style_gallery = media.picture(label="Style × label", show_label=False, buttons=["download"],
-                                       elem_id="styles")
+        page.style_btn = gr.Button("Draw style grids", variant="primary")
+        page.style_text = gr.Markdown(elem_id="styles-text")
+        page.style_gallery = media.picture(label="Style × label", show_label=False, buttons=["download"],
+                                           elem_id="styles")
 
 
 def add_shipped(keys, session, shipped, kind, missing: str, needed=None) -> dict:
@@ -80,6 +81,5 @@ def wire(page) -> None:
     inputs = [page.models, page.style_idx, page.session]
     outputs = ("style_gallery", "style_text")
     page.style_btn.click(**page.handler(style_grids, outputs), inputs=inputs, api_name="style_grid")
-    page.when_shown("conditional", **page.handler(style_grids_on_open, outputs), inputs=inputs)
     page.add_cond_btn.click(**page.handler(add_conditional, ("models",)), inputs=[page.models, page.session],
-                            api_visibility="private").then(**planes.show(page))  # and the grids: when_shown
+                            api_visibility="private").then(**planes.show(page))  # the page draws the grids

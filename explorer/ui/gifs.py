@@ -43,6 +43,21 @@ def export_gif(what, keys, a, b, model, source, index, span, job_id, session, pr
     return str(gif.save(frames, FILES.new(f"{what}-", ".gif")))
 
 
+# The GIF buttons send what the page's views show (views/samples.js, views/traversal.js), in place of the hidden
+# server controls: export_gif's arguments are (models, a, b, model, source, index, span, job, session, projection).
+FROM_PAGE = """(...args) => {
+  const v = window.latentViews || {};
+  if (v.samples && v.samples.from) { args[1] = Number(v.samples.from.value); args[2] = Number(v.samples.to.value); }
+  const t = v.traversal;
+  if (t && t.model && t.view) {
+    const m = t.view.models[Number(t.model.value)];
+    if (m) args[3] = m.key;
+    args[4] = t.source.value; args[5] = Number(t.index.value); args[6] = Number(t.span.value);
+  }
+  return args;
+}"""
+
+
 def wire(page) -> None:
     inputs = [page.models, page.interp_a, page.interp_b, page.traverse_model, page.traverse_source,
               page.traverse_index, page.traverse_span, page.job_id, page.session, page.projection]
@@ -51,4 +66,4 @@ def wire(page) -> None:
     for what, button, out in (("interpolation", page.interp_gif_btn, page.interp_gif),
                               ("traversal", page.traverse_gif_btn, page.traverse_gif),
                               ("replay", page.replay_gif_btn, page.replay_gif)):
-        button.click(functools.partial(export_gif, what), inputs, [out], api_visibility="private")
+        button.click(functools.partial(export_gif, what), inputs, [out], api_visibility="private", js=FROM_PAGE)

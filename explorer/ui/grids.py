@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import actions, render
-from . import media
+from . import media, views
 from .models import entries_for, label_value
 from .text import plain
 
@@ -19,13 +19,15 @@ CAPTION = ("Each grid decodes evenly spaced points of a model's plane. Where no 
 
 
 def layout(page) -> None:
+    """The page's grids (views/grids.js, with its own size, quantiles and button); the server's for /manifold."""
     gr.Markdown(CAPTION)
-    with gr.Row():
+    views.layout(page, "grids_view")
+    with views.server_only():
         page.grid_n = gr.Slider(5, 25, value=15, step=1, label="Grid size")
         page.quantiles = gr.Checkbox(value=False, label="VAE: through Gaussian quantiles")
         page.grid_btn = gr.Button("Draw grids", variant="primary")
-    page.grids = media.picture(label="Manifold grids", show_label=False, buttons=["download"], elem_id="grids")
-    page.grids_text = gr.Markdown()
+        page.grids = media.picture(label="Manifold grids", show_label=False, buttons=["download"], elem_id="grids")
+        page.grids_text = gr.Markdown()
 
 
 def caption_list(panels) -> str:
@@ -51,5 +53,4 @@ def manifold(keys, projection, n, quantiles, label, session) -> dict:
 def wire(page) -> None:
     inputs = [page.models, page.projection, page.grid_n, page.quantiles, page.label, page.session]
     answer = page.handler(manifold, ("grids", "grids_text"))
-    page.grid_btn.click(**answer, inputs=inputs, api_name="manifold")
-    page.when_shown("manifold", **answer, inputs=inputs)
+    page.grid_btn.click(**answer, inputs=inputs, api_name="manifold")  # the page draws the tab's grids itself

@@ -30,6 +30,11 @@ def ticking(timer: gr.Timer, **listener):
     return event
 
 
+def open_tab(tab_id: str, session: Session) -> None:
+    """The page opened a tab: the session knows, so the tab's pictures follow the shown models."""
+    session.tab = tab_id
+
+
 class Page:
     """The app's components, set as attributes by app.py and the tab modules while they lay themselves out
     (page.models, page.status, page.live, page.scatter…)."""
@@ -55,11 +60,22 @@ class Page:
             return out  # would take it for one output's value)
         return {"fn": run, "outputs": [*components.values(), self.session]}
 
+    def follow_tabs(self) -> None:
+        """The session learns which tab is open (when_shown needs it): every tab's select tells the server. Wired
+        only once some tab draws on the server when shown; the page's own views need no such request."""
+        if getattr(self, "following_tabs", False):
+            return
+        self.following_tabs = True
+        for tab_id, tab in self.tab_of.items():
+            tab.select(functools.partial(open_tab, tab_id), [self.session], None, api_visibility="private",
+                       show_progress="hidden")
+
     def when_shown(self, tab_id: str, **listener):
         """A tab's pictures: drawn when the tab opens, and again when the shown models change while it is open
         (never a picture of models no longer shown). ``listener`` is an event's fn, inputs (the Session among
         them) and outputs; returns the two events."""
         fn = listener["fn"]
+        self.follow_tabs()
 
         @functools.wraps(fn)
         def if_open(*args, **kwargs):

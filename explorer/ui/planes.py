@@ -6,7 +6,7 @@ import gradio as gr
 import numpy as np
 
 from .. import actions, live, rules
-from . import media, models, scatter
+from . import media, models, scatter, views
 from .page import mounted, ticking
 from .models import EXPORTS, MAX_MODELS, PRETRAINED, choices, classifier, entries_for, key_of, label_choices, label_value
 from .session import Session
@@ -19,7 +19,8 @@ CAPTION = ("**Move over a plane**: every model decodes that point at once, in yo
            "where the prior expects codes, or which digit a classifier sees.")
 
 
-VIEW = ("live", "scatter", "status", "x", "y", "clicked", "waiting", "label")  # what showing the models updates
+VIEW = ("live", "status", "x", "y", "clicked", "waiting", "label", *views.NAMES)  # what showing the models updates
+API_VIEW = ("live", "scatter", "status", "x", "y", "clicked", "waiting", "label")  # what /load_models answers
 
 
 def layout(page) -> None:
@@ -94,7 +95,8 @@ def exports_pending(entries) -> list[str]:
 
 # -- handlers (each returns a dict by output name: page.named maps the names to components) ------------------------
 def show_models(keys, projection, background, points, label="auto", session=None) -> dict:
-    """Show the chosen models: the live planes' view, the scatter, the status line and the pinned point."""
+    """Show the chosen models: the live planes' view and every tab's view (the page draws them all), the status line
+    and the pinned point."""
     session = session or Session()
     entries = entries_for(keys, session)
     session.show([e.key for e in entries])
@@ -105,12 +107,21 @@ def show_models(keys, projection, background, points, label="auto", session=None
     session.said.clear()
     clicked, x, y = session.pinned(entries, projection)
     labels = label_choices(entries)
-    return {"live": view_json(entries, projection, background, points, label, session),
-            "scatter": scatter.figure(entries, projection, drawn_marks(entries, projection, session),
-                                      session.projector),
-            "status": status, "x": x, "y": y, "clicked": clicked,
-            "label": gr.update(choices=labels, value=label if label in labels else "auto"),
+    live_view = view_json(entries, projection, background, points, label, session)
+    return {"live": live_view, **views.values(live_view, entries), "status": status, "x": x, "y": y,
+            "clicked": clicked, "label": gr.update(choices=labels, value=label if label in labels else "auto"),
             "waiting": gr.Timer(active=bool(umap_pending(entries, projection) or exports_pending(entries)))}
+
+
+def load_models(keys, projection, background, points, label="auto", session=None) -> dict:
+    """/load_models for API clients: the live planes' view, the server's scatter figure, the status line and the
+    pinned point (API_VIEW; the page's own views are not sent)."""
+    session = session or Session()
+    out = show_models(keys, projection, background, points, label, session)
+    entries = entries_for(keys, session)
+    return {**{name: out[name] for name in API_VIEW if name in out},
+            "scatter": scatter.figure(entries, projection, drawn_marks(entries, projection, session),
+                                      session.projector)}
 
 
 def pick_models(keys, projection, background, points, label="auto", session=None) -> dict:
@@ -236,6 +247,8 @@ def wire(page) -> None:
     page.live.pin(**page.handler(pinned_by_page, ("x", "y", "clicked", "link", "decoded")),
                   inputs=[page.models, page.projection, page.label, page.session], api_visibility="private",
                   show_progress="hidden", trigger_mode="multiple", concurrency_limit=1, concurrency_id="pins")
+    gr.Button(visible=False).click(**page.handler(load_models, API_VIEW), inputs=page.view_inputs,
+                                   api_name="load_models")
     page.go.click(**page.handler(decode_at, ("decoded",)),
                   inputs=[page.models, page.clicked, page.x, page.y, page.projection, page.label, page.link,
                           page.session], api_name="decode").then(**page.handler(refresh_live, ("live",)), **view)

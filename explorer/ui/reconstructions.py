@@ -8,7 +8,7 @@ import numpy as np
 from trainer.config import SEED_MAX
 
 from .. import actions
-from . import media, models, planes, scatter
+from . import media, models, planes, scatter, views
 from .models import classifier, entries_for
 
 TAB = ("reconstructions", "Reconstructions")
@@ -16,28 +16,27 @@ CAPTION = ("Top row: the input digits. Then each model's reconstruction, with it
            "(lower is better). Draw your own digit to see how each model reads it; a star marks where it lands in "
            "every plane.")
 NO_DRAWING = "draw a digit on the sketchpad to see it reconstructed too (it becomes the first column)"
-PICK_BRUSH_MS = 300  # after the tab opens: Gradio's sketchpad starts with no tool, so its brush is picked for you
-PICK_BRUSH = ("() => { setTimeout(() => { const b = document.querySelector('#sketch button[aria-label=\"Brush\"]'); "
-              f"if (b) b.click(); }}, {PICK_BRUSH_MS}); }}")
 
 
 def layout(page) -> None:
+    """The page's reconstructions (views/recon.js: its digits, canvas and errors; the drawn digit starred in the
+    planes by the page); the server's controls and sketchpad for /reconstruct."""
     gr.Markdown(CAPTION)
-    with gr.Row():
-        with gr.Column(scale=1):
-            page.recon_mode = gr.Radio(["one per class", "random", "by index"], value="one per class",
-                                       label="Test digits")
-            page.recon_indices = gr.Textbox(label="Indices (for 'by index')", placeholder="3, 17, 256")
-            page.recon_seed = gr.Number(value=0, label="Seed (random / one per class)", precision=0, minimum=0,
-                                        maximum=SEED_MAX)
-            page.recon_btn = gr.Button("Reconstruct", variant="primary")
+    views.layout(page, "recon_view")
+    with views.server_only():
+        page.recon_mode = gr.Radio(["one per class", "random", "by index"], value="one per class",
+                                   label="Test digits")
+        page.recon_indices = gr.Textbox(label="Indices (for 'by index')", placeholder="3, 17, 256")
+        page.recon_seed = gr.Number(value=0, label="Seed (random / one per class)", precision=0, minimum=0,
+                                    maximum=SEED_MAX)
+        page.recon_btn = gr.Button("Reconstruct", variant="primary")
         page.sketch = gr.Sketchpad(label="Draw a digit (optional)", type="numpy", image_mode="RGBA",
-                                   canvas_size=(280, 280), scale=1, layers=False, transforms=(), elem_id="sketch",
+                                   canvas_size=(280, 280), layers=False, transforms=(), elem_id="sketch",
                                    brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"))
-    page.recon_msg = gr.Markdown()
-    page.recon_img = media.picture(label="Reconstructions", buttons=["download"], elem_id="recons")
-    page.recon_table = gr.Dataframe(headers=["model", "mean error (nats)"], label="Reconstruction error",
-                                    interactive=False)
+        page.recon_msg = gr.Markdown()
+        page.recon_img = media.picture(label="Reconstructions", buttons=["download"], elem_id="recons")
+        page.recon_table = gr.Dataframe(headers=["model", "mean error (nats)"], label="Reconstruction error",
+                                        interactive=False)
 
 
 def reconstruct(keys, mode, indices, sketch, seed, projection, session) -> dict:
@@ -73,6 +72,3 @@ def wire(page) -> None:
     answer = page.handler(reconstruct, ("recon_img", "recon_table", "recon_msg", "scatter"))
     star = dict(inputs=page.view_inputs, api_visibility="private", **page.handler(planes.refresh_live, ("live",)))
     page.recon_btn.click(**answer, inputs=inputs, api_name="reconstruct").then(**star)  # the drawn digit's star
-    opened, _ = page.when_shown("reconstructions", **answer, inputs=inputs)
-    opened.then(**star)
-    page.tab_of["reconstructions"].select(None, None, None, js=PICK_BRUSH)

@@ -7,7 +7,7 @@ import gradio as gr
 from trainer.config import SEED_MAX
 
 from .. import actions, render
-from . import media, models, planes
+from . import media, models, planes, views
 from .conditional import add_shipped
 from .grids import caption_list
 from .models import classifier, entries_for
@@ -24,19 +24,21 @@ SURE = 0.9  # a sample "looks like a digit" when the classifier is more sure tha
 
 
 def layout(page) -> None:
+    """The page's samples and interpolation (views/samples.js, with its seed, digits and buttons); the server's for
+    /sample and /interpolate."""
     gr.Markdown(CAPTION)
-    with gr.Row():
+    page.add_16d_btn = gr.Button("Add ae-16d and vae-16d", size="sm", scale=0, min_width=220)  # the lesson's step
+    views.layout(page, "samples_view")
+    with views.server_only():
         page.sample_seed = gr.Number(value=0, label="Seed", precision=0, minimum=0, maximum=SEED_MAX)
         page.sample_btn = gr.Button("Sample from the priors", variant="primary")
-        page.add_16d_btn = gr.Button("Add ae-16d and vae-16d")  # the lesson's first step compares their samples
-    page.sample_gallery = media.picture(label="Prior samples", show_label=False, buttons=["download"],
-                                        elem_id="samples")
-    page.sample_text = gr.Markdown(elem_id="samples-text")
-    with gr.Row():
+        page.sample_gallery = media.picture(label="Prior samples", show_label=False, buttons=["download"],
+                                            elem_id="samples")
+        page.sample_text = gr.Markdown(elem_id="samples-text")
         page.interp_a = gr.Number(value=3, label="From test digit #", precision=0)
         page.interp_b = gr.Number(value=2, label="To test digit #", precision=0)
         page.interp_btn = gr.Button("Interpolate")
-    page.interp_img = media.picture(label="Interpolation", buttons=["download"])
+        page.interp_img = media.picture(label="Interpolation", buttons=["download"])
     with gr.Row():
         page.interp_gif_btn = gr.Button("Interpolation as a GIF (for slides)", size="sm", scale=0, min_width=260)
         page.interp_gif = gr.File(label="GIF", elem_id="interp-gif", scale=1)
@@ -77,17 +79,10 @@ def add_16d(keys, session) -> dict:
                        f"Neither {' nor '.join(SHIPPED_16D)} is installed in pretrained/")
 
 
-def both(keys, seed, i, j, session) -> dict:
-    """The tab's two pictures, for the shown models."""
-    return {**sample(keys, seed, session), **interpolate(keys, i, j, session)}
-
-
 def wire(page) -> None:
     page.sample_btn.click(**page.handler(sample, ("sample_gallery", "sample_text")),
                           inputs=[page.models, page.sample_seed, page.session], api_name="sample")
     page.interp_btn.click(**page.handler(interpolate, ("interp_img",)),
                           inputs=[page.models, page.interp_a, page.interp_b, page.session], api_name="interpolate")
     page.add_16d_btn.click(**page.handler(add_16d, ("models",)), inputs=[page.models, page.session],
-                           api_visibility="private").then(**planes.show(page))  # and the pictures: when_shown
-    page.when_shown("samples", **page.handler(both, ("sample_gallery", "sample_text", "interp_img")),
-                    inputs=[page.models, page.sample_seed, page.interp_a, page.interp_b, page.session])
+                           api_visibility="private").then(**planes.show(page))  # the page draws them again

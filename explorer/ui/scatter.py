@@ -1,16 +1,14 @@
-"""The Scatter tab: the 10,000 test codes of every shown model, colored by digit, zoomable (Plotly), with the
-digit's own image beside the pointer (explorer/static/scatter_hover.js)."""
+"""The Scatter tab: the 10,000 test codes of every shown model, colored by digit, zoomable, with the digit's own
+image beside the pointer, drawn in the page (explorer/static/views/scatter.js); and the server's Plotly figure of
+the same, which /reconstruct and /load_models still answer for API clients."""
 from __future__ import annotations
-
-import json
 
 import gradio as gr
 from gradio.components.plot import PlotData
 
-from .. import live, plots
+from .. import plots
 from ..cache import CACHE
-from . import models
-from .page import mounted
+from . import views
 
 TAB = ("scatter", "Scatter")
 CAPTION = ("The 10,000 test digits, placed at their latent codes (or a 2-D UMAP/PCA projection for bigger latents), "
@@ -19,11 +17,11 @@ CAPTION = ("The 10,000 test digits, placed at their latent codes (or a 2-D UMAP/
 
 
 def layout(page) -> None:
+    """The page's scatter (views/scatter.js: every model's test codes, zoomable, a digit's image on hover); the
+    server's Plotly figure stays an output of /reconstruct and /load_models for API clients, unshown."""
     gr.Markdown(CAPTION)
-    page.scatter = gr.Plot(label="Test-set latents", elem_id="scatter")
-    mounted("scatter_hover.js", elem_id="scatter-hover",
-            value=lambda: json.dumps({"sprite": live.digit_sprite(models.REGISTRY.test), "cols": 100,
-                                      "target": "scatter"}))
+    views.layout(page, "scatter_view")
+    page.scatter = gr.Plot(label="Test-set latents", elem_id="scatter", visible=False)
 
 
 def figure(entries, projection, marks, safe_colours) -> PlotData:

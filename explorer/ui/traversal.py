@@ -5,8 +5,8 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import actions, live, rules
-from . import media, models
-from .models import choices, entries_for, key_of
+from . import media, models, views
+from .models import entries_for, key_of
 from .page import mounted
 from .session import Session
 from .text import plain
@@ -21,29 +21,24 @@ COLLAPSED_KL = 0.05  # nats: a dim whose mean KL is below this carries nothing (
 
 
 def layout(page) -> None:
+    """The page's traversal (views/traversal.js: its model, source, span, rows and sliders); the server's controls
+    for /traverse and the GIF (which reads the page's choices)."""
     gr.Markdown(CAPTION, elem_classes=["caption"])
-    with gr.Row(equal_height=True):
-        page.traverse_model = gr.Dropdown(label="Model", allow_custom_value=True, scale=2, min_width=160)
-        page.traverse_source = gr.Radio(list(SOURCES), value="test digit", label="Around", scale=2, min_width=200)
-        page.traverse_index = gr.Number(value=0, precision=0, minimum=0, label="Test digit #", scale=1,
-                                        min_width=100)
-        page.traverse_span = gr.Slider(1, 5, value=3, step=0.5, label="Span (σ)", scale=2)
-        page.traverse_steps = gr.Slider(5, 15, value=11, step=1, label="Steps", scale=2)
-        page.traverse_btn = gr.Button("Draw traversal", variant="primary", scale=1)
-    page.traverse_text = gr.Markdown(elem_id="traverse-text")
-    page.traverse_live = mounted("traverse.js", elem_id="traverse-live")
-    page.traverse_img = media.picture(label="Traversal", show_label=False, buttons=["download"], elem_id="traversal")
+    views.layout(page, "traversal_view")
+    with views.server_only():
+        page.traverse_model = gr.Dropdown(label="Model", allow_custom_value=True)
+        page.traverse_source = gr.Radio(list(SOURCES), value="test digit", label="Around")
+        page.traverse_index = gr.Number(value=0, precision=0, minimum=0, label="Test digit #")
+        page.traverse_span = gr.Slider(1, 5, value=3, step=0.5, label="Span (σ)")
+        page.traverse_steps = gr.Slider(5, 15, value=11, step=1, label="Steps")
+        page.traverse_btn = gr.Button("Draw traversal", variant="primary")
+        page.traverse_text = gr.Markdown(elem_id="traverse-text")
+        page.traverse_live = mounted("traverse.js", elem_id="traverse-live")
+        page.traverse_img = media.picture(label="Traversal", show_label=False, buttons=["download"],
+                                          elem_id="traversal")
     with gr.Row():
         page.traverse_gif_btn = gr.Button("Traversal as a GIF (for slides)", size="sm", scale=0, min_width=260)
         page.traverse_gif = gr.File(label="GIF", elem_id="traverse-gif", scale=1)
-
-
-def shown_model_choice(keys, current, session) -> dict:
-    """A picker of the shown models only (their names), keeping the current pick while it is shown."""
-    keys = [key_of(k, session) for k in (keys or [])]
-    names = {key: label for label, key in choices(session)}
-    return {"traverse_model": gr.update(choices=[(names.get(k, k), k) for k in keys],
-                                        value=current if current in keys else (keys[0] if keys else None))}
 
 
 def pinned_code(entries, entry, session: Session, projection: str):
@@ -113,18 +108,6 @@ def inputs(page) -> list:
             page.traverse_steps, page.session, page.projection]
 
 
-def follow(keys, model, source, index, span, steps, session, projection="umap") -> dict:
-    """The tab for the shown models: its picker offers them (keeping the pick while it is shown) and the
-    traversal is drawn for the pick."""
-    choice = shown_model_choice(keys, model, session)
-    return {**choice, **traverse(keys, choice["traverse_model"]["value"], source, index, span, steps, session,
-                                 projection)}
-
-
 def wire(page) -> None:
     answer = page.handler(traverse, ("traverse_img", "traverse_text", "traverse_live"))
-    page.traverse_btn.click(**answer, inputs=inputs(page), api_name="traverse")
-    for control in (page.traverse_model, page.traverse_source):  # another model or source: drawn at once
-        control.input(**answer, inputs=inputs(page), api_visibility="private")
-    page.when_shown("traversal", **page.handler(follow, ("traverse_model", "traverse_img", "traverse_text",
-                                                         "traverse_live")), inputs=inputs(page))
+    page.traverse_btn.click(**answer, inputs=inputs(page), api_name="traverse")  # the page draws the tab itself

@@ -78,10 +78,13 @@ class Reconstructions {
     this.view = view;
     this.root.innerHTML = "";
     if (!view) return;
+    const kept = (name, initial) => (this[name] ? this[name].value : initial); // a new view keeps what was typed
+    const mode = kept("mode", MODES[0]);
     this.mode = el("select");
     MODES.forEach((m) => this.mode.append(Object.assign(el("option", null, m), { value: m })));
-    this.indices = input("text", { placeholder: "3, 17, 256" });
-    this.seed = input("number", { min: 0, value: 0 });
+    this.mode.value = mode;
+    this.indices = input("text", { placeholder: "3, 17, 256", value: kept("indices", "") });
+    this.seed = input("number", { min: 0, value: kept("seed", 0) });
     const go = el("button", "lv-primary", "Reconstruct");
     go.type = "button";
     go.addEventListener("click", () => this.draw());

@@ -43,11 +43,15 @@ class Traversal {
     this.model = el("select");
     view.models.forEach((m, k) => choice(this.model, String(k), m.label));
     if (was !== null && Number(was) < view.models.length) this.model.value = was;
+    const kept = (name, initial) => (this[name] ? this[name].value : initial); // a new view keeps what was typed
+    const source = kept("source", "test digit");
     this.source = el("select");
     ["test digit", "pinned point"].forEach((s) => choice(this.source, s, s));
-    this.index = input("number", { min: 0, max: view.test_count - 1, value: 0 });
-    this.span = input("number", { min: SPAN.min, max: SPAN.max, step: SPAN.step, value: SPAN.initial });
-    this.steps = input("number", { min: STEPS.min, max: STEPS.max, step: 1, value: STEPS.initial });
+    this.source.value = source;
+    this.index = input("number", { min: 0, max: view.test_count - 1, value: kept("index", 0) });
+    this.span = input("number", { min: SPAN.min, max: SPAN.max, step: SPAN.step, value: kept("span", SPAN.initial) });
+    this.steps = input("number", { min: STEPS.min, max: STEPS.max, step: 1, value: kept("steps", STEPS.initial) });
+    for (const control of [this.model, this.source]) control.addEventListener("change", () => this.draw()); // at once
     const go = el("button", "lv-primary", "Draw traversal");
     go.type = "button";
     go.addEventListener("click", () => this.draw());
@@ -81,6 +85,7 @@ class Traversal {
   }
 
   async draw() {
+    if (!this.models || this.models.length !== this.view.models.length) return; // still loading this view's models
     const k = Number(this.model.value);
     const m = this.models[k];
     const info = this.view.models[k].traversal;

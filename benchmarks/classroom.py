@@ -1,11 +1,14 @@
 """A class of 30 on one 2-core server for 60 s, each student a separate process; prints a table.
 
     python benchmarks/classroom.py [--seconds 60] [--browsers 6] [--clients 24] [--settle 40] [--no-job]
+                                   [--server-views]
 
 - --browsers headless Chromium pages (one Playwright process each) run the lesson's actions in turn: hover and
-  click the planes, switch the background, reconstruct, sample, draw the manifold grids;
-- --clients `gradio_client` users run the same server actions at a human pace (one every 2-4 s): a click
-  (/decode), a background switch (/load_models), /reconstruct, /sample, /manifold;
+  click the planes, switch the background, reconstruct, sample, draw the manifold grids (the last three are drawn
+  in the page: their time is the page's, and any request they make to the Gradio queue is counted);
+- --clients `gradio_client` users ask the server what a page still asks it, at a human pace (one every 2-4 s): a
+  click (/decode: what a page without WebAssembly sends) and a background switch (/load_models). --server-views:
+  they also call /reconstruct, /sample and /manifold, as every page did before the views ran in the page;
 - one training job (a VAE on the bundled data) trains meanwhile, started and polled through the API.
 The server and the job run at normal priority, and so do a few "probe" students (--probe-browsers,
 --probe-clients) whose numbers are what a student sees; the rest of the class runs at nice 19 (their Chromium
@@ -23,7 +26,6 @@ import json
 import multiprocessing as mp
 import os
 import random
-import re
 import sys
 import threading
 import time
@@ -43,9 +45,10 @@ CROWD_NICE = 19  # most of the simulated class: on this one machine their own CP
 # decoders, gradio_client decoding replies) would otherwise starve the server, as real students' laptops do not
 
 
-def client_actions(rng):
+def client_actions(rng, server_views=False):
     """One action of an API student: (name, endpoint, args)."""
-    kind = rng.choice(["click", "click", "background", "reconstruct", "sample", "manifold"])
+    kind = rng.choice(["click", "click", "background", *(("reconstruct", "sample", "manifold") if server_views
+                                                          else ())])
     if kind == "click":
         return kind, "/decode", (DEFAULT, int(rng.integers(3)), float(rng.uniform(-2, 2)), float(rng.uniform(-2, 2)),
                                  "umap", "auto")
@@ -59,7 +62,7 @@ def client_actions(rng):
     return kind, "/manifold", (DEFAULT, "umap", 15, False, "auto")
 
 
-def api_student(url, seconds, seed, out, crowd):
+def api_student(url, seconds, seed, out, crowd, server_views=False):
     from gradio_client import Client
 
     os.nice(CROWD_NICE if crowd else 0)
@@ -69,7 +72,7 @@ def api_student(url, seconds, seed, out, crowd):
     records, end = [], time.time() + seconds
     time.sleep(rng.uniform(0, 3))
     while time.time() < end:
-        kind, endpoint, args = client_actions(rng)
+        kind, endpoint, args = client_actions(rng, server_views)
         t = time.perf_counter()
         try:
             client.predict(*args, api_name=endpoint)
@@ -150,6 +153,7 @@ def browser_student(url, seconds, seed, out, crowd):
 
     rng = random.Random(seed)
     records, repaint, end = [], [], time.time() + seconds
+    joins = []  # requests to the Gradio queue while a view is drawn in the page (there should be none)
 
     def timed(kind, act, wait, timeout=20_000):
         t = time.perf_counter()
@@ -159,11 +163,6 @@ def browser_student(url, seconds, seed, out, crowd):
             records.append((kind, time.perf_counter() - t, ""))
         except Exception as e:
             records.append((kind, time.perf_counter() - t, f"{type(e).__name__}: {str(e)[:120]}"))
-
-    def changed(selector):
-        old = page.evaluate(f"() => {{ const i = document.querySelector('{selector}'); return i ? i.src : null; }}")
-        return (f"old => {{ const i = document.querySelector('{selector}'); return i && i.src && i.src !== old; }}",
-                old)
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
@@ -195,29 +194,39 @@ def browser_student(url, seconds, seed, out, crowd):
                     page.get_by_role("option", name=pick, exact=True).click()
                 timed("background", switch, ("old => window.latentExplorer.view.models[0].layer !== old || "
                                              "window.latentExplorer.view.models[0].layer.length === 0", old))
-            else:
-                tab, button, elem = {"reconstruct": ("Reconstructions", "Reconstruct", "#recons img"),
-                                     "sample": ("Samples", "Sample from the priors", "#samples img"),
-                                     "manifold": ("Manifold grids", "Draw grids", "#grids img")}[action]
+            else:  # drawn in the page (explorer/static/views): its own controls, its own times
+                tab, button, view, name = {
+                    "reconstruct": ("Reconstructions", "Reconstruct", "#recon-view", "recon"),
+                    "sample": ("Samples", "Sample from the priors", "#samples-view", "samples"),
+                    "manifold": ("Manifold grids", "Draw grids", "#grids-view", "grids")}[action]
                 page.get_by_role("tab", name=tab).click()
-                page.wait_for_timeout(300)
-                # a new seed or grid size each time, as a student exploring: the same inputs would give the same
-                # picture under the same URL, and nothing to wait for
+                try:
+                    page.wait_for_function(f"() => window.latentViews && window.latentViews.{name} && "
+                                           f"window.latentViews.{name}.times.length > 0", timeout=60_000)
+                except Exception as e:
+                    records.append((f"{action} in the page (first)", 60.0, f"{type(e).__name__}: {str(e)[:120]}"))
+                    continue
+                # a new seed or grid size each time, as a student exploring
                 if action == "reconstruct":
-                    page.get_by_role("radio", name="random", exact=True).check()
-                    page.get_by_label("Seed (random / one per class)").fill(str(rng.randrange(10**6)))
+                    page.locator(f"{view} select").first.select_option("random")
+                    page.locator(f"{view} input[type=number]").first.fill(str(rng.randrange(10**6)))
                 elif action == "sample":
-                    page.get_by_label("Seed", exact=True).fill(str(rng.randrange(10**6)))
+                    page.locator(f"{view} input[type=number]").first.fill(str(rng.randrange(10**6)))
                 else:
-                    size = page.get_by_role("spinbutton", name=re.compile("Grid size"))
-                    size.fill(str(rng.randrange(8, 22)))
-                    size.press("Enter")
-                page.wait_for_timeout(200)
-                wait = changed(elem)
-                timed(action, lambda: page.get_by_role("button", name=button).click(), wait)
+                    page.locator(f"{view} input[type=range]").evaluate(
+                        "(e, v) => { e.value = v; }", str(rng.randrange(8, 22)))
+                count = page.evaluate(f"() => window.latentViews.{name}.times.length")
+                seen = []
+                listen = lambda r: seen.append(r.url) if "/gradio_api/queue/join" in r.url else None  # noqa: E731
+                page.on("request", listen)
+                timed(f"{action} in the page", lambda: page.locator(view).get_by_role("button", name=button).click(),
+                      (f"n => window.latentViews.{name}.times.length > n", count))
+                page.wait_for_timeout(300)
+                page.remove_listener("request", listen)
+                joins.extend(seen)
             time.sleep(rng.uniform(1, 2))
         browser.close()
-    out.put(("page", crowd, records, {"repaint": repaint}))
+    out.put(("page", crowd, records, {"repaint": repaint, "view_joins": len(joins)}))
 
 
 def alone_repaint(url) -> list[float]:
@@ -262,6 +271,8 @@ def main():
     p.add_argument("--clients", type=int, default=24)
     p.add_argument("--settle", type=float, default=0, help="seconds to wait after start-up (its warm-up)")
     p.add_argument("--no-job", dest="job", action="store_false", help="no training job meanwhile")
+    p.add_argument("--server-views", action="store_true",
+                   help="API users also call /reconstruct, /sample and /manifold (what every page asked before)")
     p.add_argument("--probe-browsers", type=int, default=1, help="pages at normal priority (the rest: nice 19)")
     p.add_argument("--probe-clients", type=int, default=4, help="API users at normal priority (the rest: nice 19)")
     args = p.parse_args()
@@ -278,7 +289,8 @@ def main():
         students = [mp.Process(target=trainer, args=(url, args.seconds, out))] if args.job else []
         students += [mp.Process(target=browser_student, args=(url, args.seconds, k, out, k >= args.probe_browsers))
                      for k in range(args.browsers)]
-        students += [mp.Process(target=api_student, args=(url, args.seconds, 100 + k, out, k >= args.probe_clients))
+        students += [mp.Process(target=api_student, args=(url, args.seconds, 100 + k, out, k >= args.probe_clients,
+                                                          args.server_views))
                      for k in range(args.clients)]
         for s in students:
             s.start()
@@ -294,10 +306,12 @@ def main():
         proc.wait()
     by_kind: dict[tuple, list] = {}
     repaint = {False: [], True: []}
+    view_joins = 0
     for who, crowd, records, extra in results:
         for kind, seconds, error in records:
             by_kind.setdefault((crowd, f"{who}: {kind}"), []).append((seconds, error))
         repaint[crowd] += extra.get("repaint", [])
+        view_joins += extra.get("view_joins", 0)
     print(f"\n{args.browsers} pages + {args.clients} API users + {int(args.job)} training job for "
           f"{args.seconds:.0f} s; {args.probe_browsers} page(s) and {args.probe_clients} API users at normal "
           f"priority, the rest of the class at nice {CROWD_NICE}\n")
@@ -314,7 +328,8 @@ def main():
     if alone:
         print(f"| probe | page: hover repaint, one page alone | {len(alone)} | {np.percentile(alone, 50):.1f} ms | "
               f"{np.percentile(alone, 95):.1f} ms | |")
-    print(f"\nserver: {100 * found['cpu']:.0f}% of one core over the run, peak RSS {found['rss']:.0f} MB")
+    print(f"\nrequests to the Gradio queue while the pages drew reconstructions, samples and grids: {view_joins}")
+    print(f"server: {100 * found['cpu']:.0f}% of one core over the run, peak RSS {found['rss']:.0f} MB")
     print(json.dumps({"cpu": found["cpu"], "rss_mb": found["rss"]}))
 
 

@@ -1,6 +1,8 @@
 """The Gradio app's exploring tabs draw in the page (explorer/ui/views.py: explorer/static/views/*.js mounted in
 each tab): opening a tab and using its main control asks the Gradio queue nothing. The named endpoints stay for
 gradio_client users (tests/test_app.py); the page's numbers against the server's: tests/test_page_views.py."""
+import json
+
 import pytest
 
 from test_browser import LIVE
@@ -98,5 +100,14 @@ def test_every_exploring_tab_draws_in_the_page_with_no_request_to_the_queue(chro
         page.wait_for_function(f"() => {view(page, 'samples-view')}.some((t) => t.startsWith('vae-16d'))",
                                timeout=90_000)
         assert joins, "the queue's requests were not seen: the count above proves nothing"
+
+        # the GIF for slides is made on the server from what the page's view shows (not the hidden controls)
+        sent = []
+        page.on("request", lambda r: sent.append(json.loads(r.post_data)["data"]) if JOIN in r.url else None)
+        page.locator("#samples-view input[type=number]").nth(1).fill("5")
+        page.locator("#samples-view input[type=number]").nth(2).fill("9")
+        page.get_by_role("button", name="Interpolation as a GIF (for slides)").click()
+        page.wait_for_selector("#interp-gif a", timeout=60_000)
+        assert [d[1:3] for d in sent] == [[5, 9]]
     finally:
         context.close()

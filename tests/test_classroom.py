@@ -145,19 +145,18 @@ def test_the_pin_stays_with_its_model_when_another_is_removed(chromium, shipped_
 def test_an_open_tab_draws_again_for_the_models_shown(chromium, shipped_server):
     pg = fresh(chromium, f"{shipped_server.url}?tab=samples")
     try:
-        titles = "() => document.querySelector('#samples-text').innerText"
+        titles = ("() => [...document.querySelectorAll('#samples-view .lv-title')].map((t) => t.textContent)"
+                  ".join('\\n')")
         pg.wait_for_function(f"() => ({titles})().includes('aae-mixture10-2d ·')", timeout=60_000)
         pg.get_by_role("button", name="Add ae-16d and vae-16d").click()  # drawn again, not left for 3 models
         pg.wait_for_function(f"() => ({titles})().includes('vae-16d ·') && ({titles})().includes('ae-16d ·')",
                              timeout=90_000)
         assert pg.evaluate(titles).count("·") >= 5
         pg.get_by_role("tab", name="Latent traversal").click()
-        pg.wait_for_function("() => document.querySelector('#traverse-text').innerText.includes('ae-2d')",
-                             timeout=60_000)
-        pg.get_by_label("Model", exact=True).click()
-        pg.get_by_role("option", name="vae-16d").click()
-        pg.wait_for_function("() => document.querySelector('#traverse-text').innerText.startsWith('vae-16d')",
-                             timeout=60_000)
+        caption = "(document.querySelector('#traversal-view .lv-caption') || {innerText: ''}).innerText"
+        pg.wait_for_function(f"() => {caption}.includes('ae-2d')", timeout=60_000)
+        pg.locator("#traversal-view select").first.select_option(label="vae-16d")  # drawn at once
+        pg.wait_for_function(f"() => {caption}.startsWith('vae-16d')", timeout=60_000)
     finally:
         pg.context.close()
 
@@ -201,14 +200,14 @@ def test_a_umap_plane_says_why_it_shows_no_prior_density(chromium, shipped_serve
 
 # -- readable from the back of the room --------------------------------------------------------------------------
 def test_the_text_in_pictures_is_at_least_14_px_on_screen(page):
+    """The server's pictures wrote their titles in; the page's views write them as text, as large on screen."""
     from explorer import render
 
     page.get_by_role("tab", name="Manifold grids").click()
-    page.wait_for_selector("#grids img", timeout=60_000)
-    page.wait_for_function("() => document.querySelector('#grids img').complete", timeout=30_000)
-    natural, shown = page.evaluate("() => { const i = document.querySelector('#grids img');"
-                                   " return [i.naturalWidth, i.getBoundingClientRect().width]; }")
-    assert render.text_px(natural) * shown / natural >= render.READABLE_PX - 0.5
+    page.wait_for_selector("#grids-view .lv-title", timeout=60_000)
+    sizes = page.evaluate("() => [...document.querySelectorAll('#grids-view .lv-title, #grids-view .lv-label')]"
+                          ".map((t) => parseFloat(getComputedStyle(t).fontSize))")
+    assert sizes and min(sizes) >= render.READABLE_PX - 0.5
     page.get_by_role("tab", name="Latent planes").click()
 
 

@@ -202,7 +202,8 @@ def test_drawn_digit_is_reconstructed_and_starred_in_every_plane(registry, monke
     assert "scatter" not in out  # nothing drawn before or now: the scatter is left as it is
 
 
-def test_conditional_tab_draws_its_grids_on_open_or_says_what_to_add(registry, monkeypatch):
+def test_style_grids_draw_the_conditional_models_or_say_what_to_add(registry, monkeypatch):
+    """/style_grid (the page draws the tab itself: views/styles.js)."""
     import gradio as gr
 
     from explorer.ui import conditional, models
@@ -210,14 +211,12 @@ def test_conditional_tab_draws_its_grids_on_open_or_says_what_to_add(registry, m
 
     monkeypatch.setattr(models, "REGISTRY", registry)
     session = Session()
-    out = conditional.style_grids_on_open(["pretrained/ae-2d", "pretrained/vae-2d"], "0, 1", session)
-    assert out["style_gallery"] is None and conditional.NONE_SHOWN in out["style_text"]  # a hint, not an error
+    with pytest.raises(gr.Error, match="None of the shown models is conditional"):
+        conditional.style_grids(["pretrained/ae-2d", "pretrained/vae-2d"], "0, 1", session)
     keys = ["pretrained/vae-2d", "pretrained/cvae-2d"]
-    opened, clicked = conditional.style_grids_on_open(keys, "0, 1", session), conditional.style_grids(keys, "0, 1",
-                                                                                                      session)
-    assert opened["style_gallery"].ndim == 3 and np.array_equal(opened["style_gallery"], clicked["style_gallery"])
-    assert opened["style_text"] == clicked["style_text"]
-    assert "cvae-2d" in opened["style_text"] and "vae-2d\n" not in opened["style_text"]  # only the conditional one
+    out = conditional.style_grids(keys, "0, 1", session)
+    assert out["style_gallery"].ndim == 3
+    assert "cvae-2d" in out["style_text"] and "vae-2d\n" not in out["style_text"]  # only the conditional one
     # the picker takes typed text: a shown name typed and entered means that model
     assert models.entries_for(["cvae-2d ", "pretrained/ae-2d"], session) == [registry.get("pretrained/cvae-2d"),
                                                                              registry.get("pretrained/ae-2d")]

@@ -83,7 +83,7 @@ def test_the_sliders_decode_the_edited_code_in_the_page(app_server, chromium):
     page.wait_for_function(LIVE, timeout=120_000)
     page.get_by_role("tab", name="Latent traversal").click()
     page.wait_for_function("() => window.latentTraverse && window.latentTraverse.lastImage", timeout=60_000)
-    page.wait_for_selector("#traversal img", timeout=30_000)
+    page.wait_for_selector("#traversal-view .lv-row", timeout=30_000)  # the rows, drawn in the page too
     settle(page)
     requests = []
     page.on("request", lambda r: requests.append(r.url))

@@ -70,13 +70,6 @@ def style_grids(keys, indices, session) -> dict:
     return {"style_gallery": render.side_by_side(panels, per_row=2), "style_text": caption_list(panels)}
 
 
-def style_grids_on_open(keys, indices, session) -> dict:
-    """The tab opening: its grids when a conditional model is shown, else the hint (not an error)."""
-    if not any(e.config.conditional for e in entries_for(keys, session)):
-        return {"style_gallery": None, "style_text": f"*{NONE_SHOWN}*"}
-    return style_grids(keys, indices, session)
-
-
 def wire(page) -> None:
     inputs = [page.models, page.style_idx, page.session]
     outputs = ("style_gallery", "style_text")

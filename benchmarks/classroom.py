@@ -41,6 +41,7 @@ DEFAULT = ["pretrained/ae-2d", "pretrained/vae-2d", "pretrained/aae-mixture10-2d
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 LIVE = "() => window.latentExplorer && window.latentExplorer.stats().live"
+JOIN = "/gradio_api/queue/join"  # a request to the Gradio queue: an event the server handles
 CROWD_NICE = 19  # most of the simulated class: on this one machine their own CPU work (Chromium running the
 # decoders, gradio_client decoding replies) would otherwise starve the server, as real students' laptops do not
 
@@ -167,64 +168,77 @@ def browser_student(url, seconds, seed, out, crowd):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         page = browser.new_page(viewport={"width": 1366, "height": 768})
-        page.goto(url)
-        page.wait_for_function(LIVE, timeout=120_000)
+        t = time.perf_counter()
+        try:  # a class's first minute: 30 pages opening at once on two cores
+            page.goto(url, timeout=120_000)
+            page.wait_for_function(LIVE, timeout=120_000)
+            records.append(("open", time.perf_counter() - t, ""))
+        except Exception as e:  # a result too; this student then does nothing more
+            records.append(("open", time.perf_counter() - t, f"{type(e).__name__}: {str(e)[:120]}"))
+            end = 0
         while time.time() < end:
             action = rng.choice(["hover", "hover", "background", "reconstruct", "sample", "manifold"])
-            if action == "hover":
-                page.get_by_role("tab", name="Latent planes").click()
-                box = page.locator(".le-over").nth(rng.randrange(3)).bounding_box()
-                r = rules.plane_rect(box["width"])  # the data rectangle, as the page lays it out
-                left, top, side = box["x"] + r["left"], box["y"] + r["top"], r["side"]
-                for i in range(90):  # 1.5 s at 60 Hz, then a click pins the point
-                    page.mouse.move(left + side * (0.5 + 0.45 * np.sin(i / 9)),
-                                    top + side * (0.5 + 0.45 * np.cos(i / 13)))
-                    time.sleep(1 / 60)
-                timed("click (pin)", lambda: page.mouse.click(left + side * rng.random(), top + side * rng.random()),
-                      ("() => true",))
-                repaint += page.evaluate("() => window.latentExplorer.stats().repaint")
-                page.evaluate("() => { window.latentExplorer.times.length = 0; }")
-            elif action == "background":
-                page.get_by_role("tab", name="Latent planes").click()
-                old = page.evaluate("() => window.latentExplorer.view.models[0].layer")
-                pick = rng.choice(["none", "manifold", "prior density", "classifier"])
+            try:  # one action; whatever fails is a result, and the student goes on
+                if action == "hover":
+                    page.get_by_role("tab", name="Latent planes").click()
+                    box = page.locator(".le-over").nth(rng.randrange(3)).bounding_box()
+                    r = rules.plane_rect(box["width"])  # the data rectangle, as the page lays it out
+                    left, top, side = box["x"] + r["left"], box["y"] + r["top"], r["side"]
+                    for i in range(90):  # 1.5 s at 60 Hz, then a click pins the point
+                        page.mouse.move(left + side * (0.5 + 0.45 * np.sin(i / 9)),
+                                        top + side * (0.5 + 0.45 * np.cos(i / 13)))
+                        time.sleep(1 / 60)
+                    timed("click (pin)",
+                          lambda: page.mouse.click(left + side * rng.random(), top + side * rng.random()),
+                          ("() => true",))
+                    repaint += page.evaluate("() => window.latentExplorer.stats().repaint")
+                    page.evaluate("() => { window.latentExplorer.times.length = 0; }")
+                elif action == "background":
+                    page.get_by_role("tab", name="Latent planes").click()
+                    old = page.evaluate("() => window.latentExplorer.view.models[0].layer")
+                    pick = rng.choice(["none", "manifold", "prior density", "classifier"])
 
-                def switch():
-                    page.get_by_label("Plane background").click()
-                    page.get_by_role("option", name=pick, exact=True).click()
-                timed("background", switch, ("old => window.latentExplorer.view.models[0].layer !== old || "
-                                             "window.latentExplorer.view.models[0].layer.length === 0", old))
-            else:  # drawn in the page (explorer/static/views): its own controls, its own times
-                tab, button, view, name = {
-                    "reconstruct": ("Reconstructions", "Reconstruct", "#recon-view", "recon"),
-                    "sample": ("Samples", "Sample from the priors", "#samples-view", "samples"),
-                    "manifold": ("Manifold grids", "Draw grids", "#grids-view", "grids")}[action]
-                page.get_by_role("tab", name=tab).click()
-                try:
-                    page.wait_for_function(f"() => window.latentViews && window.latentViews.{name} && "
-                                           f"window.latentViews.{name}.times.length > 0", timeout=60_000)
-                except Exception as e:
-                    records.append((f"{action} in the page (first)", 60.0, f"{type(e).__name__}: {str(e)[:120]}"))
-                    continue
-                # a new seed or grid size each time, as a student exploring
-                if action == "reconstruct":
-                    page.locator(f"{view} select").first.select_option("random")
-                    page.locator(f"{view} input[type=number]").first.fill(str(rng.randrange(10**6)))
-                elif action == "sample":
-                    page.locator(f"{view} input[type=number]").first.fill(str(rng.randrange(10**6)))
-                else:
-                    page.locator(f"{view} input[type=range]").evaluate(
-                        "(e, v) => { e.value = v; }", str(rng.randrange(8, 22)))
-                count = page.evaluate(f"() => window.latentViews.{name}.times.length")
-                seen = []
-                listen = lambda r: seen.append(r.url) if "/gradio_api/queue/join" in r.url else None  # noqa: E731
-                page.on("request", listen)
-                timed(f"{action} in the page", lambda: page.locator(view).get_by_role("button", name=button).click(),
-                      (f"n => window.latentViews.{name}.times.length > n", count))
-                page.wait_for_timeout(300)
-                page.remove_listener("request", listen)
-                joins.extend(seen)
-            time.sleep(rng.uniform(1, 2))
+                    def switch():
+                        page.get_by_label("Plane background").click()
+                        page.get_by_role("option", name=pick, exact=True).click()
+                    timed("background", switch, ("old => window.latentExplorer.view.models[0].layer !== old || "
+                                                 "window.latentExplorer.view.models[0].layer.length === 0", old))
+                else:  # drawn in the page (explorer/static/views): its own controls, its own times
+                    tab, button, view, name = {
+                        "reconstruct": ("Reconstructions", "Reconstruct", "#recon-view", "recon"),
+                        "sample": ("Samples", "Sample from the priors", "#samples-view", "samples"),
+                        "manifold": ("Manifold grids", "Draw grids", "#grids-view", "grids")}[action]
+                    page.get_by_role("tab", name=tab).click()
+                    try:
+                        page.wait_for_function(f"() => window.latentViews && window.latentViews.{name} && "
+                                               f"window.latentViews.{name}.times.length > 0", timeout=60_000)
+                    except Exception as e:
+                        records.append((f"{action} in the page (first)", 60.0,
+                                        f"{type(e).__name__}: {str(e)[:120]}"))
+                        continue
+                    # a new seed or grid size each time, as a student exploring
+                    if action == "reconstruct":
+                        page.locator(f"{view} select").first.select_option("random")
+                        page.locator(f"{view} input[type=number]").first.fill(str(rng.randrange(10**6)))
+                    elif action == "sample":
+                        page.locator(f"{view} input[type=number]").first.fill(str(rng.randrange(10**6)))
+                    else:
+                        page.locator(f"{view} input[type=range]").evaluate(
+                            "(e, v) => { e.value = v; }", str(rng.randrange(8, 22)))
+                    count = page.evaluate(f"() => window.latentViews.{name}.times.length")
+                    seen = []
+                    listen = lambda r: seen.append(r.url) if JOIN in r.url else None  # noqa: E731
+                    page.on("request", listen)
+                    timed(f"{action} in the page",
+                          lambda: page.locator(view).get_by_role("button", name=button).click(),
+                          (f"n => window.latentViews.{name}.times.length > n", count))
+                    page.wait_for_timeout(300)
+                    page.remove_listener("request", listen)
+                    joins.extend(seen)
+                time.sleep(rng.uniform(1, 2))
+            except Exception as e:
+                records.append((action, 0.0, f"{type(e).__name__}: {str(e)[:120]}"))
+                time.sleep(1)
         browser.close()
     out.put(("page", crowd, records, {"repaint": repaint, "view_joins": len(joins)}))
 

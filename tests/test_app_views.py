@@ -70,11 +70,10 @@ def test_every_exploring_tab_draws_in_the_page_with_no_request_to_the_queue(chro
                                "document.querySelector('#recon-view .lv-row')", timeout=10_000)
 
         page.get_by_role("tab", name="Latent traversal").click()
-        page.wait_for_function("() => (document.querySelector('#traversal-view .lv-caption') || {innerText: ''}).innerText"
-                               ".startsWith('ae-2d around test digit #0')", timeout=60_000)
+        caption = "(document.querySelector('#traversal-view .lv-caption') || {innerText: ''}).innerText"
+        page.wait_for_function(f"() => {caption}.startsWith('ae-2d around test digit #0')", timeout=60_000)
         page.locator("#traversal-view select").first.select_option(label="vae-2d")
-        page.wait_for_function("() => (document.querySelector('#traversal-view .lv-caption') || {innerText: ''}).innerText"
-                               ".startsWith('vae-2d around')", timeout=30_000)
+        page.wait_for_function(f"() => {caption}.startsWith('vae-2d around')", timeout=30_000)
         assert page.locator("#traversal-view .lt-row").count() == 2  # the sliders of its two dims
 
         page.get_by_role("tab", name="Conditional").click()

@@ -22,7 +22,7 @@ DEFAULT_STYLES = "0, 1, 2, 3, 4"
 def layout(page) -> None:
     """The page's style grids (views/styles.js: its digits, button and hint); the server's for /style_grid."""
     gr.Markdown(CAPTION)
-    page.add_cond_btn = gr.Button("Add the CVAE and CAAE", size="sm", scale=0, min_width=220)
+    page.add_cond_btn = gr.Button("Add the CVAE and CAAE", scale=0, min_width=240)
     views.layout(page, "styles_view")
     with views.server_only():
         page.style_idx = gr.Textbox(value=DEFAULT_STYLES, label="Styles from test digits #")

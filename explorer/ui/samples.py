@@ -27,7 +27,7 @@ def layout(page) -> None:
     """The page's samples and interpolation (views/samples.js, with its seed, digits and buttons); the server's for
     /sample and /interpolate."""
     gr.Markdown(CAPTION)
-    page.add_16d_btn = gr.Button("Add ae-16d and vae-16d", size="sm", scale=0, min_width=220)  # the lesson's step
+    page.add_16d_btn = gr.Button("Add ae-16d and vae-16d", scale=0, min_width=240)  # the lesson's step
     views.layout(page, "samples_view")
     with views.server_only():
         page.sample_seed = gr.Number(value=0, label="Seed", precision=0, minimum=0, maximum=SEED_MAX)

@@ -126,5 +126,4 @@ def open_view(session: Session, request: gr.Request, tab_ids=()) -> dict:
         out["projector"] = view["projector"]
     if "tab" in view:
         out["tabs"] = gr.Tabs(selected=view["tab"])
-        session.tab = view["tab"]
     return out

@@ -30,11 +30,6 @@ def ticking(timer: gr.Timer, **listener):
     return event
 
 
-def open_tab(tab_id: str, session: Session) -> None:
-    """The page opened a tab: the session knows, so the tab's pictures follow the shown models."""
-    session.tab = tab_id
-
-
 class Page:
     """The app's components, set as attributes by app.py and the tab modules while they lay themselves out
     (page.models, page.status, page.live, page.scatter…)."""
@@ -59,28 +54,3 @@ class Page:
             out[self.session] = session if session is not None else gr.skip()  # (never an empty dict: Gradio
             return out  # would take it for one output's value)
         return {"fn": run, "outputs": [*components.values(), self.session]}
-
-    def follow_tabs(self) -> None:
-        """The session learns which tab is open (when_shown needs it): every tab's select tells the server. Wired
-        only once some tab draws on the server when shown; the page's own views need no such request."""
-        if getattr(self, "following_tabs", False):
-            return
-        self.following_tabs = True
-        for tab_id, tab in self.tab_of.items():
-            tab.select(functools.partial(open_tab, tab_id), [self.session], None, api_visibility="private",
-                       show_progress="hidden")
-
-    def when_shown(self, tab_id: str, **listener):
-        """A tab's pictures: drawn when the tab opens, and again when the shown models change while it is open
-        (never a picture of models no longer shown). ``listener`` is an event's fn, inputs (the Session among
-        them) and outputs; returns the two events."""
-        fn = listener["fn"]
-        self.follow_tabs()
-
-        @functools.wraps(fn)
-        def if_open(*args, **kwargs):
-            session = next(a for a in args if isinstance(a, Session))
-            return fn(*args, **kwargs) if session.tab == tab_id else {self.session: session}
-        opened = self.tab_of[tab_id].select(**listener, api_visibility="private")
-        changed = self.models.change(**{**listener, "fn": if_open}, api_visibility="private")
-        return opened, changed

@@ -37,7 +37,6 @@ class Session:
     uploads: dict = field(default_factory=dict)  # key -> registry.Entry, this page's own models
     upload_dir: str | None = None  # this page's folder for uploaded files (removed with the session)
     job: str | None = None  # this page's training job
-    tab: str = "planes"  # the open tab (its id): its pictures follow the shown models
     hash: str | None = None  # Gradio's session hash, so closing the tab finds this state
     note: str = ""  # what a shared link held that was ignored: said in the status line until models are picked
     said: list[str] = field(default_factory=list)  # what the next status line says once (models removed, …)

@@ -33,7 +33,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from .config import ConfigError, ModelConfig, TrainConfig, from_dict, shown, to_dict
+from .config import ConfigError, ModelConfig, TrainConfig, check_class_names, from_dict, shown, to_dict
 from .models import Autoencoder, build_model, model_class, state_spec
 
 FORMAT = "latent-explorer-checkpoint"
@@ -266,6 +266,12 @@ def load(run_dir: str | Path, *, device: str | torch.device = "cpu") -> Run:
         spec = state_spec(model_config)
     except ConfigError as e:
         raise CheckpointError(f"{run_dir / CONFIG}: {e}" if str(run_dir) not in str(e) else str(e)) from None
+    dataset = cfg.get("dataset") if isinstance(cfg.get("dataset"), dict) else {}
+    if dataset.get("classes") is not None:  # checked like the model's fields: the explorer titles clusters with them
+        try:
+            check_class_names(dataset["classes"], model_config.num_classes, "dataset.classes")
+        except ConfigError as e:
+            raise CheckpointError(f"{run_dir / CONFIG}: {e}") from None
     header = read_header(run_dir / WEIGHTS)
     stored = {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
     match_state(stored, {key: shape for key, (shape, _) in spec.items()}, model_class(model_config).TRAINING_ONLY,
@@ -281,8 +287,8 @@ def load(run_dir: str | Path, *, device: str | torch.device = "cpu") -> Run:
     model.to(device).eval()
     metrics = read_json(run_dir / METRICS) if (run_dir / METRICS).is_file() else {}
     epoch = cfg.get("epoch", 0)
-    return Run(run_dir, model, model_config, train_config, cfg.get("dataset") if isinstance(cfg.get("dataset"), dict)
-               else {}, epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else 0,
+    return Run(run_dir, model, model_config, train_config, dataset,
+               epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else 0,
                metrics if isinstance(metrics, dict) else {})
 
 

@@ -14,6 +14,7 @@ from .media import CACHE_SWEEP, MEDIA_TTL
 from .models import classifier, default_models
 from .page import Page
 from .session import Session, cleanup, end
+from .text import escape_errors
 
 TABS = (planes, scatter, grids, reconstructions, traversal, samples, conditional, clusters, train, add_model)
 TAB_IDS = tuple(tab.TAB[0] for tab in TABS)  # the names a shared link's tab= takes
@@ -45,6 +46,7 @@ def build() -> gr.Blocks:
             **page.handler(planes.show_models, planes.VIEW), inputs=page.view_inputs, api_name="load_models")
         page.measured.then(header.report_markdown, None, [page.report], api_visibility="private")
         demo.unload(end_session)
+    escape_errors(demo)
     return demo
 
 

@@ -207,6 +207,21 @@ class ExportQueue:
 QUEUE = ExportQueue()
 
 
+def sweep(folder: Path, keep: set[str], older_than: float) -> list[str]:
+    """Remove the exports in ``folder`` (named by their source hash) of models nobody shows (``keep``: the sources
+    of the models in memory) and untouched for ``older_than`` seconds (a page may still be fetching one); returns
+    their names. Each upload's decoder once stayed there for good (80 MB each)."""
+    removed, now = [], time.time()
+    for path in Path(folder).glob("*.onnx*"):  # and an exporter's .onnx.data beside it
+        try:
+            if path.name.split(".", 1)[0] not in keep and now - path.stat().st_mtime > older_than:
+                path.unlink()
+                removed.append(path.name)
+        except OSError:  # removed meanwhile
+            continue
+    return removed
+
+
 def _run_job(job: dict) -> str:
     from trainer import checkpoint
     from trainer.classifier import load_classifier

@@ -21,6 +21,8 @@
                                  the least recently used are dropped and read again from disk when next shown
     LATENT_EXPLORER_UPLOAD_CLIENT_MB / LATENT_EXPLORER_UPLOAD_TOTAL_MB  bytes Gradio's upload route takes from one
                                  client address / from everyone within UPLOAD_WINDOW (default 400 / 2048)
+    LATENT_EXPLORER_TIDY_SECONDS seconds between rounds of explorer.janitor, which also forgets a finished job
+                                 nobody asked about for that long (default 600)
 """
 from __future__ import annotations
 
@@ -101,3 +103,4 @@ MODELS_BYTES = _int("LATENT_EXPLORER_MODELS_MB", 1024, 1, 2**20) * 2**20
 UPLOAD_CLIENT_BYTES = _int("LATENT_EXPLORER_UPLOAD_CLIENT_MB", 400, 1, 2**20) * 2**20
 UPLOAD_TOTAL_BYTES = _int("LATENT_EXPLORER_UPLOAD_TOTAL_MB", 2048, 1, 2**24) * 2**20
 UPLOAD_WINDOW = 25 * 60  # seconds Gradio keeps an upload (media.MEDIA_TTL + CACHE_SWEEP): the quotas' window
+TIDY_SECONDS = _int("LATENT_EXPLORER_TIDY_SECONDS", 600, 1, 24 * 3600)  # between the janitor's rounds (below)

@@ -254,9 +254,10 @@ def read_config(run_dir: str | Path) -> dict:
     return cfg
 
 
-def load(run_dir: str | Path, *, device: str | torch.device = "cpu") -> Run:
-    """Rebuild the model from config.json alone and load its weights, validating everything: the config's sizes,
-    then its tensors' names, shapes and dtypes against the weights file's header, before any model is built."""
+def load(run_dir: str | Path, *, device: str | torch.device = "cpu", max_parameters: int | None = None) -> Run:
+    """Rebuild the model from config.json alone and load its weights, validating everything: the config's sizes
+    (and, with ``max_parameters``, its weights' count: an app's bound on uploads), then its tensors' names, shapes
+    and dtypes against the weights file's header, before any model is built."""
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
     remove_temp_files(run_dir, older_than=STALE_TEMP_SECONDS)
@@ -264,6 +265,10 @@ def load(run_dir: str | Path, *, device: str | torch.device = "cpu") -> Run:
         model_config = from_dict(ModelConfig, cfg.get("model"), where=f"{run_dir / CONFIG} model").validate()
         train_config = from_dict(TrainConfig, cfg.get("train") or {}, where=f"{run_dir / CONFIG} train")
         spec = state_spec(model_config)
+        count = sum(math.prod(shape) for shape, _ in spec.values())
+        if max_parameters is not None and count > max_parameters:
+            raise ConfigError(f"this model has {count:,} parameters; a model uploaded here may have at most "
+                              f"{max_parameters:,}")
     except ConfigError as e:
         raise CheckpointError(f"{run_dir / CONFIG}: {e}" if str(run_dir) not in str(e) else str(e)) from None
     dataset = cfg.get("dataset") if isinstance(cfg.get("dataset"), dict) else {}

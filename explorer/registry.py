@@ -28,7 +28,7 @@ from trainer.data import Split, bundled_test_split
 
 from .projection import GridInverse, Identity2D, PCA2D
 
-from . import settings
+from . import priority, settings
 from .settings import DEFAULT_MODELS, EXPORTS, PRETRAINED, ROOT, RUNS  # noqa: F401 (the app's folders, from one place)
 from .storage import folder_bytes  # noqa: F401 (registry.folder_bytes, as before)
 
@@ -338,6 +338,7 @@ class OneAtATime:
         threading.Thread(target=self._work, daemon=True, name=self.name).start()
 
     def _work(self) -> None:
+        priority.lower()  # this thread only: the requests of the people waiting come first
         while True:
             with self._lock:
                 if not self._pending:

@@ -202,6 +202,40 @@ def test_umap_fits_run_one_at_a_time_in_one_background_thread(monkeypatch):
     assert threading.current_thread().name not in done  # never on the caller's (a request's) thread
 
 
+def niceness(task: int = 0) -> int:
+    return os.getpriority(os.PRIO_PROCESS, task)
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority") or os.getpriority(os.PRIO_PROCESS, 0) >= 19,
+                    reason="needs setpriority and room below the lowest priority")
+def test_background_work_runs_at_a_lower_priority_than_requests(monkeypatch):
+    import threading
+    import time
+
+    from explorer import onnx_export, priority, registry
+
+    seen, done = [], threading.Event()
+    work = registry.OneAtATime("umap-test")
+    work.submit(lambda: (seen.append(niceness(threading.get_native_id())), done.set()))
+    assert done.wait(30)
+    assert seen == [min(19, niceness() + priority.BACKGROUND_NICE)]
+    assert niceness() == niceness(os.getpid())  # the caller's thread (a request's) keeps its priority
+
+    children, lower = [], priority.lower
+    monkeypatch.setattr(priority, "lower", lambda pid: (children.append((pid, lower(pid), niceness(pid)))))
+    assert onnx_export.export_in_subprocess([]) == []
+    assert [(ok, nice) for _, ok, nice in children] == [(True, min(19, niceness() + priority.BACKGROUND_NICE))]
+
+
+def test_uploads_are_handled_two_at_a_time():
+    from explorer.ui import add_model
+    from explorer.ui.app import build
+
+    demo = build()
+    upload = next(fn for fn in demo.fns.values() if fn.api_name == "upload")
+    assert upload.concurrency_limit == add_model.UPLOADS_AT_ONCE == 2
+
+
 # -- 7. runs: bytes per run and in all, and a public server's retention ----------------------------------------
 def small_job(**change):
     from trainer.config import ModelConfig, TrainConfig

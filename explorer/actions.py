@@ -184,8 +184,8 @@ def style_grid(entry: Entry, test, styles: list[int]) -> np.ndarray:
     for i in styles:
         images = entry.decode(np.repeat(entry.latents[i][None], 10, 0), np.arange(10))
         source = test_digits(test, [i])
-        rows.append((f"style of #{i}", np.concatenate([source, images]), ["input", *(f"label {c}" for c in range(10))]))
-    return render.image_table(rows)
+        rows.append((f"style of #{i}", np.concatenate([source, images]), ["input", *(str(c) for c in range(10))]))  # each column: its label
+    return render.image_table(rows, shown=render.SHOWN_WIDTH / 2)  # the tab shows two side by side
 
 
 def sketch_to_digit(sketch) -> np.ndarray | None:
@@ -285,7 +285,7 @@ def traversal(entry: Entry, test, z0: np.ndarray, *, span: float = 3.0, steps: i
         name = f"z{j + 1}" + (f" · KL {kl[j]:.2f}" if kl is not None else "")
         rows.append((name, images[r], [f"{v:+.1f}" for v in offsets] if r == len(order) - 1 else None))
         lines.append(name)
-    return render.image_table(rows, note_h=16), lines
+    return render.image_table(rows), lines
 
 
 # -- posteriors ------------------------------------------------------------------------------------------------

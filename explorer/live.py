@@ -36,6 +36,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 ORT_DIR = "vendor/onnxruntime-web/"
 LAYER_SIZE = 360  # px of a plane's picture (the page scales it to the plane's size on screen)
 HATCH_CELLS = 90  # resolution of the "outside the codes" hatch
+NO_PRIOR_ON_UMAP = ("no prior density here: UMAP places only the codes it was fitted on, not samples of the prior "
+                    "(switch Projection to pca to see it)")
 IMMUTABLE = "public, max-age=31536000, immutable"
 TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".wasm": "application/wasm",
          ".json": "application/json", ".png": "image/png", ".onnx": "application/octet-stream",
@@ -257,8 +259,10 @@ def model_view(entry: Entry, projection: str, background: str, points: bool, cla
     names = actions.AXIS_NAMES[view.name]
     cluster = int(label) if config.clustered and label != "auto" and 0 <= int(label) < config.clusters else None
     title = entry.label if view.name == "latent" else f"{entry.label} · {view.name.upper()}"
+    caption = (NO_PRIOR_ON_UMAP if background == "prior density" and view.name == "umap" else "")
     return {"key": entry.key, "label": entry.label, "kind": entry.kind,
-            "title": title + (f" · cluster {cluster}" if cluster is not None else ""), "axes": list(names),
+            "title": title + (f" · cluster {cluster}" if cluster is not None else ""), "caption": caption,
+            "axes": list(names),
             "layer": layer_url(entry, projection, background, points, classifier, safe_colours, cluster),
             "data": ASSETS.add_bytes(blob, ".bin"), "arrays": index, **rules.page_fields(entry, view),
             "onnx": ASSETS.add_file(entry.onnx, entry.onnx_source[:32] + ".onnx") if entry.onnx else None,

@@ -372,8 +372,10 @@ def compute_umap(entry: Entry) -> None:
 class Registry:
     """Discovers model folders and caches loaded entries (shared, read-only) behind a lock."""
 
-    def __init__(self, pretrained: Path = PRETRAINED, runs: Path = RUNS):
-        self.pretrained, self.runs = Path(pretrained), Path(runs)
+    def __init__(self, pretrained: Path = PRETRAINED, runs: Path = RUNS, *, background: bool = True):
+        """``background``: make what a loaded model still needs (its UMAP plane, its decoder for the page) in the
+        background, as the app does; off, a model shows PCA and decodes on the server (tests that need neither)."""
+        self.pretrained, self.runs, self.background = Path(pretrained), Path(runs), background
         self._entries: dict[str, Entry] = {}
         self._lock = threading.Lock()
         self._test: Split | None = None
@@ -423,7 +425,8 @@ class Registry:
         with self._lock:
             entry = self._entries.setdefault(key, entry)
         MODELS.use(entry)
-        start_background(entry)
+        if self.background:
+            start_background(entry)
         return entry
 
     def forget(self, key: str) -> None:
@@ -616,8 +619,8 @@ def _upload_name(folder: Path) -> str:
         return "model"
 
 
-REPORT_COLUMNS = ("model", "type", "latent", "epochs", "train min", "−ELBO", "recon BCE", "kNN 2-D",
-                  "samples look like a digit", "samples in holes", "samples from", "β", "test digits")
+REPORT_COLUMNS = ("model", "type", "latent", "−ELBO", "recon BCE", "kNN 2-D", "samples look like a digit",
+                  "samples in holes", "β", "samples from", "epochs", "train min", "test digits")  # a class's first
 
 
 def report_card(folders: dict[str, Path]) -> str:
@@ -643,15 +646,17 @@ def report_card(folders: dict[str, Path]) -> str:
         else:
             knn = _cell(knn, percent=True)
         seconds = results.get("train_seconds")
-        cells = [key.split("/", 1)[1].replace("|", "\\|"), model.model.upper(), str(model.latent_dim),
-                 str(cfg.get("epoch", "—")),
-                 f"{seconds / 60:.0f}" if isinstance(seconds, (int, float)) else "—",
-                 _cell(results.get("neg_elbo")), _cell(results.get("recon_bce")), knn,
-                 _cell(results.get("confident_share"), percent=True), _cell(results.get("prior_holes"), percent=True),
-                 model.sampled_from, f"{model.kl_weight:g}" if model.model in ("vae", "cvae") else "—",
-                 f"{results['test_images']:,}" if isinstance(results.get("test_images"), int) else "—"]
+        cells = {"model": key.split("/", 1)[1].replace("|", "\\|"), "type": model.model.upper(),
+                 "latent": str(model.latent_dim), "epochs": str(cfg.get("epoch", "—")),
+                 "train min": f"{seconds / 60:.0f}" if isinstance(seconds, (int, float)) else "—",
+                 "−ELBO": _cell(results.get("neg_elbo")), "recon BCE": _cell(results.get("recon_bce")),
+                 "kNN 2-D": knn, "samples look like a digit": _cell(results.get("confident_share"), percent=True),
+                 "samples in holes": _cell(results.get("prior_holes"), percent=True),
+                 "samples from": model.sampled_from,
+                 "β": f"{model.kl_weight:g}" if model.model in ("vae", "cvae") else "—",
+                 "test digits": f"{results['test_images']:,}" if isinstance(results.get("test_images"), int) else "—"}
         order = (model.latent_dim, MODEL_TYPES.index(model.model) if model.model in MODEL_TYPES else 99, key)
-        rows.append((order, "| " + " | ".join(cells) + " |"))
+        rows.append((order, "| " + " | ".join(cells[column] for column in REPORT_COLUMNS) + " |"))
     if not rows:
         return ""
     head = "| " + " | ".join(REPORT_COLUMNS) + " |\n|" + "---|" * len(REPORT_COLUMNS)

@@ -18,6 +18,14 @@ PALETTE = np.array([[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40]
 SAFE_PALETTE = np.array([[204, 102, 119], [51, 34, 136], [221, 204, 119], [17, 119, 51], [136, 204, 238],
                          [136, 34, 85], [68, 170, 153], [153, 153, 51], [170, 68, 153], [110, 110, 110]], np.uint8)
 WHITE, INK, GRID = (255, 255, 255), (40, 40, 40), (225, 225, 225)
+READABLE_PX = 14  # the smallest text a picture may show on screen at 1366 px wide (a projector)
+SHOWN_WIDTH = 1270  # px a picture as wide as the page is shown at, there (the window minus the page's margins)
+
+
+def text_px(width: float, shown: float = SHOWN_WIDTH) -> int:
+    """The font size (px of the picture) that is READABLE_PX or more on screen when a picture ``width`` px wide is
+    shown in ``shown`` px (the page fits a wider picture into its width; it never enlarges a narrower one)."""
+    return max(READABLE_PX, math.ceil(READABLE_PX * width / shown))
 
 
 @lru_cache(maxsize=8)
@@ -61,10 +69,6 @@ def centered_text(im: Image.Image, xy: tuple[int, int], text: str, *, size: int,
                 im.paste(fill, (px, py, px + mask.width, py + mask.height), mask)
             pen += advance
         baseline += line_h
-
-
-def class_color(label: int) -> tuple[int, int, int]:
-    return tuple(int(c) for c in PALETTE[int(label) % len(PALETTE)])
 
 
 @dataclass(frozen=True)
@@ -221,47 +225,59 @@ def labelled_tiles(tiles: list[dict], *, size: int = 140, small: int = 56, cols:
         im.paste(Image.fromarray(to_uint8(shown)).resize((size, size), Image.NEAREST), (x0, y0 + 20))
         frame = ((200, 30, 30), 3) if t.get("outside") else ((170, 170, 170), 1)
         d.rectangle([x0 - 1, y0 + 19, x0 + size, y0 + 20 + size], outline=frame[0], width=frame[1])
-        centered_text(im, (x0 + size // 2, y0 + 24 + size), t.get("caption", ""), size=14, fill=INK)
+        centered_text(im, (x0 + size // 2, y0 + 24 + size), t.get("caption", ""), size=READABLE_PX, fill=INK)
         if t.get("small") is not None:
             sy = y0 + body
             sm = Image.fromarray(to_uint8(1 - t["small"])).resize((small, small), Image.NEAREST)
             im.paste(sm, (x0 + (size - small) // 2, sy))
-            centered_text(im, (x0 + size // 2, sy + small + 3), t.get("small_caption", ""), size=12, fill=(90, 90, 90))
+            centered_text(im, (x0 + size // 2, sy + small + 3), t.get("small_caption", ""), size=READABLE_PX,
+                          fill=(90, 90, 90))
     return np.asarray(im)
 
 
-def image_table(rows: list[tuple[str, np.ndarray, list[str] | None]], *, scale: int = 2, label_w: int = 130,
-                note_h: int = 14) -> np.ndarray:
-    """Rows of digits with a row label on the left and an optional note under each digit.
-    rows: [(label, images (K, 28, 28), notes or None)]."""
+def image_table(rows: list[tuple[str, np.ndarray, list[str] | None]], *, scale: int = 2,
+                shown: float = SHOWN_WIDTH) -> np.ndarray:
+    """Rows of digits with a row label on the left and an optional note under each digit, its text readable when
+    the table is shown ``shown`` px wide. rows: [(label, images (K, 28, 28), notes or None)]."""
     k = max(len(r[1]) for r in rows)
     cell = 28 * scale + 4
+    def label_width(size: int) -> int:
+        return int(max(font(size).getlength(label) for label, _, _ in rows)) + size + 8
+    size = text_px(label_width(READABLE_PX) + k * cell, shown)
+    label_w = label_width(size)
+    note_h = size + 6 if any(notes for _, _, notes in rows) else 0
     row_h = cell + note_h
     im = Image.new("RGB", (label_w + k * cell, len(rows) * row_h + 2), WHITE)
     d = ImageDraw.Draw(im)
     for r, (label, images, notes) in enumerate(rows):
         y = r * row_h + 2
-        d.text((label_w - 8, y + cell // 2), label, fill=INK, font=font(12), anchor="rm")
+        d.text((label_w - size // 2, y + cell // 2), label, fill=INK, font=font(size), anchor="rm")
         for c, img in enumerate(images):
             x = label_w + c * cell
             im.paste(Image.fromarray(to_uint8(1 - img)).resize((28 * scale, 28 * scale), Image.NEAREST), (x, y))
             if notes:
-                d.text((x + 14 * scale, y + 28 * scale + 2), notes[c], fill=(90, 90, 90), font=font(10), anchor="ma")
+                d.text((x + 14 * scale, y + 28 * scale + 3), notes[c], fill=(90, 90, 90), font=font(size),
+                       anchor="ma")
     return np.asarray(im)
 
 
-def captioned(image: np.ndarray, title: str, *, pad: int = 22) -> np.ndarray:
-    """An image with a title strip on top."""
+def captioned(image: np.ndarray, title: str, *, size: int = READABLE_PX) -> np.ndarray:
+    """An image with a title strip on top, its text ``size`` px."""
     im = Image.fromarray(image if image.ndim == 3 else np.stack([image] * 3, -1))
+    pad = size + 8
     out = Image.new("RGB", (im.width, im.height + pad), WHITE)
     out.paste(im, (0, pad))
-    ImageDraw.Draw(out).text((im.width // 2, 4), title, fill=INK, font=font(14), anchor="ma")
+    ImageDraw.Draw(out).text((im.width // 2, 4), title, fill=INK, font=font(size), anchor="ma")
     return np.asarray(out)
 
 
-def side_by_side(panels: list[tuple[np.ndarray, str]], *, per_row: int = 3, gap: int = 16) -> np.ndarray:
-    """Captioned pictures in rows of ``per_row``, as one RGB image (one PNG to export)."""
-    shown = [captioned(img, title) for img, title in panels]
+def side_by_side(panels: list[tuple[np.ndarray, str]], *, per_row: int = 3, gap: int = 16,
+                 shown: float = SHOWN_WIDTH) -> np.ndarray:
+    """Captioned pictures in rows of ``per_row``, as one RGB image (one PNG to export); the titles readable when
+    it is shown ``shown`` px wide."""
+    rows = [panels[i:i + per_row] for i in range(0, len(panels), per_row)]
+    size = text_px(max(sum(img.shape[1] for img, _ in row) + gap * (len(row) - 1) for row in rows), shown)
+    shown = [captioned(img, title, size=size) for img, title in panels]
     rows = [shown[i:i + per_row] for i in range(0, len(shown), per_row)]
     width = max(sum(p.shape[1] for p in row) + gap * (len(row) - 1) for row in rows)
     height = sum(max(p.shape[0] for p in row) for row in rows) + gap * (len(rows) - 1)

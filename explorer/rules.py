@@ -26,6 +26,9 @@ OUTSIDE_FRACTION = 0.1  # a point farther than this share of its plane's width f
 OUTSIDE_FADE = 0.35  # a digit decoded outside its codes keeps this share of its ink (page tiles and server strip)
 LABEL_LIMIT = MAX_CLUSTERS  # a label is a digit or a clustered AAE's cluster: 0 <= label < LABEL_LIMIT
 PLANE_MARGINS = {"left": 44, "right": 6, "top": 8, "bottom": 40}  # px around a live plane's data rectangle
+PROJECTOR_SCALE = 1.35  # projector mode: text and lines a third bigger
+PROJECTOR_MARGINS = {"left": 60, "right": 8, "top": 10, "bottom": 54}  # ... and room for them around the plane
+TICK_PX = 40  # px of plane per tick value at least (times the text's scale): the values never run together
 WALK_STEP = 0.02  # an arrow key moves the point by this share of the plane's width
 WALK_FAST = 5  # ... and this many times more with Shift
 RANDOM_ELLIPSES = 50  # test digits whose q(z|x) the "random" option draws
@@ -39,7 +42,8 @@ def page_constants() -> dict:
     """The constants the page reads from the view (live.view_json's "rules"), never from its own copy."""
     return {"margins": dict(PLANE_MARGINS), "outside_fade": OUTSIDE_FADE, "walk_step": WALK_STEP,
             "walk_fast": WALK_FAST, "label_limit": LABEL_LIMIT, "random_ellipses": RANDOM_ELLIPSES,
-            "layout": dict(PLANE_LAYOUT), "z_decimals": Z_DECIMALS}
+            "layout": dict(PLANE_LAYOUT), "z_decimals": Z_DECIMALS, "projector_scale": PROJECTOR_SCALE,
+            "projector_margins": dict(PROJECTOR_MARGINS), "tick_px": TICK_PX}
 
 
 # -- where a point lands --------------------------------------------------------------------------------------
@@ -234,11 +238,17 @@ def ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 
 def plane_size(n: int, width: float, height: float, layout: dict = PLANE_LAYOUT) -> float:
     """The biggest planes for n models in a box of width x height: try every number of columns; when none keeps
-    every row in view, the widest rows of layout["min"] px."""
+    every row in view with planes of layout["min"] px or more, as wide as they can be in one row (up to 3 models)
+    or two (the page scrolls; a class sees 6 planes of a good size, not 6 stamps)."""
+    def wide(cols: int) -> int:
+        return math.floor((width - layout["gap"] * (cols - 1)) / cols)
+
     best = 0
     for cols in range(1, n + 1):
         rows = -(-n // cols)
-        wide = math.floor((width - layout["gap"] * (cols - 1)) / cols)
         tall = math.floor((height - layout["title"] * rows - layout["key"]) / rows)
-        best = max(best, min(layout["max"], wide, max(tall, layout["min"])))
+        if tall >= layout["min"]:
+            best = max(best, min(layout["max"], wide(cols), tall))
+    if best < layout["min"]:
+        best = min(layout["max"], wide(n if n <= 3 else -(-n // 2)))
     return max(min(best, width), layout["smallest"])

@@ -33,129 +33,34 @@ HERE = Path(__file__).resolve().parent
 RUNS = ROOT / "runs" / "pretrained"
 MLP2 = ["--arch", "mlp", "--hidden", "512,256", "--latent-dim", "2"]
 COSINE = ["--lr-schedule", "cosine"]  # the adversarial game oscillates; a decaying lr lands it calmly
-# Without weight decay 30 epochs was the best test ELBO (142.8; 45 epochs: 143.0, the train/test gap grows);
-# decoupled weight decay 0.15 over 40 epochs reaches 142.5 (0.05 over 30: 142.6); the vae-2d entry adds a
-# full-covariance posterior: 142.3 at 40 epochs, 142.06 at 60 (80: no better); weight decay 0.3 then gives
-# 141.96 (mean of 10 evaluation seeds, each 141.92-141.98), at some cost in samples (70% -> 66%). A prior of 10
-# fitted Gaussians (--prior-components 10, 30 epochs) measured -ELBO 140.8, IWAE 135.9, kNN 0.768, samples 73%:
-# better, but kNN still short of 0.80, and vae-2d stays the classic N(0, I) VAE the app's lessons are about.
-# Session 15: a KL warm-up (beta 0 -> 1 linearly over the first 5 of 20 epochs, probe script) lays the codes out
-# AE-like first but does not keep that layout: kNN 0.683 against 0.722 for the same run without it (epoch 13-14)
 CONV2 = ["--arch", "conv", "--channels", "32,64", "--hidden", "256", "--latent-dim", "2", "--lr", "2e-3",
          "--lr-schedule", "cosine", "--weight-decay", "0.3"]
 CONV16 = ["--arch", "conv", "--channels", "16,32", "--hidden", "256", "--latent-dim", "16", "--lr", "2e-3"]
 CONV16_WIDE = ["--arch", "conv", "--channels", "32,64", "--hidden", "256", "--latent-dim", "16", "--lr", "2e-3",
                "--lr-schedule", "cosine"]
+# Why each recipe is what it is, in one line; every probe behind it, with flags and results: docs/experiments.md
 ZOO: dict[str, list[str]] = {
     "ae-2d": ["--model", "ae", *MLP2, "--epochs", "30"],
+    # full covariance and weight decay 0.3 over 60 epochs reach -ELBO 141.96 (target 142) with the N(0, I) prior
     "vae-2d": ["--model", "vae", *CONV2, "--posterior", "full", "--epochs", "60"],
-    # Samples stay far below 80%. Probes on the earlier model (conv 16-32, lr 1e-3, no weight decay; 5 epochs, mlp:
-    # 29%): adv-lr 3e-4 33%, a 64-64 discriminator 15%; a Gaussian q(z|x) shrank its sigma to 0.007 (back to
-    # deterministic); a fixed code noise of 0.3 19%; an R1 penalty on the discriminator (20 epochs, control 34%):
-    # gamma 1 46% but a digit missing (disc loss stuck at log 4), gamma 0.1 30%. Its samples were no worse than its
-    # reconstructions (34% vs 35% of decoded training codes confident): the decoder had not settled on codes the
-    # adversarial phases kept moving, so decoder-only epochs after the 20 joint ones (fresh Adam: 5 -> 40%, 15 ->
-    # 42%; shipped as --decoder-epochs 10: 41.5%). The same 5 epochs moved aae-mixture10-2d only 76.8% -> 77.3%.
-    # Session 9: the vae-2d's wider conv recipe (32-64 channels, lr 2e-3, weight decay 0.3) with adv-lr 3e-4, 20
-    # joint epochs: kNN 0.539 -> 0.644, recon 158.1 -> 145.3, samples 34% -> 51% (after the 10 decoder epochs
-    # 41.5% -> 56%), prior MMD 0.015 -> 0.081, and its 4s merge into its 9s (min class 0.045 -> 0.0003; the old
-    # model drew no confident 4 either). The same recipe at adv-lr 1e-3: 43%; at 16-32 channels: 36% (MMD 0.14)
-    # Session 10: 40 joint epochs instead of 20 (then the same 10 decoder-only ones): kNN 0.644 -> 0.688, samples
-    # 56% -> 64%, recon 144.5 -> 141.5, MMD 0.081 -> 0.087 (its codes still match N(0, I) by radius: 41% within
-    # 1 against 39%); at joint epoch 26 (mid-cosine) samples were 56%. Its 4s still merge into its 9s
-    # Session 11: 60 joint + 10 decoder epochs: samples 62%, kNN 0.688, recon 142.2 (more joint epochs stopped
-    # helping); adv-lr 1e-4 (20 + 10): recon 133.7, kNN 0.765, but the adversary lost (codes off prior 0.57, MMD
-    # 0.47): samples 51%, one digit missing
+    # vae-2d's conv recipe at adv-lr 3e-4, 40 joint epochs, then 10 decoder-only ones: the best samples probed (64%)
     "aae-2d": ["--model", "aae", "--prior", "gaussian", *CONV2, "--adv-lr", "3e-4", "--epochs", "50",
                "--decoder-epochs", "10"],
-    # kNN 0.68 (target 0.85), samples 77% (80%). 20 epochs: kNN 0.64, samples 68%; 80 epochs: 0.665, 71%. At
-    # 20 epochs adv-lr 3e-4 kept kNN (0.64) but samples fell to 22%; conv 16-32 at adv-lr 3e-4: kNN 0.53; an AE
-    # warm-up (2 of 10 epochs without the adversary) scrambled the codes when it switched on: kNN 0.50. At 40
-    # epochs batch 64 gave 0.669 / 69%, adv-lr 2e-3 0.523 / 49%, a 256-256 discriminator 0.672 / 74%; 50 epochs
-    # 0.654 / 69%; a wider MLP (1024-512, 20 epochs) 0.480 / 35%; batch 256 0.693 / 71% but one digit all but
-    # missing from the samples (min class 0.0002). Seeds 1 and 2 (same flags): 0.681 / 73%, 0.641 / 58%
-    # An R1 penalty on the discriminator matches the prior better (MMD 0.14 -> 0.02 at gamma 0.1, 0.05 at 1) but
-    # moves no digit out of the centre: kNN 0.667 / 0.558, samples 59% / 41%
-    # The aae-2d's session-9 recipe (conv 32-64, lr 2e-3, weight decay 0.3, adv-lr 3e-4), 20 epochs: kNN 0.703 (the
-    # best yet; the MLP at 20 epochs 0.64), samples 68% (MLP 20 epochs: 68%), recon 141.3, MMD 0.20; at 40 epochs
-    # kNN 0.734, samples 77.8%, recon 138.0, MMD 0.23, min class 0.005 (shipped: 0.676 / 76.8% / 145.8); + 10
-    # decoder-only epochs: samples 78.0%. Not shipped: its plane has no petals. The adversary lost (disc loss 0.66,
-    # generator 3.0): digits sit in round blobs off the petals, 31% of the test codes within 0.6 of the origin (the
-    # prior: 5.3%; 92% of the 3s and 91% of the 8s), so it gains kNN as a plain AE would, and an AAE that does not
-    # take its prior's shape is no lesson. 60 epochs looked the same at epoch 45; with --adv-lr 1e-3 (the default)
-    # the plane was a mess by epoch 11 (only the 1s on a petal, test recon 158 against 147 at adv-lr 3e-4): stopped
-    # Session 11: --recon-loss mse (40 epochs): kNN 0.655, samples 71%
+    # the MLP keeps the petals; the conv recipe scored better but its codes left the prior's shape
     "aae-mixture10-2d": ["--model", "aae", "--prior", "mixture10", *MLP2, *COSINE, "--epochs", "40"],
-    # kNN 0.943 (target 0.97): the encoder puts ~5% of even the training digits off their label's petal. adv-lr
-    # 2e-3 0.946, 3e-3 0.945 (samples 86%); petals moved out (shift 2.0) 0.944; 40 epochs 0.942; conv 0.926;
-    # batch 64 0.937 (samples 94%), batch 256 0.923; a wider MLP (1024-512) 0.870 (samples 88%)
-    # Seeds 1 and 2 (same flags): 0.925 (samples 91%), 0.887 (85%). Where its errors are: 8.8% of the test codes
-    # lie within 0.5 of the origin (the prior puts 3.6% there) and 46% of those sit on another digit's petal
-    # (mostly a neighbour: 5 on 6, 9 on 8, 8 on 7); beyond radius 1 fewer than 1% do. Prior-like mass at the
-    # centre would give about 0.98, so the target needs the encoder to leave the centre. Three discriminator steps
-    # per generator step (probe script, 20 epochs) did not: kNN 0.913, samples 87.5% (its one-step control 0.940);
-    # nor did noise on the codes the decoder sees in training (sigma 0.1: 0.938, 88%; 0.2: 0.911, 77%), nor an R1
-    # gradient penalty on the discriminator (gamma 1: 0.898, 82%; 10: 0.862, 70%; prior MMD fell to 0.008-0.01)
-    # The aae-2d's session-9 recipe (conv 32-64, lr 2e-3, weight decay 0.3, adv-lr 3e-4) loses the game here: by
-    # epoch 9 the discriminator wins outright (its loss 0.29, the generator's 12), so the probe was stopped
-    # Session 11 (20 epochs): --recon-loss mse 0.9425 (samples 92%), weight decay 0.3 0.933, a 1024-1024
-    # discriminator 0.918; session 12, smaller ones: 256-256 0.925 (samples 90%), 128-128 0.919 (86%). Its errors
-    # are no generalization gap: leave-one-out kNN of the training codes is 0.952. Petals twice as wide (across
-    # std 0.1 as in hwalsuklee/tensorflow-mnist-AAE, not 0.05): 0.935, samples 84% (aae-mixture10-2d at 20
-    # epochs: 0.655, 62%; its 0.05 control 0.64, 68%): the codes match the prior better, the digits no better
-    # Session 16: a discriminator with one logit per class, picked by the label (not the one-hot as an input):
-    # 0.931 (samples 85%); at adv-lr 2e-3 0.948 (89%), against 0.946 for the one-hot one: within seed noise
+    # no probe (adv-lr, width, batch, discriminator, noise, R1) beat it by more than seed noise
     "aae-guided-2d": ["--model", "aae", "--prior", "mixture10", "--label-guided", *MLP2, *COSINE, "--epochs", "20"],
     "cvae-2d": ["--model", "cvae", *MLP2, "--epochs", "20"],
     "caae-2d": ["--model", "caae", *MLP2, *COSINE, "--epochs", "20"],
     "ae-16d": ["--model", "ae", *CONV16, "--epochs", "15"],
-    # full-covariance posterior (diagonal -> full, same 20 epochs): -ELBO 94.6 -> 94.15, samples 62% -> 65%;
-    # adding weight decay 0.3 made both worse (95.5, 60%), and beta 1.3 (diagonal) barely moved samples (63%).
-    # The samples fell in holes N(0, I) leaves between the codes; a prior of 10 Gaussians refitted to the codes
-    # every epoch fills them: -ELBO 94.15 -> 91.5, IWAE 89.9 -> 88.0, samples 65% -> 90%
+    # a prior of 10 Gaussians refitted to the codes fills N(0, I)'s holes: samples 65% -> 90%, -ELBO 94.15 -> 91.5
     "vae-16d": ["--model", "vae", *CONV16_WIDE, "--posterior", "full", "--prior-components", "10", "--epochs", "20"],
-    # adv-lr 3e-4 (not 1e-3): after 5 epochs recon 68 vs 97 nats, kNN 0.970 vs 0.948 at the same prior MMD;
-    # 35 epochs (not 20): UMAP kNN 0.948 -> 0.952, recon 64.8 -> 63.7. Samples stay ~64% (target 80%); at 5
-    # epochs (54%) neither adv-lr 1.5e-4 (45%), weight decay 0.3 (51%) nor code noise 0.4 (24%) helped, nor a
-    # Gaussian q(z|x) kept from collapsing by a log-variance penalty lam*sum|log s^2| (Rubenstein et al. 2018):
-    # lam 0.1 (sigma 0.21) 50%, lam 1 (sigma 1.0) 10%; the discriminator then wins outright (loss ~0.01).
-    # Also at 5 epochs (52%): a 1024-1024 discriminator 52%, batch 512 39%; 5 decoder-only epochs after the
-    # shipped 35 left samples at 64% (with code noise 0.3 / 0.7 added in them: 62% / 43%): its reconstructions
-    # are 97% confident, its samples fall in holes between the codes, and a smoother decoder only blurs them
-    # Smaller batches at 5 epochs: 64 -> 57%, 32 -> 60%, but per step no better than batch 128 (20 epochs, the
-    # same number of steps as batch 32 for 5: 63.5%, recon 64.8 either way)
-    # Session 15 (5 epochs, probe script): a Gaussian q(z|x) held open by beta * KL(q(z|x) || N(0, I)) as in a
-    # VAE, the adversary on its draws: beta 0.1 50%, 0.5 54% (no better than the deterministic encoder). No dim
-    # went unused (sigma 0.04-0.3 in every one), so the codes were not short of dimensions for the prior to fill
-    # Session 16 (5 epochs): twice the conv channels (64-128) 46% (recon 70.8 against 68): not the decoder's size
+    # adv-lr 3e-4: recon 68 against 97 nats after 5 epochs; 35 epochs for UMAP kNN 0.952 (samples stay ~64%)
     "aae-16d": ["--model", "aae", "--prior", "gaussian", *CONV16_WIDE, "--adv-lr", "3e-4", "--epochs", "35"],
-    # Test cluster accuracy 0.710 (target 0.90; the paper 0.9045 with 3000-3000 networks trained far longer). Issue 27
-    # probes, 16 clusters, MLP 512-256, batch 128, accuracy on the test split at the last epoch (clusters that hold a
-    # training image) -- 8 epochs unless said: the decoder fed softmax q(y|x) (the paper's), style 5, adv-lr 1e-3:
-    # 0.30 at epoch 4 (7 used; 1000-1000: 0.40, 6 used); a straight-through one-hot of the argmax (--cluster-input
-    # hard) 0.50 (9 used), of a Gumbel draw (gumbel) 0.52 (13 used). At adv-lr 1e-3 the style adversary died (its
-    # loss sat at log 4 while the style codes' mean drifted to 1.7): adv-lr 3e-4 keeps it (recon 166 -> 111 nats)
-    # but gumbel then reached 0.38 (11 used). The cluster adversary on softmax outputs sees sharpness first: it
-    # makes q(y|x) confident on the clusters it already uses, and a saturated softmax passes it no gradient towards
-    # the unused ones. Instance noise on its inputs (--cluster-disc-noise 0.3, as in musyoku/adversarial-autoencoder)
-    # helps: gumbel 0.63 (14 used); with adv-lr 3e-4 all 16 used by epoch 5 but 0.53. Style 2 (10 epochs, adv-lr
-    # 3e-4, noise 0.3): gumbel 0.51 (16 used), softmax 0.68 (12 used; 0.70 at epoch 9), the best; noise 0.1 0.65
-    # (11 used); style 10: 0.59. Gumbel with 1000-1000 fell to one cluster at epoch 5. Conv 32-64 (5 epochs, 61 s
-    # each, 3.5x the MLP): 0.56, as the MLP. An adversary that sees a Gumbel draw of q(y|x) instead of its softmax
-    # (probe script; then it can only judge how often each cluster is used): all 16 balanced from epoch 2, but
-    # purity stays low: 0.62 with the gumbel decoder input (style 10: 0.56), 0.43 with softmax.
-    # What is left is not balance but purity: 4/7/9 share clusters and so do 3/5/8, as in k-means on pixels.
-    # The same recipe at 100 epochs (cosine, 30.7 min): 0.65-0.69 from epoch 8 to 25, then 0.60-0.66, 0.624 at
-    # the end (16 used): longer does not help, so it ships at 30 epochs (8.7 min on 2 threads).
-    # Spread over 3 seeds (this recipe, 30 epochs, test split): seed 0 (shipped) 0.710 with 13 clusters used,
-    # seed 1 0.598 (16 used), seed 2 0.674 (15 used; resumed at epoch 20 after an interruption): mean 0.661, range 0.11
+    # softmax input, style 2, noise 0.3 on the cluster adversary: the best probed; 100 epochs did no better (0.624)
     "aae-cluster16": ["--model", "aae", "--clusters", "16", *MLP2, "--cluster-disc-noise", "0.3", "--adv-lr", "3e-4",
                       *COSINE, "--epochs", "30"],
-    # Test error 7.7% (target 3.0%; the paper 1.90%, public reimplementations ~5%), 9.8 min on 2 threads. One
-    # measurement: by epoch 30 the cross-entropy on the 100 labelled images is ~4e-7 -- they are memorised, and
-    # the other 59,900 steer q(y|x) only through the two adversaries and the reconstruction. What is left is
-    # what the paper adds and this recipe does not: far wider networks (3000-3000), many more epochs, and a
-    # schedule that keeps the supervised step from converging first.
+    # test error 7.7% (target 3%): the 100 labels are memorised; the paper's wider, longer training is not tried
     "aae-semi100": ["--model", "aae", "--clusters", "10", "--labels", "100", "--arch", "mlp", "--hidden", "512,256",
                     "--latent-dim", "10", "--adv-lr", "3e-4", *COSINE, "--epochs", "30"],
 }

@@ -112,6 +112,14 @@ def tiny_zoo(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def shipped_server(tmp_path_factory):
+    """The app with the shipped models, as a class sees it (one server for the whole test session)."""
+    server = start_app(tmp_path_factory.mktemp("shipped"), ROOT / "pretrained", tmp_path_factory.mktemp("shippedruns"))
+    yield server
+    stop_app(server)
+
+
+@pytest.fixture(scope="session")
 def app_server(tmp_path_factory, tiny_zoo):
     """The app serving tiny real checkpoints from a temp zoo (one server for the whole test session)."""
     server = start_app(tmp_path_factory.mktemp("app"), tiny_zoo, tmp_path_factory.mktemp("appruns"))
@@ -124,7 +132,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
-SERVER_FIXTURES = {"app_server", "client", "clients"}  # fixtures that start (or talk to) the app as a server
+SERVER_FIXTURES = {"app_server", "client", "clients", "shipped_server"}  # fixtures that start (or talk to) the app as a server
 
 
 @pytest.hookimpl(tryfirst=True)

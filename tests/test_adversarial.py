@@ -1,4 +1,4 @@
-"""Generated bad inputs for every parser of user files (issue 24): safetensors headers, config.json, IDX files,
+"""Generated bad inputs for every parser of user files: safetensors headers, config.json, IDX files,
 embedding.npz and upload zips. Pass: the parser succeeds or raises its clear error (CheckpointError, DataError,
 ModelLoadError), never another exception, and the test process's peak memory grows by under 500 MB.
 

@@ -365,8 +365,11 @@ def test_the_conditional_tab_adds_the_shipped_conditional_models(page, app_serve
 
 
 def test_the_lesson_opens_on_the_page(page):
+    """The README's lesson, one step at a time (each step's tab shows its text)."""
     page.get_by_text("A 10-minute lesson (for class)").click()
-    page.get_by_text("A VAE encodes a region").first.wait_for(state="visible", timeout=15_000)
+    page.locator(".lesson-step", has_text="AE holes").first.wait_for(state="visible", timeout=15_000)
+    page.get_by_role("tab", name="Step 2").click()
+    page.locator(".lesson-step", has_text="A VAE encodes a region").first.wait_for(state="visible", timeout=15_000)
     page.get_by_text("A 10-minute lesson (for class)").click()  # closed again for the tests that follow
 
 
@@ -397,7 +400,7 @@ def test_the_report_card_lists_a_model_once_it_is_measured(page, app_server):
         row.wait_for(state="visible", timeout=15_000)
         cells = [c.strip() for c in row.locator("td").all_inner_texts()]
         assert cells[:2] == ["vae-2d", "VAE"]
-        assert cells[5:9] == [f"{results['neg_elbo']:.1f}", f"{results['recon_bce']:.1f}",
+        assert cells[3:7] == [f"{results['neg_elbo']:.1f}", f"{results['recon_bce']:.1f}",
                               f"{100 * results['knn_accuracy']:.0f}%", f"{100 * results['confident_share']:.0f}%"]
         listed = {cells.split("\t")[0].strip() for cells in fresh.locator("#report tbody tr").all_inner_texts()}
         assert "vae-2d" in listed and not listed & {"ae-2d", "aae-mixture10-2d", "cvae-2d", "vae-8d"}  # unmeasured

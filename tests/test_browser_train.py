@@ -115,7 +115,8 @@ STEP_JS = """async ([config, train]) => {
   const { JaxEngine } = await import("/static/train/engine.js");
   const { readSafetensors, writeSafetensors } = await import("/static/train/runfiles.js");
   const { stateShapes } = await import("/static/train/spec.js");
-  const read = async (name) => readSafetensors(new Uint8Array(await (await fetch(name)).arrayBuffer())).tensors;
+  const read = async (name) => readSafetensors(new Uint8Array(await (await fetch(name, { cache: "no-store" })).arrayBuffer())).tensors;
+  // no-store: every case writes these two files anew, and a cached copy of the last case's would be read
   const init = await read("/fixtures/init.safetensors"), batch = await read("/fixtures/batch.safetensors");
   const engine = await new JaxEngine().init(config, train, 0);
   engine.setWeights(init);

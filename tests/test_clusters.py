@@ -95,6 +95,7 @@ def test_balanced_subset_picks_exactly_n_balanced_and_seeded(n):
         balanced_subset(torch.tensor([0, 0, 1, 1, 1, 1]), 6, 2)
 
 
+@pytest.mark.slow
 def test_semi_supervised_training_uses_exactly_its_n_labels(small_data, tmp_path):
     """fit picks N = 30 labelled images (3 per class, seeded, saved with the weights); a training step reads
     their labels and no label of its batch."""
@@ -129,6 +130,7 @@ def test_semi_supervised_training_uses_exactly_its_n_labels(small_data, tmp_path
     assert not torch.equal(weights, relabelled)
 
 
+@pytest.mark.slow
 def test_unsupervised_training_reads_no_label(small_data):
     x, y = small_data.train.batch(torch.arange(64))
 
@@ -142,6 +144,7 @@ def test_unsupervised_training_reads_no_label(small_data):
     assert torch.equal(one_step(y), one_step(torch.randint(10, (64,))))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("labels", [0, 20])
 def test_checkpoint_round_trip_resume_and_export_without_training_weights(small_data, tmp_path, labels):
     from safetensors.torch import save_file
@@ -173,6 +176,7 @@ def test_checkpoint_round_trip_resume_and_export_without_training_weights(small_
                           run.model.decode(torch.zeros(2, 2), torch.tensor([0, 9])), atol=0.05)
 
 
+@pytest.mark.slow
 def test_eval_reports_cluster_accuracy_and_the_semi_supervised_error(small_data, tmp_path):
     semi = new_model(tiny(labels=20), seed=0)
     fit(semi, small_data, TrainConfig(epochs=1, batch_size=64), run_dir=tmp_path / "semi")
@@ -231,6 +235,7 @@ def test_sampled_from_and_label_count():
     assert tiny(clusters=16).clustered and not ModelConfig(model="aae").clustered
 
 
+@pytest.mark.slow
 def test_the_clustered_aae_overfits_a_tiny_batch():
     torch.manual_seed(0)
     net = build_model(tiny(clusters=4, latent_dim=4))
@@ -254,6 +259,7 @@ def clustered_run(tmp_path_factory, small_data):
     return folder
 
 
+@pytest.mark.slow
 def test_registry_entry_decodes_a_chosen_clusters_style_plane(clustered_run, small_data):
     from explorer.registry import make_entry
 
@@ -269,6 +275,7 @@ def test_registry_entry_decodes_a_chosen_clusters_style_plane(clustered_run, sma
     assert np.allclose(entry.decode(entry.encode(x.numpy()), np.arange(16) % 6), expected, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_cluster_summary_heads_and_confusion_figure(clustered_run, small_data):
     from explorer import clusters as views
     from explorer.registry import make_entry
@@ -333,6 +340,7 @@ def test_cluster_disc_noise_blurs_what_the_cluster_adversary_sees_in_training_on
         ModelConfig(model="aae", cluster_input="gumbel").validate()
 
 
+@pytest.mark.slow
 def test_the_clusters_tab_names_what_a_clustered_aae_found_and_merged(monkeypatch, tmp_path):
     """The Clusters tab on the shipped aae-cluster16: its heads, the confusion heatmap and the words agree."""
     from explorer import clusters

@@ -10,13 +10,11 @@ import torch
 from explorer import actions, render
 from explorer.registry import ModelLoadError, Registry, load_upload, unpack_upload
 from trainer.data import bundled_test_split
-from zoo import make_zoo
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    zoo = make_zoo(tmp_path_factory.mktemp("zoo"))
-    return Registry(pretrained=zoo, runs=tmp_path_factory.mktemp("runs"))
+def registry(tmp_path_factory, tiny_zoo):
+    return Registry(pretrained=tiny_zoo, runs=tmp_path_factory.mktemp("runs"), background=False)
 
 
 @pytest.fixture(scope="module")
@@ -115,11 +113,12 @@ def test_views_produce_images(entries, registry):
     assert actions.interpolation(entries, registry.test, 3, 2).ndim == 3
     cvae = registry.get("pretrained/cvae-2d")
     grid = actions.style_grid(cvae, registry.test, [0, 1])
+    label_w, row_h = grid.shape[1] - 11 * 60, (grid.shape[0] - 2) // 2  # 11 digits of 60 px a row, 2 rows
+    assert 60 < label_w < 250 and row_h > 60
     for row, i in enumerate((0, 1)):  # each row starts with the test digit whose style it keeps (drawn 2x)
-        y = row * (60 + 14) + 2
-        first = grid[y:y + 56:2, 130:130 + 56:2, 0]
+        y = row * row_h + 2
+        first = grid[y:y + 56:2, label_w:label_w + 56:2, 0]
         assert np.array_equal(first, render.to_uint8(1 - registry.test.images[i].float().numpy() / 255))
-    assert grid.shape[1] == 130 + 11 * 60
     with pytest.raises(ValueError, match="between 0 and"):
         actions.pick_test_digits(registry.test, "by index", indices="5, 99999")
     with pytest.raises(ValueError, match="whole numbers"):
@@ -228,7 +227,9 @@ def test_conditional_tab_draws_its_grids_on_open_or_says_what_to_add(registry, m
     six = [f"pretrained/{n}" for n in ("ae-2d", "vae-2d", "aae-mixture10-2d", "vae-8d")] + ["runs/a", "runs/b"]
     added = lambda keys: conditional.add_conditional(keys, session)["models"]["value"]  # noqa: E731
     assert added(six[:2]) == [*six[:2], "pretrained/cvae-2d"]
-    assert added(six) == [*six[1:], "pretrained/cvae-2d"]
+    assert added(six) == [*six[:5], "pretrained/cvae-2d"]  # the last picked of the models it does not need goes
+    assert session.said == ["Removed runs/b to make room for cvae-2d (at most 6 planes)"]  # (not a model here)
+    session.said.clear()
     assert added(["vae-2d", "cvae-2d"]) == keys  # typed names; nothing doubled
     monkeypatch.setattr(conditional, "SHIPPED", ("caae-2d",))  # none installed, none shown: say so
     with pytest.raises(gr.Error, match="No conditional model is installed"):

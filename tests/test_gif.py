@@ -10,7 +10,7 @@ from explorer import gif
 def registry(tiny_zoo, tmp_path_factory):
     from explorer.registry import Registry
 
-    return Registry(pretrained=tiny_zoo, runs=tmp_path_factory.mktemp("runs"))
+    return Registry(pretrained=tiny_zoo, runs=tmp_path_factory.mktemp("runs"), background=False)
 
 
 def frames_of(path) -> list[np.ndarray]:

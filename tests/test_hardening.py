@@ -326,6 +326,8 @@ def test_concurrent_clients_each_get_their_own_decoding(app_server):
     assert not failures and not any(t.is_alive() for t in threads)
 
 
+@pytest.mark.server
+@pytest.mark.slow
 def test_kill_9_while_training_leaves_a_resumable_run(tmp_path, tiny_zoo):
     """SIGKILL the app mid-epoch: the run folder holds the last finished epoch, --resume continues it, and the
     restarted app serves the run."""
@@ -372,40 +374,36 @@ def test_kill_9_while_training_leaves_a_resumable_run(tmp_path, tiny_zoo):
 
 
 @pytest.mark.browser
-def test_an_uploaded_model_switches_to_umap_and_closing_the_tab_deletes_it(app_server, tiny_zoo):
+def test_an_uploaded_model_switches_to_umap_and_closing_the_tab_deletes_it(app_server, tiny_zoo, chromium):
     """An uploaded 8-D model is shown on PCA while its UMAP is fitted in the background, and a timer puts the UMAP
     plane on the page when it is ready (nothing to click); closing the tab then deletes the upload."""
-    playwright = pytest.importorskip("playwright.sync_api")
-    from test_browser import ARGS, CHROMIUM
-
     def uploaded():
         return sorted(app_server.tmp.glob("latent-explorer-session-*/upload-*/model.safetensors"))
 
     before = uploaded()
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 768})
-        page.goto(app_server.url)
-        page.wait_for_selector(".le-plane canvas", timeout=60_000)
-        page.get_by_role("tab", name="Add a model").click()
-        page.locator("input[type=file]").last.set_input_files(
-            [str(tiny_zoo / "vae-8d" / "config.json"), str(tiny_zoo / "vae-8d" / "model.safetensors")])
-        page.wait_for_timeout(1000)
-        page.get_by_role("button", name="Load upload").click()
-        page.wait_for_function("() => document.body.innerText.includes('Loaded upload: vae-8d')", timeout=60_000)
-        page.get_by_role("tab", name="Latent planes").click()
-        page.wait_for_function("() => document.body.innerText.includes('upload: vae-8d · PCA') && "
-                               "document.querySelector('#status').innerText.includes('being computed')",
-                               timeout=30_000)
-        page.wait_for_function("() => document.body.innerText.includes('upload: vae-8d · UMAP')", timeout=300_000)
-        assert "being computed" not in page.locator("#status").inner_text()
-        mine = [f for f in uploaded() if f not in before]
-        assert len(mine) == 1
-        page.close()
-        deadline = time.time() + 60
-        while time.time() < deadline and mine[0].exists():
-            time.sleep(0.5)
-        browser.close()
+    context = chromium.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.goto(app_server.url)
+    page.wait_for_selector(".le-plane canvas", timeout=60_000)
+    page.get_by_role("tab", name="Add a model").click()
+    page.locator("input[type=file]").last.set_input_files(
+        [str(tiny_zoo / "vae-8d" / "config.json"), str(tiny_zoo / "vae-8d" / "model.safetensors")])
+    page.wait_for_timeout(1000)
+    page.get_by_role("button", name="Load upload").click()
+    page.wait_for_function("() => document.body.innerText.includes('Loaded upload: vae-8d')", timeout=60_000)
+    page.get_by_role("tab", name="Latent planes").click()
+    page.wait_for_function("() => document.body.innerText.includes('upload: vae-8d · PCA') && "
+                           "document.querySelector('#status').innerText.includes('being computed')",
+                           timeout=30_000)
+    page.wait_for_function("() => document.body.innerText.includes('upload: vae-8d · UMAP')", timeout=300_000)
+    assert "being computed" not in page.locator("#status").inner_text()
+    mine = [f for f in uploaded() if f not in before]
+    assert len(mine) == 1
+    page.close()
+    deadline = time.time() + 60
+    while time.time() < deadline and mine[0].exists():
+        time.sleep(0.5)
+    context.close()
     log = app_server.log.read_text()[-3000:]
     assert not mine[0].exists() and not mine[0].parent.parent.exists(), f"the closed tab's upload is on disk\n{log}"
     assert all(f.exists() for f in before), "another session's upload was deleted"
@@ -433,6 +431,7 @@ def test_an_upload_after_an_early_unload_is_still_deleted_when_the_tab_closes(ti
     assert not stored[0].parent.parent.exists() and not session.uploads
 
 
+@pytest.mark.slow
 def test_training_data_uploaded_after_an_early_unload_is_deleted_when_the_tab_closes(tmp_path, monkeypatch):
     """The same for the Train tab's IDX upload: its files live in the session folder until the job moves them into
     its run folder (which keeps them: the run can be measured and resumed later)."""

@@ -1,6 +1,6 @@
-"""Memory, disk and slots a stranger cannot take (issue 24, items 6-10, 13, 15, 16): nothing is built before a
-config's size is checked, request bodies are capped, echoed values are cut, sessions have upload caps, idle jobs
-give their slot back, damaged run folders are skipped, and private handlers check what they are sent."""
+"""Memory, disk and slots a stranger cannot take: nothing is built before a config's size is checked, request bodies
+are capped, echoed values are cut, sessions have upload caps, idle jobs give their slot back, damaged run folders
+are skipped, and private handlers check what they are sent."""
 from __future__ import annotations
 
 import http.client
@@ -43,7 +43,7 @@ def raw_call(url: str, label: str, data: list, event: str = "click") -> dict:
     raise AssertionError("the event stream ended without a result")
 
 
-# -- 6. a config's size is checked before anything is built -------------------------------------------------
+# -- Config size: checked before anything is built ----------------------------------------------------------
 @pytest.mark.parametrize("change,error", [
     (dict(hidden=[20000, 20000]), "hidden must be 1 to 8 whole numbers"),
     (dict(hidden=[8192] * 8), "parameters, more than the 50,000,000 allowed"),
@@ -65,7 +65,7 @@ def test_no_model_is_built_before_the_config_is_checked_against_the_weights_head
         C.load(folder)
 
 
-# -- 8. a job nobody watches gives its slot back ------------------------------------------------------------
+# -- Idle jobs: a job nobody watches gives its slot back ----------------------------------------------------
 def test_a_job_nobody_asks_about_stops_and_frees_its_slot(tmp_path):
     from explorer.jobs import JobManager
     from trainer.config import ModelConfig, TrainConfig
@@ -89,7 +89,7 @@ def test_a_job_nobody_asks_about_stops_and_frees_its_slot(tmp_path):
         job.thread.join(60)
 
 
-# -- 9. request bodies are capped, echoed values cut ---------------------------------------------------------
+# -- Request bodies: capped, and echoed values cut -----------------------------------------------------------
 def test_a_huge_request_body_gets_413_before_it_is_read_and_the_server_keeps_serving(app_server):
     from gradio_client import Client
 
@@ -133,7 +133,7 @@ def test_an_echoed_value_is_cut_in_the_message_and_the_log(app_server):
     assert app_server.log.stat().st_size - log_before < 10_000  # a short traceback, not the 60 KB key
 
 
-# -- 10. a session's uploads are capped, in number and bytes -------------------------------------------------
+# -- Upload limits: a session's uploads are capped, in number and bytes --------------------------------------
 def test_a_session_may_keep_a_few_uploads_and_a_few_hundred_megabytes(tiny_zoo, tmp_path, monkeypatch):
     import gradio as gr
 
@@ -159,7 +159,7 @@ def test_a_session_may_keep_a_few_uploads_and_a_few_hundred_megabytes(tiny_zoo, 
     assert len(list(Path(session.upload_dir).iterdir())) == 2  # the refused one left nothing
 
 
-# -- 13. a run folder's own files upload as they are ---------------------------------------------------------
+# -- Run folder uploads: a run folder's own files upload as they are -----------------------------------------
 def test_a_run_folder_uploads_with_its_own_files_and_its_name(app_server, tmp_path):
     from gradio_client import Client, handle_file
 
@@ -178,7 +178,7 @@ def test_a_run_folder_uploads_with_its_own_files_and_its_name(app_server, tmp_pa
     assert "Loaded **upload: vae-2d**." in message and "Ignored optimizer.safetensors, notes.json" in message
 
 
-# -- 15. one damaged run folder does not break the model list for everyone -----------------------------------
+# -- Damaged run folders: one does not break the model list for everyone -------------------------------------
 def test_damaged_run_folders_are_skipped_and_reported(app_server, tmp_path, monkeypatch):
     from gradio_client import Client
 
@@ -210,7 +210,7 @@ def test_damaged_run_folders_are_skipped_and_reported(app_server, tmp_path, monk
             shutil.rmtree(runs / name)
 
 
-# -- 16. private handlers check what they are sent; answers hold no server paths -----------------------------
+# -- Private handlers: they check what they are sent; answers hold no server paths ---------------------------
 def test_show_run_reached_through_the_raw_queue_takes_only_a_saved_runs_name(app_server):
     tiny_run(app_server.registry.runs / "shown-run", "vae")
     answers = {}

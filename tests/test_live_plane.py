@@ -73,6 +73,7 @@ def test_fp16_initializers_are_lossless_and_only_where_exact():
     onnx.checker.check_model(proto)
 
 
+@pytest.mark.slow
 def test_runs_are_exported_in_one_child_process_with_their_sources(tmp_path):
     """What the app does for runs and uploads: fresh exports the page may run; a bad job fails alone."""
     from explorer import onnx_export

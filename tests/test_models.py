@@ -83,6 +83,7 @@ def test_mixture_log_density_is_the_weighted_sum_of_its_gaussians():
     assert torch.allclose(copies, losses.gaussian_log_density(z), atol=1e-5)  # K copies of N(0, I) are N(0, I)
 
 
+@pytest.mark.slow
 def test_vae_mixture_prior_is_fitted_to_the_codes_and_used_everywhere():
     """prior_components=K: before fitting the prior is N(0, I) (the one-sample KL then averages to the exact one);
     after_epoch fits it to the codes; sampling, the KL and the IWAE weights all use the fitted mixture."""
@@ -124,6 +125,7 @@ def test_vae_uses_one_epsilon_per_element():
     assert z.std(0).sub(1).abs().max() < 0.1 and z.std(1).mean() > 0.5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model,arch", CASES)
 def test_overfits_a_tiny_batch(model, arch):
     """Each model lowers its reconstruction loss clearly on 16 fixed images."""

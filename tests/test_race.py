@@ -28,6 +28,7 @@ def wait(job, timeout=300):
     assert job.done, job.progress()
 
 
+@pytest.mark.slow
 def test_a_race_trains_every_model_as_one_job_and_streams_snapshots_within_epochs(small_data, tmp_path):
     manager = jobs.JobManager(tmp_path, total=1)
     configs = [ModelConfig(model="vae", hidden=(64,), kl_weight=w) for w in (1.0, 4.0)]
@@ -57,6 +58,7 @@ def test_a_race_trains_every_model_as_one_job_and_streams_snapshots_within_epoch
     # adversarial chart for a race without an AAE
 
 
+@pytest.mark.slow
 def test_a_race_with_one_seed_is_the_same_race_every_time(small_data, tmp_path):
     """The lanes train in threads that take turns; they must also start in turn, or their seeding and noise mix
     (the same seed once gave other curves on a second run)."""

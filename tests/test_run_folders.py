@@ -1,6 +1,6 @@
-"""Run folders are never lost or mixed up (issue 24, items 1-5): one mapping of run names to folders, a folder of
-the user's own files is not overwritten, derived files go with the weights they came from, runs of uploaded data
-keep their data, and a kill -9 at any moment leaves a folder that the next open makes consistent."""
+"""Run folders are never lost or mixed up: one mapping of run names to folders, a folder of the user's own files is
+not overwritten, derived files go with the weights they came from, runs of uploaded data keep their data, and a
+kill -9 at any moment leaves a folder that the next open makes consistent."""
 from __future__ import annotations
 
 import json
@@ -24,13 +24,7 @@ from trainer import checkpoint as C
 from trainer.config import ConfigError, ModelConfig, TrainConfig
 from trainer.data import load_dataset
 from trainer.train import fit, new_model
-
-
-def cli(*args, **kwargs):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("LATENT_EXPLORER_DATA", None)
-    return subprocess.run([sys.executable, "-m", "trainer", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=300, **kwargs)
+from trainer_cli import cli  # noqa: F401 (a fixture: the CLI in this process)
 
 
 def tiny_run(folder: Path, model: str = "vae", epochs: int = 1) -> Path:
@@ -45,7 +39,7 @@ def files_of(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
-# -- 1. one function maps a run name to its folder ---------------------------------------------------------
+# -- Run names: one function maps a run name to its folder -------------------------------------------------
 @pytest.mark.parametrize("name", ["", " my-run", "my-run ", "../x", "a/b", "/etc", ".hidden", "-flag", "x" * 65,
                                   "a:b", "tab\there", None, 7])
 def test_run_names_that_are_not_plain_folder_names_are_refused(tmp_path, name):
@@ -109,8 +103,9 @@ def test_a_unicode_run_name_is_kept(tmp_path):
     assert C.load(tmp_path / "ニューラル").epoch == 1
 
 
-# -- 2. a folder of the user's own files is not a run to overwrite ------------------------------------------
-def test_train_out_refuses_a_folder_of_other_files_unless_overwrite(tmp_path):
+# -- Overwrites: a folder of the user's own files is not a run to overwrite ---------------------------------
+@pytest.mark.slow
+def test_train_out_refuses_a_folder_of_other_files_unless_overwrite(cli, tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "metrics.json").write_text('{"my": "numbers"}')
@@ -131,9 +126,10 @@ def test_train_out_refuses_a_folder_of_other_files_unless_overwrite(tmp_path):
     assert r.returncode == 2 and "is a file, not a run folder" in r.stderr
 
 
-# -- 3. a derived file never outlives the weights it was made from ------------------------------------------
+# -- Derived files: never outlive the weights they were made from -------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["overwrite", "resume"])
-def test_new_weights_delete_the_old_embedding(tmp_path, tiny_zoo, how):
+def test_new_weights_delete_the_old_embedding(cli, tmp_path, tiny_zoo, how):
     """A copy of an AE run with its embedding.npz, then --overwrite with a VAE (or --resume): the app must show the
     new weights' codes, not the old file's."""
     from explorer.registry import make_entry
@@ -154,7 +150,7 @@ def test_new_weights_delete_the_old_embedding(tmp_path, tiny_zoo, how):
     assert not np.allclose(entry.latents, old, atol=1e-2)
 
 
-# -- 4. a run of uploaded data keeps its data ----------------------------------------------------------------
+# -- Uploaded data: a run of uploaded data keeps its data ----------------------------------------------------
 def test_a_run_of_uploaded_idx_files_resumes_and_measures_after_the_session_is_gone(app_server, tmp_path):
     from gradio_client import Client, handle_file
 
@@ -182,7 +178,8 @@ def test_a_run_of_uploaded_idx_files_resumes_and_measures_after_the_session_is_g
     assert "on 20 test digits" in client.predict("uploaded-data", api_name="/measure_run")
 
 
-# -- 5. kill -9 at any moment --------------------------------------------------------------------------------
+# -- Crash safety: kill -9 at any moment ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_kill_9_of_a_training_cli_at_random_moments_leaves_a_folder_the_next_open_makes_consistent(tmp_path):
     """Kill a real `python -m trainer train` with SIGKILL, again and again, each time continuing the run with
     --resume: every other kill at a random moment, the others the moment a save's temp file appears (epochs of one

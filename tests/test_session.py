@@ -19,7 +19,7 @@ def shipped(monkeypatch, tmp_path):
     from explorer.registry import Registry
     from explorer.ui import models
 
-    registry = Registry(pretrained=ROOT / "pretrained", runs=tmp_path / "runs")
+    registry = Registry(pretrained=ROOT / "pretrained", runs=tmp_path / "runs", background=False)
     monkeypatch.setattr(models, "REGISTRY", registry)
     return registry
 
@@ -121,6 +121,7 @@ def slowly(fn, seconds):
     return run
 
 
+@pytest.mark.server
 @pytest.mark.browser
 def test_a_pin_sent_while_another_is_handled_is_not_lost(monkeypatch, chromium):
     """Bug: the page's pin event dropped a pin sent while the last one was handled (Gradio's trigger_mode "once"),

@@ -104,8 +104,9 @@ def _read_only_command(folder, command: list[str]) -> tuple[list[str], bool]:
     return ["unshare", "-m", "sh", "-c", script], True
 
 
+@pytest.mark.server
 @pytest.mark.browser
-def test_the_app_starts_as_a_space_starts(tmp_path):
+def test_the_app_starts_as_a_space_starts(tmp_path, chromium):
     """Exactly the deploy's files in a fresh, read-only folder, with the environment a Space sets: the page
     loads, a point decodes (on the server and in the page), and the app writes only to its temp folder."""
     import os
@@ -144,17 +145,15 @@ def test_the_app_starts_as_a_space_starts(tmp_path):
 
         client = Client(url, verbose=False)
         assert client.predict(["pretrained/vae-2d"], 0, 0.5, -0.5, "umap", "auto", api_name="/decode")
-        from playwright.sync_api import sync_playwright
-        from test_browser import ARGS, CHROMIUM, LIVE
+        from test_browser import LIVE
 
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": 1366, "height": 768})
-            page.goto(url)
-            page.wait_for_function(LIVE, timeout=120_000)  # the shipped decoders, run in the page
-            page.get_by_role("tab", name="Train").click()
-            note = page.locator("#train-note").inner_text()
-            browser.close()
+        context = chromium.new_context(viewport={"width": 1366, "height": 768})
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_function(LIVE, timeout=120_000)  # the shipped decoders, run in the page
+        page.get_by_role("tab", name="Train").click()
+        note = page.locator("#train-note").inner_text()
+        context.close()
         if read_only:
             assert "not writable here, so runs are saved in a temporary folder" in note
         else:

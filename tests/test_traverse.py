@@ -12,7 +12,7 @@ from explorer import actions
 def registry(tiny_zoo, tmp_path_factory):
     from explorer.registry import Registry
 
-    return Registry(pretrained=tiny_zoo, runs=tmp_path_factory.mktemp("runs"))
+    return Registry(pretrained=tiny_zoo, runs=tmp_path_factory.mktemp("runs"), background=False)
 
 
 def test_dim_kl_is_the_mean_kl_of_each_dim_and_orders_the_rows(registry):
@@ -36,19 +36,20 @@ def test_a_traversal_moves_one_dim_per_row(registry):
     ae = registry.get("pretrained/ae-2d")
     z0 = ae.latents[5]
     image, rows = actions.traversal(ae, registry.test, z0, span=2.0, steps=5)
-    assert rows == ["z1", "z2"] and image.shape[1] == 130 + 5 * 60
+    cell = 60
+    label_w = image.shape[1] - 5 * cell  # the row labels' width (render.image_table sizes it for its text)
+    assert rows == ["z1", "z2"] and 20 < label_w < 200
     scale = actions.traversal_scale(ae)
     assert np.allclose(scale, ae.latents.std(0), rtol=1e-5)  # an AE: the spread of its codes
     assert np.array_equal(actions.traversal_scale(registry.get("pretrained/vae-8d")), np.ones(8, np.float32))
     # the middle column of row z1 is the decoded code itself, the last column z1 + 2 sigma
-    cell = 60
-    middle = image[2:2 + 56:2, 130 + 2 * cell:130 + 2 * cell + 56:2, 0]
+    middle = image[2:2 + 56:2, label_w + 2 * cell:label_w + 2 * cell + 56:2, 0]
     from explorer.render import to_uint8
 
     assert np.array_equal(middle, to_uint8(1 - ae.decode(z0[None])[0]))
     moved = z0.copy()
     moved[0] += 2 * scale[0]
-    last = image[2:2 + 56:2, 130 + 4 * cell:130 + 4 * cell + 56:2, 0]
+    last = image[2:2 + 56:2, label_w + 4 * cell:label_w + 4 * cell + 56:2, 0]
     assert np.array_equal(last, to_uint8(1 - ae.decode(moved[None])[0]))
 
 
@@ -75,26 +76,23 @@ def test_the_traverse_endpoint(app_server):
 
 
 @pytest.mark.browser
-def test_the_sliders_decode_the_edited_code_in_the_page(app_server):
-    from test_browser import ARGS, CHROMIUM, LIVE, open_app, settle
+def test_the_sliders_decode_the_edited_code_in_the_page(app_server, chromium):
+    from test_browser import LIVE, open_app, settle
 
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = open_app(browser, app_server.url)
-        page.wait_for_function(LIVE, timeout=120_000)
-        page.get_by_role("tab", name="Latent traversal").click()
-        page.wait_for_function("() => window.latentTraverse && window.latentTraverse.lastImage", timeout=60_000)
-        page.wait_for_selector("#traversal img", timeout=30_000)
-        settle(page)
-        requests = []
-        page.on("request", lambda r: requests.append(r.url))
-        page.locator(".lt-range").nth(1).fill("2")  # z2 + 2 sigma
-        page.wait_for_timeout(300)
-        assert requests == [], "a slider asked the server"
-        got = np.asarray(page.evaluate("() => window.latentTraverse.lastImage"))
-        entry = app_server.registry.get("pretrained/ae-2d")
-        z = entry.latents[0].copy()
-        z[1] += 2 * actions.traversal_scale(entry)[1]
-        assert np.abs(got - entry.decode(z[None])[0].ravel()).max() <= 2 / 255
-        browser.close()
+    page = open_app(chromium, app_server.url)
+    page.wait_for_function(LIVE, timeout=120_000)
+    page.get_by_role("tab", name="Latent traversal").click()
+    page.wait_for_function("() => window.latentTraverse && window.latentTraverse.lastImage", timeout=60_000)
+    page.wait_for_selector("#traversal img", timeout=30_000)
+    settle(page)
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.locator(".lt-range").nth(1).fill("2")  # z2 + 2 sigma
+    page.wait_for_timeout(300)
+    assert requests == [], "a slider asked the server"
+    got = np.asarray(page.evaluate("() => window.latentTraverse.lastImage"))
+    entry = app_server.registry.get("pretrained/ae-2d")
+    z = entry.latents[0].copy()
+    z[1] += 2 * actions.traversal_scale(entry)[1]
+    assert np.abs(got - entry.decode(z[None])[0].ravel()).max() <= 2 / 255
+    page.context.close()

@@ -78,6 +78,7 @@ def test_two_quick_model_picks_show_as_many_models_as_the_picker_holds(app_serve
 
 
 # -- 18. Compare before the first epoch --------------------------------------------------------------------
+@pytest.mark.slow
 def test_compare_before_the_first_epoch_warns_and_keeps_the_picker(tab, warnings_said):
     from explorer.ui.session import Session
     from explorer.ui.train import compare_run
@@ -94,6 +95,7 @@ def test_compare_before_the_first_epoch_warns_and_keeps_the_picker(tab, warnings
 
 
 # -- 19. Saved runs lists a run as soon as its job ends --------------------------------------------------------
+@pytest.mark.slow
 def test_the_last_tick_of_a_job_lists_its_run_under_saved_runs_and_picks_it(tab):
     job, session = finished_job(tab, "listed")
     out = tab.poll(session)
@@ -101,6 +103,7 @@ def test_the_last_tick_of_a_job_lists_its_run_under_saved_runs_and_picks_it(tab)
 
 
 # -- 20. after Resume the replay slider runs over the epochs it shows ----------------------------------------
+@pytest.mark.slow
 def test_after_resume_the_replay_slider_runs_over_the_resumed_epochs(tab):
     job, session = finished_job(tab, "resumed", epochs=2)
     job_id = tab.resume("resumed", 4, session)["job_id"]
@@ -112,6 +115,7 @@ def test_after_resume_the_replay_slider_runs_over_the_resumed_epochs(tab):
 
 
 # -- 21. the words on the page -------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_stop_on_a_finished_job_says_there_is_nothing_to_stop(tab):
     job, session = finished_job(tab, "done-already", epochs=1)
     assert tab.train_stop(job.id, session) == "**done-already** has already finished: there is nothing to stop."
@@ -122,13 +126,14 @@ def test_a_bad_model_number_warns_and_keeps_the_decoded_panel(tiny_zoo, tmp_path
     from explorer.ui import models, planes
     from explorer.ui.session import Session
 
-    monkeypatch.setattr(models, "REGISTRY", Registry(pretrained=tiny_zoo, runs=tmp_path))
+    monkeypatch.setattr(models, "REGISTRY", Registry(pretrained=tiny_zoo, runs=tmp_path, background=False))
     keys = ["pretrained/ae-2d", "pretrained/vae-2d"]
     assert planes.decode_at(keys, 7, 0.0, 0.0, "umap", "auto", session=Session()) == {}  # nothing changes
     assert warnings_said == ["Model # 7 is not shown: the shown models are numbered 0 to 1."]
     assert planes.decode_at(keys, 1, 0.0, 0.0, "umap", "auto", session=Session())["decoded"].ndim == 3
 
 
+@pytest.mark.slow
 def test_the_report_says_how_many_test_digits_each_model_was_measured_on_and_its_beta(tmp_path):
     from explorer.registry import REPORT_COLUMNS, report_card
     from explorer.ui import header

@@ -259,7 +259,8 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """The CLI; returns its exit code (0 done, 1 a run that did not finish, 2 a user error, 130 interrupted)."""
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":

@@ -168,12 +168,12 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def find_idx_folder(root: str | Path, *, need_train: bool = True) -> Path:
+def find_idx_folder(root: str | Path) -> Path:
     """The folder holding the IDX files: ``root`` itself, or torchvision's ``root/<Name>/raw``."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DataError(f"{root}: no such folder")
-    wanted = ["test_images", "test_labels"] + (["train_images", "train_labels"] if need_train else [])
+    wanted = ["test_images", "test_labels", "train_images", "train_labels"]
     candidates = [root, root / "raw"] + sorted(p for p in root.glob("*/raw") if p.is_dir())
     for folder in candidates:
         if all(_find(folder, FILES[k]) for k in wanted):
@@ -293,13 +293,6 @@ def load_run_dataset(info: dict, path: str | Path | None = None, *, run_dir: str
     if not source or not Path(source).exists():
         raise DataError(f"{source}: the data this run was trained on is not here; pass --data PATH")
     return load_dataset(source, classes=info.get("classes"))
-
-
-def load_test_split(path: str | Path | None = None) -> Split:
-    """The held-out split of a folder, or the bundled MNIST test split."""
-    if path is None:
-        return bundled_test_split()
-    return read_split(find_idx_folder(path, need_train=False), "test")
 
 
 def _download_mnist(root: str | Path) -> Path:

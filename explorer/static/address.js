@@ -3,8 +3,10 @@
 const COPIED = 2000; // ms the Copy link button says so
 
 export function selectedTab(tabIds) {
-  // the id (in a shared link) of the app's selected tab, or null; tabIds: a tab's label -> its id
-  const tab = [...document.querySelectorAll("button[role=tab]")].find((b) => b.getAttribute("aria-selected") === "true");
+  // the id (in a shared link) of the app's selected tab, or null; tabIds: a tab's label -> its id (the page has
+  // other tab bars too, such as the lesson's steps: only the app's tabs count)
+  const tab = [...document.querySelectorAll("button[role=tab]")]
+    .find((b) => b.getAttribute("aria-selected") === "true" && b.textContent.trim() in tabIds);
   return (tab && tabIds[tab.textContent.trim()]) || null;
 }
 

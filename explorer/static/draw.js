@@ -13,8 +13,8 @@ export function tickText(v) {
   return String(Number(v.toPrecision(6))).replace("-", "\u2212");
 }
 
-export function drawAxes(g, rect, size, extent, axes, scale, at) {
-  // the frame, the ticks with their values and the axes' names around a plane's data rectangle
+export function drawAxes(g, rect, size, extent, axes, scale, at, count = 5) {
+  // the frame, about `count` ticks per axis with their values, and the axes' names around a plane's data rectangle
   const [xmin, xmax, ymin, ymax] = extent;
   const bottom = rect.top + rect.side;
   g.strokeStyle = "#969696";
@@ -25,14 +25,14 @@ export function drawAxes(g, rect, size, extent, axes, scale, at) {
   g.font = `${Math.round(14 * scale)}px system-ui, sans-serif`;
   g.textAlign = "center";
   g.textBaseline = "top";
-  for (const t of ticks(xmin, xmax)) {
+  for (const t of ticks(xmin, xmax, count)) {
     const [u] = at(t, ymin);
     g.beginPath(); g.moveTo(u, bottom); g.lineTo(u, bottom + TICK); g.stroke();
     g.fillText(tickText(t), u, bottom + TICK + 1);
   }
   g.textAlign = "right";
   g.textBaseline = "middle";
-  for (const t of ticks(ymin, ymax)) {
+  for (const t of ticks(ymin, ymax, count)) {
     const [, v] = at(xmin, t);
     g.beginPath(); g.moveTo(rect.left - TICK, v); g.lineTo(rect.left, v); g.stroke();
     g.fillText(tickText(t), rect.left - TICK - 2, v);
@@ -42,7 +42,7 @@ export function drawAxes(g, rect, size, extent, axes, scale, at) {
   g.textBaseline = "bottom";
   g.fillText(axes[0], rect.left + rect.side / 2, size - 1);
   g.save();
-  g.translate(13, rect.top + rect.side / 2);
+  g.translate(Math.round(13 * scale), rect.top + rect.side / 2);
   g.rotate(-Math.PI / 2);
   g.textBaseline = "middle";
   g.fillText(axes[1], 0, 0);
@@ -84,14 +84,17 @@ export function drawOutsideNote(g, rect, u, v) {
   g.fillText("outside its codes", u + (g.textAlign === "left" ? 12 : -12), v - 6);
 }
 
-export function drawEllipse(g, at, mu, cov, sigmas, { color, width, dash = [], fill = null }) {
-  // the level sets of N(mu, [[c0, c1], [c1, c2]]) at `sigmas`: the eigenvectors give the tilt
-  const [a, b, d] = cov;
+export function ellipseAxes([a, b, d]) {
+  // N(mu, [[a, b], [b, d]]): its variances along its axes (the eigenvalues, largest first) and the tilt
   const tr = (a + d) / 2;
   const disc = Math.sqrt(Math.max(((a - d) / 2) ** 2 + b * b, 0));
   const l1 = tr + disc;
-  const l2 = Math.max(tr - disc, 0);
-  const angle = Math.abs(b) < 1e-12 && a >= d ? 0 : Math.atan2(l1 - a, b);
+  return { l1, l2: Math.max(tr - disc, 0), angle: Math.abs(b) < 1e-12 && a >= d ? 0 : Math.atan2(l1 - a, b) };
+}
+
+export function drawEllipse(g, at, mu, cov, sigmas, { color, width, dash = [], fill = null }) {
+  // the level sets of N(mu, cov) at `sigmas` (cov as [c11, c12, c22]): the eigenvectors give the tilt
+  const { l1, l2, angle } = ellipseAxes(cov);
   g.strokeStyle = color;
   g.lineWidth = width;
   g.setLineDash(dash);
@@ -137,4 +140,30 @@ export function paintDigit(pixels, img, fade) {
     const v = Math.round(Math.min(Math.max(1 - img[i] * fade, 0), 1) * 255);
     px[4 * i] = v; px[4 * i + 1] = v; px[4 * i + 2] = v; px[4 * i + 3] = 255;
   }
+}
+
+export function drawZoom(g, box, mu, cov, zoom, style, scale, title) {
+  // an inset `box` ({left, top, side}) that shows q(z|x) around its mean at `zoom` px per unit of z, with its 1
+  // and 2 sigma outlines to scale and a `title`: on the plane itself a typical one is a dot
+  g.save();
+  g.fillStyle = "rgba(255, 255, 255, 0.94)";
+  g.strokeStyle = style.color;
+  g.lineWidth = 1.5;
+  g.fillRect(box.left, box.top, box.side, box.side);
+  g.strokeRect(box.left + 0.5, box.top + 0.5, box.side - 1, box.side - 1);
+  g.beginPath();
+  g.rect(box.left, box.top, box.side, box.side);
+  g.clip();
+  const cu = box.left + box.side / 2;
+  const cv = box.top + box.side / 2;
+  const at = (x, y) => [cu + (x - mu[0]) * zoom, cv - (y - mu[1]) * zoom];
+  drawEllipse(g, at, mu, cov, [1, 2], style);
+  g.fillStyle = style.color;
+  g.beginPath(); g.arc(cu, cv, 2.5, 0, 2 * Math.PI); g.fill();
+  g.fillStyle = INK;
+  g.font = `${Math.round(Math.min(13 * scale, box.side / 6))}px system-ui, sans-serif`;
+  g.textAlign = "left";
+  g.textBaseline = "top";
+  g.fillText(title, box.left + 4, box.top + 3);
+  g.restore();
 }

@@ -23,14 +23,13 @@ import { paintTile, showLegend, showLinks, showOptions, showTiles, showVerdict }
 
 const PIN_DELAY = 350; // ms after the last arrow key before the walked point is pinned
 const STATS = 400; // pointer moves whose repaint time is kept (window.latentExplorer.stats())
-const PROJECTOR_SCALE = 1.35; // projector mode: text and lines a third bigger
 const TAB_SETTLE = 50; // ms for Gradio to mark a clicked tab selected
 
 class LivePlanes {
   constructor(element, trigger, tabIds = {}) {
     this.root = element;
     this.trigger = trigger;
-    this.tabIds = tabIds; // a tab's label -> its id in a shared link (explorer/ui.py TAB_IDS)
+    this.tabIds = tabIds; // a tab's label -> its id in a shared link (explorer/ui/app.py TABS)
     this.view = null;
     this.models = [];
     this.pinned = null; // {model, x, y}: what the server knows
@@ -80,6 +79,7 @@ class LivePlanes {
     this.pinned = { ...view.pinned };
     this.point = this.pinned;
     this.frame.box.classList.toggle("le-projector", Boolean(view.projector));
+    document.documentElement.classList.toggle("le-projector-page", Boolean(view.projector)); // tabs, labels too
     this.renderLinks();
     showLegend(this.frame.legend, view.palette || []);
     let loaded;
@@ -90,7 +90,7 @@ class LivePlanes {
     }
     if (generation !== this.generation) return; // a newer view arrived meanwhile
     this.models = loaded;
-    this.planes.show(loaded, view.rules, view.projector ? PROJECTOR_SCALE : 1);
+    this.planes.show(loaded, view.rules, view.projector ? view.rules.projector_scale : 1);
     this.tiles = showTiles(this.frame.tiles, loaded);
     showOptions(this.frame.options, loaded, this.ellipses, view.rules.random_ellipses, () => this.drawOverlays());
     this.layout();

@@ -1,8 +1,9 @@
-// js_on_load of the live planes component (explorer/ui.py): load the page's code (explorer/static/live_plane.js)
-// and hand it this component. The component triggers these events for the server: 'pin' (the pinned point).
+// js_on_load of the components that the page's modules draw (explorer/ui/page.py mounted()): load the module
+// (live_plane.js, traverse.js, scatter_hover.js, train/panel.js) and hand it this component, its props, and
+// Gradio's trigger (the live planes send 'pin') and watch.
 const host = element.querySelector(".le-host") || element;
-import(props.module_url)
+import(props.module_url || host.dataset.module)
   .then((code) => code.mount(host, props, trigger, watch))
   .catch((error) => {
-    host.textContent = `The live planes could not start (${error.message}). Reload the page.`;
+    host.textContent = `This part of the page could not start (${error.message}). Reload the page.`;
   });

@@ -3,7 +3,8 @@
 // the drawn digit's star, q(z|x) ellipses). The controller (live_plane.js) decides what is shown; input.js listens.
 
 import { canvas, el } from "./dom.js";
-import { drawAxes, drawCrosshair, drawEllipse, drawOutsideNote, drawPinMark, drawRing, drawStar } from "./draw.js";
+import { drawAxes, drawCrosshair, drawEllipse, drawOutsideNote, drawPinMark, drawRing, drawStar, drawZoom,
+         ellipseAxes } from "./draw.js";
 import { inside, planeRect, toCanvas, toPlane } from "./rules.js";
 
 const SPREAD = 7919; // a prime: test digits (r * SPREAD + SPREAD_START) % n, r = 0, 1, ..., spread over the split,
@@ -11,6 +12,8 @@ const SPREAD_START = 13; // the same ones every time
 const POINTED = { color: "#1d4ed8", width: 2.5, fill: "rgba(29, 78, 216, 0.18)" }; // q(z|x) of the digit at the point
 const DRAWN = { color: "#b8860b", width: 2.5, dash: [5, 3] }; // q(z|x) of the drawn digit
 const RANDOM_WIDTH = 1.5;
+const ZOOM_BELOW = 30; // px across a 2-sigma outline under which it is shown again, larger, in an inset
+const ZOOM_SIDE = 120; // px of that inset
 
 export class Planes {
   constructor(container, listen) {
@@ -36,7 +39,9 @@ export class Planes {
       over.setAttribute("aria-label", `${m.title}: latent plane; arrow keys move the point`);
       stack.append(base, over);
       const note = el("div", "le-note");
-      card.append(el("figcaption", "le-title", m.title), stack, note);
+      card.append(el("figcaption", "le-title", m.title));
+      if (m.caption) card.append(el("div", "le-caption", m.caption)); // what the plane cannot show, and why
+      card.append(stack, note);
       this.root.append(card);
       this.listen(over, k);
       return { card, base, over, note };
@@ -62,7 +67,7 @@ export class Planes {
   }
 
   rect(k) {
-    return planeRect(this.cards[k].size, this.rules.margins);
+    return planeRect(this.cards[k].size, this.scale > 1 ? this.rules.projector_margins : this.rules.margins);
   }
 
   at(k) {
@@ -87,7 +92,8 @@ export class Planes {
     const rect = this.rect(k);
     g.imageSmoothingEnabled = true;
     g.drawImage(m.image, rect.left, rect.top, rect.side, rect.side);
-    drawAxes(g, rect, c.size, m.extent, m.axes, this.scale, this.at(k));
+    const count = Math.max(2, Math.floor(rect.side / (this.rules.tick_px * this.scale))); // values apart
+    drawAxes(g, rect, c.size, m.extent, m.axes, this.scale, this.at(k), count);
   }
 
   drawOverlays({ targets, pinned, point, ellipses, palette }) {
@@ -131,15 +137,40 @@ export class Planes {
         drawEllipse(g, at, ...of(i), [1], { color, width: RANDOM_WIDTH });
       }
     }
-    if (ellipses.pointed && target) drawEllipse(g, at, ...of(target.near), [1, 2], POINTED);
+    if (ellipses.pointed && target) {
+      drawEllipse(g, at, ...of(target.near), [1, 2], POINTED);
+      this.zoomIn(g, k, ...of(target.near));
+    }
     if (m.drawn_q) drawEllipse(g, at, m.drawn_q.mu, m.drawn_q.cov, [1, 2], DRAWN);
+  }
+
+  zoomIn(g, k, mu, cov) {
+    // a 2-sigma outline smaller than ZOOM_BELOW px shows as a dot: draw it again, larger, in an inset (in the
+    // corner away from the point), so the lesson's "a VAE encodes a region" can be seen
+    const rect = this.rect(k);
+    const [xmin, xmax] = this.models[k].extent;
+    const perUnit = rect.side / (xmax - xmin);
+    const { l1 } = ellipseAxes(cov);
+    const outline = 2 * 2 * Math.sqrt(l1) * perUnit; // px across the 2-sigma outline on the plane
+    if (!(outline > 0) || outline >= ZOOM_BELOW * this.scale) return;
+    const side = Math.round(Math.min(ZOOM_SIDE * this.scale, rect.side * 0.45));
+    const [u, v] = this.at(k)(mu[0], mu[1]);
+    const right = u < rect.left + rect.side / 2; // the side of the plane away from the point
+    const lower = v < rect.top + rect.side / 2;
+    const box = { left: right ? rect.left + rect.side - side - 4 : rect.left + 4,
+                  top: lower ? rect.top + rect.side - side - 4 : rect.top + 4, side };
+    const zoom = (side * 0.7) / (4 * Math.sqrt(l1)); // the 2-sigma outline across 70% of the inset
+    drawZoom(g, box, mu, cov, zoom, POINTED, this.scale, `\u00d7${Math.round(zoom / perUnit)}`);
   }
 
   note(k, t) {
     // under plane k: where its target is and why
     const note = this.cards[k].note;
+    const cov = this.models[k].arrays.cov; // a 2-D VAE: how large the region is that the digit there encodes to
+    const sigma = cov ? ellipseAxes(Array.from(cov.slice(3 * t.near, 3 * t.near + 3))) : null;
     note.textContent = `(${t.point[0].toFixed(2)}, ${t.point[1].toFixed(2)}) \u00b7 ${t.how}` +
-      (t.outside ? " \u00b7 outside its codes" : "");
+      (t.outside ? " \u00b7 outside its codes" : "") +
+      (sigma ? ` \u00b7 q(z|x): \u03c3 ${Math.sqrt(sigma.l1).toFixed(2)} \u00d7 ${Math.sqrt(sigma.l2).toFixed(2)}` : "");
     note.classList.toggle("le-outside", t.outside);
   }
 }

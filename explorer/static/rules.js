@@ -156,14 +156,16 @@ export function ticks(lo, hi, n = 5) {
 
 export function planeSize(n, width, height, layout) {
   // the biggest planes for n models in a box of width x height: try every number of columns; when none keeps
-  // every row in view, the widest rows of layout.min px (layout: the view's rules.layout)
+  // every row in view with planes of layout.min px or more, as wide as they can be in one row (up to 3 models)
+  // or two (layout: the view's rules.layout)
+  const wide = (cols) => Math.floor((width - layout.gap * (cols - 1)) / cols);
   let best = 0;
   for (let cols = 1; cols <= n; cols++) {
     const rows = Math.ceil(n / cols);
-    const wide = Math.floor((width - layout.gap * (cols - 1)) / cols);
     const tall = Math.floor((height - layout.title * rows - layout.key) / rows);
-    best = Math.max(best, Math.min(layout.max, wide, Math.max(tall, layout.min)));
+    if (tall >= layout.min) best = Math.max(best, Math.min(layout.max, wide(cols), tall));
   }
+  if (best < layout.min) best = Math.min(layout.max, wide(n <= 3 ? n : Math.ceil(n / 2)));
   return Math.max(Math.min(best, width), layout.smallest);
 }
 

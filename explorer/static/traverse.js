@@ -50,6 +50,7 @@ class TraverseSliders {
       const shown = el("span", "lt-value", "+0.0σ");
       input.addEventListener("input", () => {
         this.z[j] = view.z0[j] + Number(input.value) * view.scale[j];
+        this.moved = j; // the note names it, whichever dim it is
         shown.textContent = `${Number(input.value) >= 0 ? "+" : ""}${Number(input.value).toFixed(1)}σ`;
         this.decode();
       });
@@ -114,7 +115,8 @@ class TraverseSliders {
     g.putImageData(img, 0, 0);
     this.lastImage = Array.from(probs);
     this.note.textContent = `z = (${Array.from(this.z.slice(0, 4), (v) => v.toFixed(2)).join(", ")}` +
-      `${this.z.length > 4 ? ", \u2026" : ""})`;
+      `${this.z.length > 4 ? ", \u2026" : ""})` +
+      (this.moved >= 4 ? ` \u00b7 z${this.moved + 1} = ${this.z[this.moved].toFixed(2)}` : "");
   }
 }
 

@@ -48,7 +48,7 @@ def upload(files, keys, session, request: gr.Request = None) -> dict:
     except (ModelLoadError, CheckpointError, OSError) as e:
         raise gr.Error(f"Upload refused: {e}") from None
     session.uploads[entry.key] = entry
-    shown, _ = with_room(keys or [], [entry.key])
+    shown = with_room(keys or [], [entry.key], session=session)
     names = ", ".join(plain(name, 80, quoted=False) for name in ignored)
     note = f" Ignored {names}: not needed to show a model." if ignored else ""
     return {"models": gr.update(choices=choices(session), value=shown),

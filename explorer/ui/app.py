@@ -1,6 +1,7 @@
 """The Gradio app: lays out the header and the tabs (one module each), wires them, and launches."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -20,7 +21,7 @@ from .text import escape_errors
 TABS = (planes, scatter, grids, reconstructions, traversal, samples, conditional, clusters, train, add_model)
 TAB_IDS = tuple(tab.TAB[0] for tab in TABS)  # the names a shared link's tab= takes
 SESSION_TTL = 4 * 3600  # seconds: a session idle this long is dropped with its uploads (API clients never "close")
-CSS = (live.STATIC / "app.css").read_text()
+HEAD = f'<link rel="stylesheet" href="{live.static_url("app.css")}">'  # not launch(css=): Gradio scopes that
 
 
 def build() -> gr.Blocks:
@@ -39,6 +40,9 @@ def build() -> gr.Blocks:
         page.view_inputs = [page.models, page.projection, page.background, page.points, page.label, page.session]
         for tab in (*TABS, gifs):
             tab.wire(page)
+        for tab_id, tab in page.tab_of.items():
+            tab.select(functools.partial(open_tab, tab_id), [page.session], None, api_visibility="private",
+                       show_progress="hidden")
         opened = demo.load(**page.handler(header.remember_owner, ("owner",)), inputs=[page.owner, page.session],
                            api_visibility="private")
         opened.then(**train.attach(page)).then(
@@ -54,6 +58,11 @@ def build() -> gr.Blocks:
 def new_session() -> Session:
     """Each new page's state (gr.State calls this; not the class itself, which Gradio would read as a value)."""
     return Session()
+
+
+def open_tab(tab_id: str, session: Session) -> None:
+    """The page opened a tab: the session knows, so the tab's pictures follow the shown models."""
+    session.tab = tab_id
 
 
 def end_session(request: gr.Request) -> None:
@@ -111,7 +120,7 @@ def launch(**kwargs) -> None:
     demo = build().queue(default_concurrency_limit=8)
     demo.launch(max_file_size="150mb", server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                 server_port=int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860"))),
-                css=CSS, theme=gr.themes.Soft(), ssr_mode=False,  # the live planes' files are served by our own routes
+                head=HEAD, theme=gr.themes.Soft(), ssr_mode=False,  # the live planes' files are served by our own routes
                 app_kwargs={"routes": live.ROUTES, "middleware": [Middleware(
                     BodyLimit, behind_proxy=settings.ON_SPACE, quota=UploadQuota(
                         settings.UPLOAD_CLIENT_BYTES, settings.UPLOAD_TOTAL_BYTES, settings.UPLOAD_WINDOW))]},

@@ -72,14 +72,14 @@ def clusters_view(keys, session) -> dict:
 def add_clustered(keys, session) -> dict:
     """Show the shipped clustered AAEs beside the current models."""
     return add_shipped(keys, session, SHIPPED, lambda e: e.config.clustered,
-                       f"No clustered AAE is installed (looked for {', '.join(SHIPPED)} in pretrained/)")
+                       f"No clustered AAE is installed (looked for {', '.join(SHIPPED)} in pretrained/)",
+                       needed=lambda e: e.kind in ("aae", "vae"))  # the lesson's AAE step and those after it
 
 
 def wire(page) -> None:
     view = dict(**page.handler(clusters_view, ("clusters_heads", "clusters_matrix", "clusters_text")),
                 inputs=[page.models, page.session])
-    page.tab_of["clusters"].select(**view, api_visibility="private")
+    page.when_shown("clusters", **view)
     gr.Button(visible=False).click(**view, api_name="clusters")
     page.add_clustered_btn.click(**page.handler(add_clustered, ("models",)), inputs=[page.models, page.session],
-                                 api_visibility="private").then(**planes.show(page)).then(
-        **view, api_visibility="private")
+                                 api_visibility="private").then(**planes.show(page))  # and the heads: when_shown

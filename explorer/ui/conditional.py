@@ -31,16 +31,23 @@ def layout(page) -> None:
                                        elem_id="styles")
 
 
-def add_shipped(keys, session, shipped, kind, missing: str) -> dict:
-    """Show the shipped models named ``shipped`` beside the current ones (the first picked make room); an error
-    ``missing`` when none is installed and no shown model is of this ``kind`` (a predicate on entries)."""
+def add_shipped(keys, session, shipped, kind, missing: str, needed=None) -> dict:
+    """Show the shipped models named ``shipped`` beside the current ones; an error ``missing`` when none is installed
+    and no shown model is of this ``kind`` (a predicate on entries). To make room, models this step does not need
+    (``needed``, a predicate on entries; default ``kind``) go first."""
     keys = [key_of(k, session) for k in (keys or [])]
     available = models.REGISTRY.available()
     extra = [k for k in (f"pretrained/{name}" for name in shipped) if k in available and k not in keys]
     if not extra and not (keys and any(kind(e) for e in entries_for(keys, session))):
         raise gr.Error(missing)
-    shown, _ = with_room(keys, extra)
-    return {"models": gr.update(value=shown)}
+    needed = needed or kind
+
+    def keep(key) -> bool:
+        try:
+            return needed(models.entry(key, session))
+        except gr.Error:  # gone meanwhile: it goes first
+            return False
+    return {"models": gr.update(value=with_room(keys, extra, keep, session))}
 
 
 def add_conditional(keys, session) -> dict:
@@ -73,7 +80,6 @@ def wire(page) -> None:
     inputs = [page.models, page.style_idx, page.session]
     outputs = ("style_gallery", "style_text")
     page.style_btn.click(**page.handler(style_grids, outputs), inputs=inputs, api_name="style_grid")
-    opened = dict(**page.handler(style_grids_on_open, outputs), inputs=inputs, api_visibility="private")
-    page.tab_of["conditional"].select(**opened)
+    page.when_shown("conditional", **page.handler(style_grids_on_open, outputs), inputs=inputs)
     page.add_cond_btn.click(**page.handler(add_conditional, ("models",)), inputs=[page.models, page.session],
-                            api_visibility="private").then(**planes.show(page)).then(**opened)
+                            api_visibility="private").then(**planes.show(page))  # and the grids: when_shown

@@ -52,4 +52,4 @@ def wire(page) -> None:
     inputs = [page.models, page.projection, page.grid_n, page.quantiles, page.label, page.session]
     answer = page.handler(manifold, ("grids", "grids_text"))
     page.grid_btn.click(**answer, inputs=inputs, api_name="manifold")
-    page.tab_of["manifold"].select(**answer, inputs=inputs, api_visibility="private")
+    page.when_shown("manifold", **answer, inputs=inputs)

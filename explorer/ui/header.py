@@ -43,6 +43,17 @@ def lesson_markdown(readme: Path = ROOT / "README.md") -> str | None:
     return re.sub(r"<!--.*?-->", "", found.group(1), flags=re.S).strip() if found else None
 
 
+def lesson_steps(lesson: str) -> list[tuple[str, str]]:
+    """The lesson's numbered steps as (title, text): "1. **AE holes** (2 min). Move over…" gives ("AE holes",
+    "(2 min). Move over…")."""
+    steps = re.split(r"^\d+\.\s+", lesson, flags=re.M)[1:]
+    out = []
+    for step in steps:
+        found = re.match(r"\*\*(.+?)\*\*\s*(.*)", " ".join(line.strip() for line in step.splitlines()), re.S)
+        out.append((found.group(1), found.group(2)) if found else (step.split(".")[0][:40], step))
+    return out
+
+
 def report_markdown() -> str:
     """The "How good is each model?" table of every model folder the app can show, and the folders left out."""
     table = report_card(models.REGISTRY.available()) or NO_REPORT
@@ -54,21 +65,26 @@ def report_markdown() -> str:
 def layout(page) -> None:
     gr.Markdown(TITLE, elem_id="title")
     lesson = lesson_markdown()
-    with gr.Row(equal_height=True):  # side by side: one line of the screen while both are closed
-        if lesson:
-            with gr.Accordion("A 10-minute lesson (for class)", open=False, elem_id="lesson"):
-                gr.Markdown(lesson)
-        with gr.Accordion("How good is each model? (each measured on its held-out test digits)", open=False,
-                          elem_id="report"):
-            gr.Markdown(REPORT_NOTE, elem_classes=["caption"])
-            page.report = gr.Markdown(report_markdown)  # read again on every page load
+    with gr.Row(elem_id="guides"):  # side by side: one line of the screen while both are closed
+        if lesson:  # open, a bar of one step at a time: it pushes the page down, it covers nothing
+            with gr.Column(scale=3, min_width=320):
+                with gr.Accordion("A 10-minute lesson (for class)", open=False, elem_id="lesson"):
+                    with gr.Tabs(elem_id="lesson-steps"):
+                        for k, (title, text) in enumerate(lesson_steps(lesson), start=1):
+                            with gr.Tab(f"Step {k}"):  # short: every step's tab fits the bar
+                                gr.Markdown(f"**{title}** {text}", elem_classes=["lesson-step"])
+        with gr.Column(scale=2, min_width=320, elem_id="report-column"):  # open: the page's width (app.css)
+            with gr.Accordion("How good is each model? (each measured on its held-out test digits)", open=False,
+                              elem_id="report"):
+                gr.Markdown(REPORT_NOTE, elem_classes=["caption"])
+                page.report = gr.Markdown(report_markdown)  # read again on every page load
     with gr.Row(equal_height=True):
         page.models = gr.Dropdown(label=f"Models to compare (up to {MAX_MODELS})", multiselect=True,
                                   allow_custom_value=True, max_choices=MAX_MODELS, scale=5)
         page.projection = gr.Dropdown(["umap", "pca"], value="umap", label="Projection (> 2-D)", scale=1,
                                       min_width=140)
         page.background = gr.Dropdown(list(actions.BACKGROUNDS), value="none", label="Plane background", scale=1,
-                                      min_width=140)
+                                      min_width=175)  # "prior density" in full
         page.label = gr.Dropdown(["auto", *range(10)], value="auto", label="Label / cluster", scale=1,
                                  min_width=120)  # the digit of a CVAE/CAAE, the cluster of a clustered AAE
         with gr.Column(scale=0, min_width=150):
@@ -112,4 +128,5 @@ def open_view(session: Session, request: gr.Request, tab_ids=()) -> dict:
         out["projector"] = view["projector"]
     if "tab" in view:
         out["tabs"] = gr.Tabs(selected=view["tab"])
+        session.tab = view["tab"]
     return out

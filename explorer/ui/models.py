@@ -8,6 +8,7 @@ import gradio as gr
 
 from trainer.checkpoint import CheckpointError
 
+from .text import plain
 from ..registry import DEFAULT_MODELS, EXPORTS, MODELS, PRETRAINED, ModelLoadError, Registry  # noqa: F401
 
 MAX_MODELS = 6  # planes side by side
@@ -87,9 +88,25 @@ def label_choices(entries) -> list:
     return ["auto", *range(max((e.config.label_count for e in entries if e.takes_label), default=10))]
 
 
-def with_room(keys, extra) -> tuple[list[str], list[str]]:
-    """``keys`` with ``extra`` added (at most MAX_MODELS): the models shown, and the ones that had to go. The first
-    picked go first."""
-    wanted = list(dict.fromkeys([*keys, *extra]))
-    dropped = wanted[:max(0, len(wanted) - MAX_MODELS)]
-    return wanted[len(dropped):], dropped
+def with_room(keys, extra, needed=lambda key: False, session=None) -> list[str]:
+    """``keys`` with ``extra`` added, at most MAX_MODELS: the models to show. When some must go, the ones this step
+    does not need go first (``needed``: a predicate on keys), the last picked of them first (the lesson's first
+    models stay); the session says which went and why, in the next status line."""
+    keys = [k for k in dict.fromkeys(keys) if k not in extra]
+    extra = list(dict.fromkeys(extra))[:MAX_MODELS]
+    over = len(keys) + len(extra) - MAX_MODELS
+    if over <= 0:
+        return [*keys, *extra]
+    order = [k for k in reversed(keys) if not needed(k)] + [k for k in reversed(keys) if needed(k)]
+    dropped = set(order[:over])
+    if session is not None:
+        gone = ", ".join(name_of(k, session) for k in keys if k in dropped)
+        added = ", ".join(name_of(k, session) for k in extra)
+        session.say(f"Removed {plain(gone, 400, quoted=False)} to make room for {plain(added, 400, quoted=False)} "
+                    f"(at most {MAX_MODELS} planes)")
+    return [k for k in keys if k not in dropped] + extra
+
+
+def name_of(key: str, session=None) -> str:
+    """The picker's name of a model key."""
+    return next((label for label, k in choices(session) if k == key), key)

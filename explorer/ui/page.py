@@ -17,8 +17,9 @@ MOUNT_JS = (live.STATIC / "mount.js").read_text()
 def mounted(module: str, value="", **kwargs) -> gr.HTML:
     """A gr.HTML whose contents are drawn by one of the page's ES modules (explorer/static/``module``: its
     mount(element, props, trigger, watch)); its value is that module's JSON."""
-    return gr.HTML(value, html_template='<div class="le-host"></div>', js_on_load=MOUNT_JS, apply_default_css=False,
-                   module_url=live.static_url(module), **kwargs)
+    url = live.static_url(module)  # in the template too: an update of the value can arrive before the props
+    return gr.HTML(value, html_template=f'<div class="le-host" data-module="{url}"></div>', js_on_load=MOUNT_JS,
+                   apply_default_css=False, module_url=url, **kwargs)
 
 
 def ticking(timer: gr.Timer, **listener):
@@ -50,7 +51,20 @@ class Page:
             answer = fn(*args, **kwargs) or {}
             out = {components[name]: value for name, value in answer.items()}
             session = next((a for a in args if isinstance(a, Session)), None)
-            if session is not None:
-                out[self.session] = session
-            return out
+            out[self.session] = session if session is not None else gr.skip()  # (never an empty dict: Gradio
+            return out  # would take it for one output's value)
         return {"fn": run, "outputs": [*components.values(), self.session]}
+
+    def when_shown(self, tab_id: str, **listener):
+        """A tab's pictures: drawn when the tab opens, and again when the shown models change while it is open
+        (never a picture of models no longer shown). ``listener`` is an event's fn, inputs (the Session among
+        them) and outputs; returns the two events."""
+        fn = listener["fn"]
+
+        @functools.wraps(fn)
+        def if_open(*args, **kwargs):
+            session = next(a for a in args if isinstance(a, Session))
+            return fn(*args, **kwargs) if session.tab == tab_id else {self.session: session}
+        opened = self.tab_of[tab_id].select(**listener, api_visibility="private")
+        changed = self.models.change(**{**listener, "fn": if_open}, api_visibility="private")
+        return opened, changed

@@ -103,6 +103,8 @@ def show_models(keys, projection, background, points, label="auto", session=None
     status = status_line(entries, projection)
     if session.note:  # what a shared link held that was ignored, said until other models are picked
         status += ". " + session.note
+    status += "".join(f". {text}" for text in session.said)
+    session.said.clear()
     clicked, x, y = session.pinned(entries, projection)
     labels = label_choices(entries)
     return {"live": view_json(entries, projection, background, points, label, session),

@@ -73,6 +73,6 @@ def wire(page) -> None:
     answer = page.handler(reconstruct, ("recon_img", "recon_table", "recon_msg", "scatter"))
     star = dict(inputs=page.view_inputs, api_visibility="private", **page.handler(planes.refresh_live, ("live",)))
     page.recon_btn.click(**answer, inputs=inputs, api_name="reconstruct").then(**star)  # the drawn digit's star
-    tab = page.tab_of["reconstructions"]
-    tab.select(**answer, inputs=inputs, api_visibility="private").then(**star)
-    tab.select(None, None, None, js=PICK_BRUSH)
+    opened, _ = page.when_shown("reconstructions", **answer, inputs=inputs)
+    opened.then(**star)
+    page.tab_of["reconstructions"].select(None, None, None, js=PICK_BRUSH)

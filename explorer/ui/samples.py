@@ -7,7 +7,8 @@ import gradio as gr
 from trainer.config import SEED_MAX
 
 from .. import actions, render
-from . import media, models
+from . import media, models, planes
+from .conditional import add_shipped
 from .grids import caption_list
 from .models import classifier, entries_for
 
@@ -18,6 +19,7 @@ CAPTION = ("Digits generated from each model's prior: N(0, I) for the VAE (vae-1
            "title counts the shown samples the classifier is over 90% sure of. Interpolation decodes the straight "
            "line between two test digits' codes in each model.")
 SAMPLES = 64  # prior samples per model
+SHIPPED_16D = ("ae-16d", "vae-16d")
 SURE = 0.9  # a sample "looks like a digit" when the classifier is more sure than this
 
 
@@ -26,9 +28,10 @@ def layout(page) -> None:
     with gr.Row():
         page.sample_seed = gr.Number(value=0, label="Seed", precision=0, minimum=0, maximum=SEED_MAX)
         page.sample_btn = gr.Button("Sample from the priors", variant="primary")
+        page.add_16d_btn = gr.Button("Add ae-16d and vae-16d")  # the lesson's first step compares their samples
     page.sample_gallery = media.picture(label="Prior samples", show_label=False, buttons=["download"],
                                         elem_id="samples")
-    page.sample_text = gr.Markdown()
+    page.sample_text = gr.Markdown(elem_id="samples-text")
     with gr.Row():
         page.interp_a = gr.Number(value=3, label="From test digit #", precision=0)
         page.interp_b = gr.Number(value=2, label="To test digit #", precision=0)
@@ -68,12 +71,23 @@ def interpolate(keys, i, j, session) -> dict:
     return {"interp_img": actions.interpolation(entries, models.REGISTRY.test, i, j)}
 
 
+def add_16d(keys, session) -> dict:
+    """Show the shipped 16-D AE and VAE beside the current models (the AE's samples fall in its holes)."""
+    return add_shipped(keys, session, SHIPPED_16D, lambda e: e.config.latent_dim > 2,
+                       f"Neither {' nor '.join(SHIPPED_16D)} is installed in pretrained/")
+
+
+def both(keys, seed, i, j, session) -> dict:
+    """The tab's two pictures, for the shown models."""
+    return {**sample(keys, seed, session), **interpolate(keys, i, j, session)}
+
+
 def wire(page) -> None:
-    sample_io = dict(inputs=[page.models, page.sample_seed, page.session],
-                     **page.handler(sample, ("sample_gallery", "sample_text")))
-    interp_io = dict(inputs=[page.models, page.interp_a, page.interp_b, page.session],
-                     **page.handler(interpolate, ("interp_img",)))
-    page.sample_btn.click(**sample_io, api_name="sample")
-    page.interp_btn.click(**interp_io, api_name="interpolate")
-    page.tab_of["samples"].select(**sample_io, api_visibility="private").then(**interp_io,
-                                                                              api_visibility="private")
+    page.sample_btn.click(**page.handler(sample, ("sample_gallery", "sample_text")),
+                          inputs=[page.models, page.sample_seed, page.session], api_name="sample")
+    page.interp_btn.click(**page.handler(interpolate, ("interp_img",)),
+                          inputs=[page.models, page.interp_a, page.interp_b, page.session], api_name="interpolate")
+    page.add_16d_btn.click(**page.handler(add_16d, ("models",)), inputs=[page.models, page.session],
+                           api_visibility="private").then(**planes.show(page))  # and the pictures: when_shown
+    page.when_shown("samples", **page.handler(both, ("sample_gallery", "sample_text", "interp_img")),
+                    inputs=[page.models, page.sample_seed, page.interp_a, page.interp_b, page.session])

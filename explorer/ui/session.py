@@ -38,8 +38,14 @@ class Session:
     uploads: dict = field(default_factory=dict)  # key -> registry.Entry, this page's own models
     upload_dir: str | None = None  # this page's folder for uploaded files (removed with the session)
     job: str | None = None  # this page's training job
+    tab: str = "planes"  # the open tab (its id): its pictures follow the shown models
     hash: str | None = None  # Gradio's session hash, so closing the tab finds this state
-    note: str = ""  # what a shared link held that was ignored: said once, in the next status line
+    note: str = ""  # what a shared link held that was ignored: said in the status line until models are picked
+    said: list[str] = field(default_factory=list)  # what the next status line says once (models removed, …)
+
+    def say(self, text: str) -> None:
+        """Say ``text`` (Markdown, escaped by the caller) once, in the next status line."""
+        self.said.append(text)
 
     def show(self, keys: list[str]) -> None:
         """Show these models; the pin stays with its model, and goes with it when that model is removed."""

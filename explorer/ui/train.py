@@ -196,7 +196,7 @@ def compare_run(job_id, keys, session) -> dict:
     for key in added:
         models.REGISTRY.forget(key)  # the run may have more epochs than the loaded copy
     kept = [k for k in (keys or []) if k not in added]
-    shown, _ = with_room(kept, added)
+    shown = with_room(kept, added, session=session)
     return {"models": gr.update(choices=choices(session), value=shown)}
 
 
@@ -236,8 +236,9 @@ def _wire_saved_runs(page, job) -> None:
     page.show_run.click(saved_runs.show_run, [page.runs], [page.curves], api_visibility="private")
     page.resume.click(**page.handler(saved_runs.resume, job), inputs=[page.runs, page.more, page.session],
                       api_name="train_resume")
-    page.reload_runs.click(lambda: gr.update(choices=saved_runs.saved_runs()), None, [page.runs],
-                           api_visibility="private")
+    for event in (page.reload_runs.click, page.tab_of["train"].select):  # runs saved since the page was made
+        event(lambda: gr.update(choices=saved_runs.saved_runs()), None, [page.runs], api_visibility="private",
+              show_progress="hidden")
     page.measured = page.measure.click(saved_runs.measure, [page.runs], [page.measure_note], api_name="measure_run")
     page.download.click(saved_runs.download_run, [page.runs], [page.run_zip], api_name="download_run").then(
         lambda: gr.update(visible=True), None, [page.run_zip], api_visibility="private").then(

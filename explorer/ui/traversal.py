@@ -113,10 +113,18 @@ def inputs(page) -> list:
             page.traverse_steps, page.session, page.projection]
 
 
+def follow(keys, model, source, index, span, steps, session, projection="umap") -> dict:
+    """The tab for the shown models: its picker offers them (keeping the pick while it is shown) and the
+    traversal is drawn for the pick."""
+    choice = shown_model_choice(keys, model, session)
+    return {**choice, **traverse(keys, choice["traverse_model"]["value"], source, index, span, steps, session,
+                                 projection)}
+
+
 def wire(page) -> None:
     answer = page.handler(traverse, ("traverse_img", "traverse_text", "traverse_live"))
     page.traverse_btn.click(**answer, inputs=inputs(page), api_name="traverse")
-    page.tab_of["traversal"].select(**page.handler(shown_model_choice, ("traverse_model",)),
-                                    inputs=[page.models, page.traverse_model, page.session],
-                                    api_visibility="private").then(**answer, inputs=inputs(page),
-                                                                   api_visibility="private")
+    for control in (page.traverse_model, page.traverse_source):  # another model or source: drawn at once
+        control.input(**answer, inputs=inputs(page), api_visibility="private")
+    page.when_shown("traversal", **page.handler(follow, ("traverse_model", "traverse_img", "traverse_text",
+                                                         "traverse_live")), inputs=inputs(page))

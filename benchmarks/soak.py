@@ -5,7 +5,7 @@ and the app's sweeps have run (``--wait`` minutes), as a table. Goal: RSS and th
 within 10% of the start once the sessions closed. Runs the visitors trained stay: they are kept by design (a
 public server removes them RUN_HOURS after their last save).
 
-    python benchmarks/soak.py [--app DIR] [--sessions 25] [--wait 26]
+    python benchmarks/soak.py [--app DIR] [--sessions 25] [--wait 26] [--rounds 1] [--settle 3]
 """
 from __future__ import annotations
 
@@ -85,6 +85,10 @@ def main() -> None:
     parser.add_argument("--app", default=str(ROOT))
     parser.add_argument("--sessions", type=int, default=25)
     parser.add_argument("--wait", type=int, default=26, help="minutes to watch after the last session closed")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of --sessions sessions (a server's first training and UMAP fit allocate once "
+                             "what later ones reuse: a second round shows whether it still grows)")
+    parser.add_argument("--settle", type=int, default=3, help="minutes between rounds (the janitor's rounds)")
     args = parser.parse_args()
     from gradio_client import Client
 
@@ -97,22 +101,30 @@ def main() -> None:
         time.sleep(90)  # the warm-up (plane backgrounds, UMAP compilation) settles
         rows.append(("start", 0.0, *sample(proc, home), os.getloadavg()[0]))
         counts, lock, started = {}, threading.Lock(), time.time()
-        pending = list(range(args.sessions))
-        workers = []
+        for round_ in range(1, args.rounds + 1):
+            pending = list(range((round_ - 1) * args.sessions, round_ * args.sessions))
+            workers = []
 
-        def worker():
-            while True:
-                with lock:
-                    if not pending:
-                        return
-                    k = pending.pop(0)
-                session(url, k, counts, lock)
-        for _ in range(3):
-            workers.append(threading.Thread(target=worker))
-            workers[-1].start()
-        for w in workers:
-            w.join()
-        rows.append(("last session closed", time.time() - started, *sample(proc, home), os.getloadavg()[0]))
+            def worker():
+                while True:
+                    with lock:
+                        if not pending:
+                            return
+                        k = pending.pop(0)
+                    session(url, k, counts, lock)
+            for _ in range(3):
+                workers.append(threading.Thread(target=worker))
+                workers[-1].start()
+            for w in workers:
+                w.join()
+            rows.append((f"round {round_}: last session closed", time.time() - started, *sample(proc, home),
+                         os.getloadavg()[0]))
+            print(rows[-1], flush=True)
+            if round_ < args.rounds:
+                time.sleep(60 * args.settle)
+                rows.append((f"round {round_}: +{args.settle} min", time.time() - started, *sample(proc, home),
+                             os.getloadavg()[0]))
+                print(rows[-1], flush=True)
         for minute in range(1, args.wait + 1):
             time.sleep(60)
             rows.append((f"+{minute} min", time.time() - started, *sample(proc, home), os.getloadavg()[0]))
@@ -121,7 +133,7 @@ def main() -> None:
         proc.terminate()
         proc.wait(30)
         shutil.rmtree(home, ignore_errors=True)
-    print(f"\napp: {args.app}; {sum(counts.values())} requests from {args.sessions} sessions: "
+    print(f"\napp: {args.app}; {sum(counts.values())} requests from {args.rounds} x {args.sessions} sessions: "
           + ", ".join(f"{n} {what}" for what, n in sorted(counts.items(), key=lambda kv: -kv[1])) + "\n")
     print("| when | s | RSS MB | app's temporary files MB | runs/ MB | load average |")
     print("|---|---|---|---|---|---|")

@@ -1,5 +1,5 @@
-"""Background work (UMAP fits, ONNX exports) runs at a lower CPU priority than the requests people wait for: eight
-fresh 16-D uploads fitting and exporting at normal priority took /decode from 0.16 s to over a second."""
+"""Background work (UMAP fits, ONNX exports) runs at a lower CPU priority than the requests people wait for, so a
+burst of fresh uploads does not slow everyone's clicks (docs/reliability.md)."""
 from __future__ import annotations
 
 import os

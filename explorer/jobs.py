@@ -23,9 +23,15 @@ from trainer.config import ModelConfig, TrainConfig, shown
 from trainer.data import RUN_DATA, DataError, Dataset, Split, bundled_dataset, load_dataset, load_run_dataset
 from trainer.train import Callback, FitResult, check_data_fits, fit, new_model
 
+from .storage import folder_bytes
+
 IDLE_TIMEOUT = 600.0  # seconds without a status request (the page polls every second) before a job stops
 SNAPSHOT_POINTS = 2000
+MAX_SNAPSHOTS = 64  # latent snapshots a race lane keeps: beyond, every other one goes (a 2-minute race kept 115)
 DONE = ("finished", "stopped", "diverged", "failed")  # a job's final statuses
+ANONYMOUS = ".latent-explorer-anonymous"  # in a run folder a public server's Train tab made: it expires (RUN_HOURS)
+BYTES_PER_PARAMETER = 16  # a run's weights (4 bytes) and its resume point (weights and Adam's two moments: 12)
+BYTES_PER_ROW = 400  # a history.jsonl line
 
 
 class JobError(ValueError):
@@ -49,6 +55,7 @@ class Job:
     images_per_s: float = 0.0
     started: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.time)  # the owner's last request about it (see IDLE_TIMEOUT)
+    deadline: float = 0.0  # when it stops (a public server's JOB_MINUTES); 0: no bound
     start_epoch: int = 0  # the epoch a resumed job continues after
     rows: list = field(default_factory=list)  # history rows, steps and epochs, in order
     snapshots: list = field(default_factory=list)  # per epoch: (epoch, xy (n, 2), labels (n,))
@@ -60,6 +67,19 @@ class Job:
     @property
     def done(self) -> bool:
         return self.status in DONE
+
+    @property
+    def folders(self) -> list[Path]:
+        """The run folders it writes: each lane's for a race (every one is busy until the race ends)."""
+        return [lane.run_dir for lane in self.lanes] or [self.run_dir]
+
+    def seconds_left(self) -> float | None:
+        """About how long until it ends: its ETA, or its deadline when that comes first; None when unknown."""
+        p = self.progress()
+        left = [p["eta_s"]] if p["eta_s"] > 0 else []
+        if self.deadline:
+            left.append(max(0.0, self.deadline - time.time()))
+        return min(left) if left else None
 
     def progress(self) -> dict:
         with self.lock:
@@ -89,7 +109,7 @@ class _Stream(Callback):
     def __init__(self, job: Job, probe: Split, idle_timeout: float):
         self.job, self.probe, self.idle_timeout = job, probe, idle_timeout
         self.last_time, self.last_step = time.time(), job.step
-        self.idle = False
+        self.idle = self.timed_out = False
 
     def _measure_rate(self, step: int) -> None:
         """Images per second since the last measure, at most every 0.5 s (the caller holds the job's lock)."""
@@ -113,8 +133,10 @@ class _Stream(Callback):
             self.job.snapshots.append((row["epoch"], xy, self.probe.labels.numpy()))
 
     def should_stop(self):
-        self.idle = time.time() - self.job.last_seen > self.idle_timeout
-        return self.job.stop_event.is_set() or self.idle
+        now = time.time()
+        self.idle = now - self.job.last_seen > self.idle_timeout
+        self.timed_out = bool(self.job.deadline) and now > self.job.deadline
+        return self.job.stop_event.is_set() or self.idle or self.timed_out
 
 
 RACE_SNAPSHOT_EVERY = 25  # steps between a race's latent snapshots (an epoch of the bundled data is 63 steps)
@@ -177,11 +199,15 @@ class _LaneStream(_Stream):
     def __init__(self, job: Job, lane: Lane, probe: Split, idle_timeout: float, baton: _Baton):
         super().__init__(job, probe, idle_timeout)
         self.lane, self.baton, self.last_snapshot = lane, baton, -RACE_SNAPSHOT_EVERY
+        self.every = RACE_SNAPSHOT_EVERY  # doubles each time the snapshots are thinned
 
     def _snapshot(self, step: int, epoch: float) -> None:
         xy = snapshot(self.lane.model, self.probe)
         with self.job.lock:
-            self.lane.snapshots.append((step, epoch, xy, self.probe.labels.numpy()))
+            self.lane.snapshots.append((step, epoch, xy.astype(np.float32), self.probe.labels.numpy()))
+            if len(self.lane.snapshots) > MAX_SNAPSHOTS:
+                self.lane.snapshots[:] = thinned(self.lane.snapshots)
+                self.every *= 2
         self.last_snapshot = step
 
     def on_step(self, row):
@@ -194,7 +220,7 @@ class _LaneStream(_Stream):
             self.job.status = "running"
             if self.lane.index == 0:  # one lane measures the race: all lanes' images together
                 self._measure_rate(self.job.step)
-        if row["step"] - self.last_snapshot >= RACE_SNAPSHOT_EVERY:
+        if row["step"] - self.last_snapshot >= self.every:
             self._snapshot(row["step"], row["epoch"])
 
     def on_epoch(self, row, model):
@@ -208,6 +234,12 @@ class _LaneStream(_Stream):
         if not stop:
             self.baton.wait(self.lane.index, self.job.stop_event)
         return stop or self.job.stop_event.is_set()
+
+
+def thinned(snapshots: list) -> list:
+    """Every other snapshot, keeping the first (the start line) and the last (the latest)."""
+    kept = snapshots[::2]
+    return kept if kept[-1] is snapshots[-1] else [*kept, snapshots[-1]]
 
 
 @torch.no_grad()
@@ -227,9 +259,13 @@ class JobManager:
     """Starts, tracks and stops jobs; caps concurrent jobs per owner and for the whole server."""
 
     def __init__(self, runs: Path, *, per_owner: int = 1, total: int = 2, threads: int = 1,
-                 idle_timeout: float = IDLE_TIMEOUT):
+                 idle_timeout: float = IDLE_TIMEOUT, max_seconds: float = 0, run_bytes: int = 2**40,
+                 runs_bytes: int = 2**50, run_ttl: float = 0):
+        """``max_seconds``: a job's wall time (0: unbounded); ``run_bytes`` / ``runs_bytes``: the disk one run /
+        all runs may take; ``run_ttl``: seconds a run this manager made is kept after its last save (0: kept)."""
         self.runs, self.per_owner, self.total, self.threads = Path(runs), per_owner, total, threads
-        self.idle_timeout = idle_timeout
+        self.idle_timeout, self.max_seconds = idle_timeout, max_seconds
+        self.run_bytes, self.runs_bytes, self.run_ttl = run_bytes, runs_bytes, run_ttl
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
@@ -240,6 +276,10 @@ class JobManager:
     def running(self, owner: str | None = None) -> list[Job]:
         with self._lock:
             return [j for j in self._jobs.values() if not j.done and (owner is None or j.owner == owner)]
+
+    def busy(self, folder: Path) -> bool:
+        """Whether a running job writes ``folder`` (a race writes every lane's folder until it ends)."""
+        return any(Path(folder) in job.folders for job in self.running())
 
     def jobs_of(self, owner: str) -> list[Job]:
         with self._lock:
@@ -264,6 +304,7 @@ class JobManager:
         check_limits(model_config, train_config)
         check_data_fits(model_config, data, len(data.train.head(train_config.limit)))
         folder = self.folder(name or f"{model_config.model}-{model_config.arch}-{model_config.latent_dim}d")
+        self.check_disk([run_size(model_config, train_config, data, data_files)])
         return self._launch(owner, folder, model_config, train_config, data, resume=False, data_files=data_files)
 
     def resume(self, owner: str, name: str, epochs: int) -> Job:
@@ -276,6 +317,7 @@ class JobManager:
         train_config = TrainConfig(**{**run.train_config.__dict__, "epochs": max(int(epochs), done + 1)})
         check_limits(run.model_config, train_config)
         data = load_run_dataset(run.dataset, run_dir=folder)  # the same data it was trained on
+        self.check_disk([run_size(run.model_config, train_config, data)], grows=folder)
         return self._launch(owner, folder, run.model_config, train_config, data, resume=True)
 
     def _free_slot(self, owner: str) -> list[Job]:
@@ -286,21 +328,70 @@ class JobManager:
         if self.total == 0:
             raise JobError("training is turned off on this server (LATENT_EXPLORER_TRAIN_JOBS=0)")
         if len(active) >= self.total:
-            raise JobError(f"the server is already training {self.total} models for other users; "
-                           "try again when one finishes")
+            left = [t for t in (j.seconds_left() for j in active) if t is not None]
+            when = (f"a slot frees in about {max(1, round(min(left) / 60))} min" if left else
+                    "try again when one finishes")
+            raise JobError(f"the server is already training {self.total} models for other users: {when}")
         return active
+
+    def check_disk(self, sizes: list[int], grows: Path | None = None) -> None:
+        """Refuse a job whose runs (``sizes``, estimated by run_size) pass the disk one run or all runs may take
+        (``grows``: the folder a resume rewrites, counted once)."""
+        self.expire()
+        for size in sizes:
+            if size > self.run_bytes:
+                raise JobError(f"this run would take about {size / 2**20:,.0f} MB on disk (its weights, and its "
+                               f"resume point's weights and optimizer state); a run may take at most "
+                               f"{self.run_bytes / 2**20:,.0f} MB here: use smaller dense widths")
+        used = folder_bytes(self.runs) - (folder_bytes(grows) if grows else 0)
+        if used + sum(sizes) > self.runs_bytes:
+            later = (f", or for runs to expire ({self.run_ttl / 3600:g} h after their last save)" if self.run_ttl
+                     else "")
+            raise JobError(f"the server's runs take {used / 2**20:,.0f} MB of the {self.runs_bytes / 2**20:,.0f} MB "
+                           f"they may; this run needs about {sum(sizes) / 2**20:,.0f} MB more: wait for a teacher "
+                           f"to delete runs{later}")
+
+    def expire(self, now: float | None = None) -> list[str]:
+        """Remove the runs this server's Train tab made (marked ANONYMOUS) whose last save is older than run_ttl
+        and that no job writes; returns their names."""
+        if not self.run_ttl or not self.runs.is_dir():
+            return []
+        now, removed = now or time.time(), []
+        for folder in self.runs.iterdir():
+            try:
+                marked = (folder / ANONYMOUS).is_file()
+                last = max(p.stat().st_mtime for p in (folder, *folder.iterdir()))
+            except (OSError, ValueError):
+                continue
+            if marked and now - last > self.run_ttl and not self.busy(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder.name)
+        return removed
+
+    def forget_finished(self, open_owners=(), idle: float = IDLE_TIMEOUT) -> list[str]:
+        """Forget the jobs that ended, whose owner has no page open (``open_owners``) and that nobody asked about
+        for ``idle`` seconds (an API client gone): their rows and snapshots leave memory. Returns their ids."""
+        now, keep = time.time(), set(open_owners)
+        with self._lock:
+            gone = [j.id for j in self._jobs.values()
+                    if j.done and j.owner not in keep and now - j.last_seen > idle]
+            for job_id in gone:
+                del self._jobs[job_id]
+        return gone
 
     def _launch(self, owner, folder: Path, model_config, train_config, data, *, resume: bool,
                 data_files: Path | None = None) -> Job:
         with self._lock:
             active = self._free_slot(owner)
-            taken = {j.run_dir for j in active}
+            taken = {f for j in active for f in j.folders}
             if folder in taken:
-                raise JobError(f"a job is already writing {folder.name}; choose another name")
+                raise JobError(f"a job is already writing {folder.name}; choose another name, or wait for it")
             if not resume:
                 folder = _unique(folder, taken)
                 folder.mkdir(parents=True)
-            job = Job(uuid.uuid4().hex[:12], owner, folder.name, folder, model_config, train_config, data.note)
+                self._mark(folder)
+            job = Job(uuid.uuid4().hex[:12], owner, folder.name, folder, model_config, train_config, data.note,
+                      deadline=time.time() + self.max_seconds if self.max_seconds else 0.0)
             self._jobs[job.id] = job
         steps_per_epoch = -(-len(data.train.head(train_config.limit)) // train_config.batch_size)
         job.total_steps = steps_per_epoch * train_config.epochs
@@ -322,17 +413,19 @@ class JobManager:
         for config in model_configs:
             check_limits(config, train_config)
             check_data_fits(config, data, len(data.train.head(train_config.limit)))
+        self.check_disk([run_size(config, train_config, data) for config in model_configs])
         with self._lock:
             active = self._free_slot(owner)
-            taken = {j.run_dir for j in active} | {lane.run_dir for j in active for lane in j.lanes}
+            taken = {f for j in active for f in j.folders}
             lanes = []
             for k, (config, title) in enumerate(zip(model_configs, lane_titles(model_configs))):
                 folder = _unique(self.folder(f"{name or 'race'}-{slug(title)}"), taken)
                 folder.mkdir(parents=True)
+                self._mark(folder)
                 taken.add(folder)
                 lanes.append(Lane(k, folder.name, folder, config, title=title))
             job = Job(uuid.uuid4().hex[:12], owner, name or "race", lanes[0].run_dir, model_configs[0], train_config,
-                      data.note, lanes=lanes)
+                      data.note, lanes=lanes, deadline=time.time() + self.max_seconds if self.max_seconds else 0.0)
             self._jobs[job.id] = job
         steps_per_epoch = -(-len(data.train.head(train_config.limit)) // train_config.batch_size)
         job.total_steps = steps_per_epoch * train_config.epochs * len(lanes)
@@ -357,6 +450,9 @@ class JobManager:
                 lane.status, lane.message = "failed", f"training failed: {type(e).__name__}: {e}"
             finally:
                 baton.leave(lane.index)
+                lane.model = None  # saved in its run folder: the race no longer needs it in memory
+                if stream.timed_out and lane.status == "stopped":
+                    lane.message = f"{self.out_of_time()}; {lane.message.split('; ', 1)[-1]}"
             if not (lane.run_dir / checkpoint.CONFIG).exists():
                 shutil.rmtree(lane.run_dir, ignore_errors=True)
 
@@ -370,6 +466,14 @@ class JobManager:
         with job.lock:
             job.status = next((s for s in ("failed", "diverged", "stopped") if s in statuses), "finished")
             job.message = "; ".join(f"{lane.title}: {lane.message}" for lane in job.lanes)
+
+    def out_of_time(self) -> str:
+        return f"stopped: a job may train for {_duration(self.max_seconds)} on this server, and this one used it"
+
+    def _mark(self, folder: Path) -> None:
+        """A run a public server's visitor made: it expires (run_ttl), unlike the runs a teacher put there."""
+        if self.run_ttl:
+            (folder / ANONYMOUS).touch()
 
     def stop(self, job_id: str, owner: str) -> Job:
         job = self.get(job_id, owner)
@@ -391,6 +495,8 @@ class JobManager:
                     idle = f"{self.idle_timeout / 60:g} min" if self.idle_timeout >= 60 else f"{self.idle_timeout:g} s"
                     job.message = (f"stopped: nobody asked about this job for {idle} (its page or client is gone); "
                                    f"{result.message.split('; ', 1)[-1]}")
+                elif stream.timed_out and result.status == "stopped":
+                    job.message = f"{self.out_of_time()}; {result.message.split('; ', 1)[-1]}"
                 if result.status == "stopped" and result.epoch == job.start_epoch:
                     job.message += " (no epoch finished, so nothing was saved)"
         except Exception as e:  # a worker must report, never die silently
@@ -420,6 +526,22 @@ def slug(title: str) -> str:
     """A lane's title as part of a folder name: "VAE · β = 4" -> "vae-beta4"."""
     text = title.lower().replace("β = ", "beta").replace("(", "").replace(")", "").replace("|", "")
     return "-".join(part for part in text.replace("·", " ").replace(",", " ").split() if part)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
+def run_size(model_config: ModelConfig, train_config: TrainConfig, data: Dataset,
+             data_files: Path | None = None) -> int:
+    """About the bytes a run takes on disk: its weights and resume point (BYTES_PER_PARAMETER each), its history,
+    and its copy of uploaded data."""
+    from trainer.models import state_spec
+
+    parameters = sum(int(np.prod(shape)) for shape, _ in state_spec(model_config).values())
+    steps = -(-len(data.train.head(train_config.limit)) // train_config.batch_size) * train_config.epochs
+    rows = steps // train_config.log_every + 2 * train_config.epochs
+    return parameters * BYTES_PER_PARAMETER + rows * BYTES_PER_ROW + (folder_bytes(data_files) if data_files else 0)
 
 
 def keep_data(source: Path, dest: Path) -> None:

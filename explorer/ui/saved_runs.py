@@ -51,7 +51,7 @@ def folder_of(run_name) -> Path:
 
 def not_training(run_name, run_dir: Path, then: str) -> None:
     """Refuse to read a run folder a job is still writing; ``then`` says when to come back."""
-    if any(job.run_dir == run_dir for job in train_jobs.JOBS.running()):
+    if train_jobs.JOBS.busy(run_dir):  # a race's every lane too
         raise gr.Error(f"{run_name} is still training: {then}")
 
 

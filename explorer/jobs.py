@@ -14,28 +14,22 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from trainer import checkpoint
-from trainer.config import SERVER_LIMITS as LIMITS
 from trainer.config import ModelConfig, TrainConfig, shown
-from trainer.data import RUN_DATA, DataError, Dataset, Split, bundled_dataset, load_dataset, load_run_dataset
-from trainer.train import Callback, FitResult, check_data_fits, fit, new_model
+from trainer.data import RUN_DATA, Dataset, load_run_dataset
+from trainer.train import FitResult, check_data_fits, fit, new_model
 
+from .races import Baton, Lane, LaneStream, lane_titles, slug
 from .storage import folder_bytes
+from .streams import Stream
+from .training_setup import JobError, _duration, _unique, check_limits, keep_data, run_size
 
 IDLE_TIMEOUT = 600.0  # seconds without a status request (the page polls every second) before a job stops
 SNAPSHOT_POINTS = 2000
-MAX_SNAPSHOTS = 64  # latent snapshots a race lane keeps: beyond, every other one goes (a 2-minute race kept 115)
 DONE = ("finished", "stopped", "diverged", "failed")  # a job's final statuses
 ANONYMOUS = ".latent-explorer-anonymous"  # in a run folder a public server's Train tab made: it expires (RUN_HOURS)
-BYTES_PER_PARAMETER = 16  # a run's weights (4 bytes) and its resume point (weights and Adam's two moments: 12)
-BYTES_PER_ROW = 400  # a history.jsonl line
-
-
-class JobError(ValueError):
-    """A job request was refused (limits, caps, ownership); the message says why."""
 
 
 @dataclass
@@ -101,158 +95,6 @@ class Job:
         """History rows after the first ``cursor`` rows, and the new cursor."""
         with self.lock:
             return list(self.rows[max(0, int(cursor)):]), len(self.rows)
-
-
-class _Stream(Callback):
-    """Copies every logged step and epoch into the job, snapshots the latent space, honours Stop."""
-
-    def __init__(self, job: Job, probe: Split, idle_timeout: float):
-        self.job, self.probe, self.idle_timeout = job, probe, idle_timeout
-        self.last_time, self.last_step = time.time(), job.step
-        self.idle = self.timed_out = False
-
-    def _measure_rate(self, step: int) -> None:
-        """Images per second since the last measure, at most every 0.5 s (the caller holds the job's lock)."""
-        now = time.time()
-        if now - self.last_time > 0.5:
-            self.job.images_per_s = (step - self.last_step) * self.job.train_config.batch_size / (now - self.last_time)
-            self.last_time, self.last_step = now, step
-
-    def on_step(self, row):
-        with self.job.lock:
-            self.job.rows.append(row)
-            self._measure_rate(row["step"])
-            self.job.step, self.job.epoch = row["step"], int(row["epoch"])
-            self.job.status = "running"
-
-    def on_epoch(self, row, model):
-        xy = snapshot(model, self.probe)
-        with self.job.lock:
-            self.job.rows.append(row)
-            self.job.epoch = row["epoch"]
-            self.job.snapshots.append((row["epoch"], xy, self.probe.labels.numpy()))
-
-    def should_stop(self):
-        now = time.time()
-        self.idle = now - self.job.last_seen > self.idle_timeout
-        self.timed_out = bool(self.job.deadline) and now > self.job.deadline
-        return self.job.stop_event.is_set() or self.idle or self.timed_out
-
-
-RACE_SNAPSHOT_EVERY = 25  # steps between a race's latent snapshots (an epoch of the bundled data is 63 steps)
-
-
-@dataclass
-class Lane:
-    """One model of a race: its run folder and what it streamed (rows tagged with its index in the job's)."""
-    index: int
-    name: str  # its run folder's name: the race's, then what differs ("race-vae-beta4")
-    run_dir: Path
-    model_config: ModelConfig
-    title: str = ""  # what differs, for people ("VAE · β = 4")
-    model: object = field(default=None, repr=False)
-    status: str = "waiting"
-    message: str = ""
-    epoch: float = 0.0
-    step: int = 0
-    snapshots: list = field(default_factory=list)  # (step, epoch, xy (n, 2), labels (n,))
-
-
-class _Baton:
-    """A race's models take turns, one training step each, so they share one core and move together."""
-
-    def __init__(self, n: int):
-        self.turn, self.n, self.active = 0, n, set(range(n))
-        self.cond = threading.Condition()
-
-    def _next(self, k: int) -> int:
-        for d in range(1, self.n + 1):
-            if (k + d) % self.n in self.active:
-                return (k + d) % self.n
-        return k
-
-    def start(self, k: int, stop: threading.Event) -> None:
-        """Lane k starts when its turn first comes: the lanes seed and draw their noise in turn, never at once, so
-        a race with one seed is the same race every time."""
-        with self.cond:
-            self.cond.wait_for(lambda: self.turn == k or stop.is_set())
-
-    def wait(self, k: int, stop: threading.Event) -> None:
-        """Lane k finished a step: the next lane goes; k waits for its turn again."""
-        with self.cond:
-            self.turn = self._next(k)
-            self.cond.notify_all()
-            self.cond.wait_for(lambda: self.turn == k or stop.is_set())
-
-    def leave(self, k: int) -> None:
-        with self.cond:
-            self.active.discard(k)
-            if self.turn == k:
-                self.turn = self._next(k)
-            self.cond.notify_all()
-
-
-class _LaneStream(_Stream):
-    """A race lane's stream: its rows into the job (tagged), a snapshot every RACE_SNAPSHOT_EVERY steps, and
-    the baton passed on after every step."""
-
-    def __init__(self, job: Job, lane: Lane, probe: Split, idle_timeout: float, baton: _Baton):
-        super().__init__(job, probe, idle_timeout)
-        self.lane, self.baton, self.last_snapshot = lane, baton, -RACE_SNAPSHOT_EVERY
-        self.every = RACE_SNAPSHOT_EVERY  # doubles each time the snapshots are thinned
-
-    def _snapshot(self, step: int, epoch: float) -> None:
-        xy = snapshot(self.lane.model, self.probe)
-        with self.job.lock:
-            self.lane.snapshots.append((step, epoch, xy.astype(np.float32), self.probe.labels.numpy()))
-            if len(self.lane.snapshots) > MAX_SNAPSHOTS:
-                self.lane.snapshots[:] = thinned(self.lane.snapshots)
-                self.every *= 2
-        self.last_snapshot = step
-
-    def on_step(self, row):
-        row = {**row, "lane": self.lane.index}
-        with self.job.lock:
-            self.job.rows.append(row)
-            self.lane.step, self.lane.epoch, self.lane.status = row["step"], row["epoch"], "running"
-            self.job.step = sum(lane.step for lane in self.job.lanes)
-            self.job.epoch = int(min(lane.epoch for lane in self.job.lanes))
-            self.job.status = "running"
-            if self.lane.index == 0:  # one lane measures the race: all lanes' images together
-                self._measure_rate(self.job.step)
-        if row["step"] - self.last_snapshot >= self.every:
-            self._snapshot(row["step"], row["epoch"])
-
-    def on_epoch(self, row, model):
-        with self.job.lock:
-            self.job.rows.append({**row, "lane": self.lane.index})
-            self.lane.epoch = row["epoch"]
-        self._snapshot(row["step"], row["epoch"])
-
-    def should_stop(self):
-        stop = super().should_stop()
-        if not stop:
-            self.baton.wait(self.lane.index, self.job.stop_event)
-        return stop or self.job.stop_event.is_set()
-
-
-def thinned(snapshots: list) -> list:
-    """Every other snapshot, keeping the first (the start line) and the last (the latest)."""
-    kept = snapshots[::2]
-    return kept if kept[-1] is snapshots[-1] else [*kept, snapshots[-1]]
-
-
-@torch.no_grad()
-def snapshot(model, probe: Split) -> np.ndarray:
-    """2-D picture of the latent space: the codes themselves (2-D) or their PCA projection."""
-    codes = model.embed_split(probe).numpy()
-    if codes.shape[1] == 1:
-        return np.c_[codes, np.zeros(len(codes))]
-    if codes.shape[1] == 2:
-        return codes
-    centered = codes - codes.mean(0)
-    _, _, vt = np.linalg.svd(centered, full_matrices=False)
-    return centered @ vt[:2].T
 
 
 class JobManager:
@@ -434,13 +276,13 @@ class JobManager:
         return job
 
     def _race(self, job: Job, data: Dataset) -> None:
-        probe, baton = data.test.head(SNAPSHOT_POINTS), _Baton(len(job.lanes))
+        probe, baton = data.test.head(SNAPSHOT_POINTS), Baton(len(job.lanes))
         torch.set_num_threads(self.threads)
         for lane in job.lanes:  # one after another: each gets exactly the initial weights of its seed
             lane.model = new_model(lane.model_config, job.train_config.seed)
 
         def run(lane: Lane) -> None:
-            stream = _LaneStream(job, lane, probe, self.idle_timeout, baton)
+            stream = LaneStream(job, lane, probe, self.idle_timeout, baton)
             try:
                 stream._snapshot(0, 0.0)  # the start line: every model before its first step
                 baton.start(lane.index, job.stop_event)
@@ -481,7 +323,7 @@ class JobManager:
         return job
 
     def _work(self, job: Job, data: Dataset, resume: bool, data_files: Path | None) -> None:
-        stream = _Stream(job, data.test.head(SNAPSHOT_POINTS), self.idle_timeout)
+        stream = Stream(job, data.test.head(SNAPSHOT_POINTS), self.idle_timeout)
         try:
             torch.set_num_threads(self.threads)  # leave the other core for the UI
             if data_files is not None:
@@ -505,109 +347,3 @@ class JobManager:
                 job.message = f"training failed: {type(e).__name__}: {e}".replace(str(self.runs), "runs")
         if not resume and not (job.run_dir / checkpoint.CONFIG).exists():
             shutil.rmtree(job.run_dir, ignore_errors=True)  # nothing saved: no half-made run folder stays
-
-
-DIFFERENCES = (("kl_weight", lambda v: f"β = {v:g}"), ("prior", str), ("posterior", lambda v: f"{v} q(z|x)"),
-               ("prior_components", lambda v: f"{v} fitted Gaussians" if v else "N(0, I) prior"),
-               ("label_guided", lambda v: "label-guided" if v else "unguided"), ("latent_dim", lambda v: f"{v}-D"))
-
-
-def lane_titles(configs: list[ModelConfig]) -> list[str]:
-    """Each racer named by what differs between them: its kind, then each option that is not the same for all
-    (and that its kind reads): "VAE · β = 1" and "VAE · β = 4"; "AE", "VAE" and "AAE"."""
-    from trainer.config import APPLIES_TO
-
-    differ = [(key, fmt) for key, fmt in DIFFERENCES if len({getattr(c, key) for c in configs}) > 1]
-    return [" · ".join([c.model.upper()] + [fmt(getattr(c, key)) for key, fmt in differ
-                                            if c.model in APPLIES_TO.get(key, (c.model,))]) for c in configs]
-
-
-def slug(title: str) -> str:
-    """A lane's title as part of a folder name: "VAE · β = 4" -> "vae-beta4"."""
-    text = title.lower().replace("β = ", "beta").replace("(", "").replace(")", "").replace("|", "")
-    return "-".join(part for part in text.replace("·", " ").replace(",", " ").split() if part)
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
-
-
-def run_size(model_config: ModelConfig, train_config: TrainConfig, data: Dataset,
-             data_files: Path | None = None) -> int:
-    """About the bytes a run takes on disk: its weights and resume point (BYTES_PER_PARAMETER each), its history,
-    and its copy of uploaded data."""
-    from trainer.models import state_spec
-
-    parameters = sum(int(np.prod(shape)) for shape, _ in state_spec(model_config).values())
-    steps = -(-len(data.train.head(train_config.limit)) // train_config.batch_size) * train_config.epochs
-    rows = steps // train_config.log_every + 2 * train_config.epochs
-    return parameters * BYTES_PER_PARAMETER + rows * BYTES_PER_ROW + (folder_bytes(data_files) if data_files else 0)
-
-
-def keep_data(source: Path, dest: Path) -> None:
-    """Move uploaded IDX files into a run's data folder (each file written atomically, then the source removed:
-    the uploading session's disk quota is freed)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for path in sorted(source.iterdir()):
-        if path.is_file():
-            checkpoint.atomic_write(dest / path.name, path.read_bytes())
-    shutil.rmtree(source, ignore_errors=True)
-
-
-def _unique(run_dir: Path, taken: set[Path]) -> Path:
-    candidates = [run_dir] + [run_dir.with_name(f"{run_dir.name}-{k}") for k in range(2, 1000)]
-    for candidate in candidates:
-        if not candidate.exists() and candidate not in taken:
-            return candidate
-    raise JobError(f"too many runs named {run_dir.name}")
-
-
-def check_limits(model_config: ModelConfig, train_config: TrainConfig) -> None:
-    """The Train tab's bounds (config.SERVER_LIMITS), then the configs' own (validate)."""
-    if train_config.epochs > LIMITS["epochs"]:
-        raise JobError(f"epochs must be at most {LIMITS['epochs']} here (got {train_config.epochs}); "
-                       "use the command line for longer runs")
-    if model_config.latent_dim > LIMITS["latent_dim"]:
-        raise JobError(f"latent dim must be at most {LIMITS['latent_dim']} here (got {model_config.latent_dim})")
-    if train_config.batch_size > LIMITS["batch_size"]:
-        raise JobError(f"batch size must be at most {LIMITS['batch_size']} here (got {train_config.batch_size})")
-    if len(model_config.hidden) > LIMITS["layers"] or max(model_config.hidden) > LIMITS["width"]:
-        raise JobError(f"dense widths: at most {LIMITS['layers']} layers of at most {LIMITS['width']} here "
-                       f"(got {shown(','.join(map(str, model_config.hidden)))})")
-    model_config.validate()
-    train_config.validate()
-
-
-def load_training_data(choice: str, upload_dir: Path | None = None, limit: int | None = None) -> Dataset:
-    """'bundled' (the shipped 10k test split cut 8k/2k), 'full' (a full MNIST-format folder found on disk),
-    or 'uploaded' (four IDX files the user uploaded; each split at most LIMITS["train_images"] images, checked
-    from the files' headers before their bodies are read)."""
-    if choice == "uploaded":
-        if upload_dir is None:
-            raise JobError("upload the four MNIST-format IDX files first")
-        data = load_dataset(upload_dir, limit=limit, max_images=LIMITS["train_images"])
-        data.name = "uploaded"
-        return data
-    if choice == "full":
-        path = find_full_mnist()
-        if path is None:
-            raise JobError("no full MNIST-format folder found on this machine (set $LATENT_EXPLORER_DATA); "
-                           "use the bundled set or upload IDX files")
-        return load_dataset(path, limit=limit)
-    return bundled_dataset(limit=limit)
-
-
-def find_full_mnist() -> Path | None:
-    import os
-
-    from trainer.data import DATA_ENV, find_idx_folder
-
-    root = Path(__file__).resolve().parents[1]
-    for candidate in (os.environ.get(DATA_ENV), root / "data", root.parent / "shared" / "data"):
-        if candidate:
-            try:
-                return find_idx_folder(candidate)
-            except DataError:
-                continue
-    return None
-

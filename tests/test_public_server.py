@@ -306,14 +306,15 @@ def test_finished_jobs_are_forgotten_once_nobody_watches_them(tmp_path):
 
 
 def test_a_race_lane_keeps_a_bounded_number_of_snapshots_thinned_evenly(small_data):
-    from explorer.jobs import MAX_SNAPSHOTS, Job, Lane, _Baton, _LaneStream
+    from explorer.jobs import Job
+    from explorer.races import MAX_SNAPSHOTS, Baton, Lane, LaneStream
     from trainer.config import ModelConfig, TrainConfig
     from trainer.train import new_model
 
     config = ModelConfig(hidden=(16,))
     lane = Lane(0, "lane", Path("lane"), config, model=new_model(config))
     job = Job("j", "me", "race", Path("lane"), config, TrainConfig(), lanes=[lane])
-    stream = _LaneStream(job, lane, small_data.test.head(32), 600, _Baton(1))
+    stream = LaneStream(job, lane, small_data.test.head(32), 600, Baton(1))
     stream._snapshot(0, 0.0)
     for step in range(1, 20_001):  # a long race of batch 1: once 800 snapshots
         stream.on_step({"step": step, "epoch": step / 8000, "kind": "step"})

@@ -29,7 +29,7 @@ SIZES = {"latent_dim": (1, 512), "hidden": (1, 8192, 8), "channels": (1, 512, 2)
          "num_classes": (1, 1000), "image_size": (1, 512, 2), "prior_components": (0, 100)}
 MAX_PARAMETERS = 50_000_000  # weights and buffers of one model (200 MB as float32; the shipped ones have < 2M)
 MAX_KL_WEIGHT = 1000.0
-# The app's Train tab trains on a shared server: smaller bounds there (explorer.jobs.check_limits)
+# The app's Train tab trains on a shared server: smaller bounds there (explorer.training_setup.check_limits)
 SERVER_LIMITS = {"epochs": 50, "latent_dim": 64, "batch_size": 1024, "train_images": 60_000, "width": 2048,
                  "layers": 4}
 

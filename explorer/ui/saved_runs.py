@@ -16,7 +16,8 @@ from trainer.data import DataError, load_run_dataset
 from trainer.evaluate import measure_run, save_results
 
 from .. import plots
-from ..jobs import LIMITS, JobError
+from ..jobs import JobError
+from ..training_setup import LIMITS
 from ..registry import ALLOWED_FILES
 from . import train_jobs
 from .media import TempFiles

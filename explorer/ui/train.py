@@ -8,7 +8,7 @@ import gradio as gr
 from trainer.config import APPLIES_TO, SEED_MAX
 
 from .. import settings
-from ..jobs import LIMITS
+from ..training_setup import LIMITS
 from . import models, planes, saved_runs, train_jobs, train_view
 from .models import choices, with_room
 from .page import mounted, ticking

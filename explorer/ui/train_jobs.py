@@ -15,7 +15,8 @@ from trainer.config import APPLIES_TO, ConfigError, ModelConfig, TrainConfig, sh
 from trainer.data import DataError
 
 from .. import settings
-from ..jobs import JobError, JobManager, load_training_data
+from ..jobs import JobError, JobManager
+from ..training_setup import load_training_data
 from ..registry import RUNS, SESSION_BYTES, discard_upload, session_room
 from .session import Session, upload_dir
 from .text import plain

@@ -65,8 +65,11 @@ def main() -> None:
 
     from conftest import CHROMIUM, CHROMIUM_ARGS
 
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(STATIC))
-    handler.log_message = lambda *a: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # the table only
+            pass
+
+    handler = functools.partial(Quiet, directory=str(STATIC))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"{'seed':>4} | {'KL(β=1) > KL(β=4) from step':>27} | {'gap at point 20':>15} | {'gap at the end':>14}")

@@ -5,6 +5,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from trainer.config import shown
+
 from . import render
 from .cache import CACHE
 from .registry import Entry, View
@@ -14,6 +16,7 @@ from .rules import (LINKS, OUTSIDE_FRACTION, Target, click_targets, code_scale, 
 PLANE_SIZE = 400
 BACKGROUNDS = ("none", "manifold", "prior density", "classifier")
 AXIS_NAMES = {"latent": ("z1", "z2"), "pca": ("PCA 1", "PCA 2"), "umap": ("UMAP 1", "UMAP 2")}
+MAX_DIGITS = 40  # test digits one request may name: the page shows a few dozen (3,000 once cost 1.8 GB)
 
 
 def test_digits(test, index) -> np.ndarray:
@@ -130,12 +133,14 @@ def pick_test_digits(test, mode: str, k: int = 10, indices: str = "", seed: int 
     labels = test.labels.numpy()
     if mode == "by index":
         try:
-            idx = [int(v) for v in indices.replace(";", ",").split(",") if v.strip()]
+            idx = [int(v) for v in str(indices).replace(";", ",").split(",") if v.strip()]
         except ValueError:
-            raise ValueError(f"indices must be whole numbers separated by commas, got {indices!r}") from None
+            raise ValueError(f"indices must be whole numbers separated by commas, got {shown(indices)}") from None
+        if len(idx) > MAX_DIGITS:
+            raise ValueError(f"at most {MAX_DIGITS} test digits at once, got {len(idx):,} indices")
         bad = [i for i in idx if not 0 <= i < len(labels)]
         if not idx or bad:
-            raise ValueError(f"indices must be between 0 and {len(labels) - 1}; got {bad or 'none'}")
+            raise ValueError(f"indices must be between 0 and {len(labels) - 1}; got {shown(bad) if bad else 'none'}")
     elif mode == "random":
         idx = np.random.default_rng(seed).choice(len(labels), size=k, replace=False).tolist()
     else:

@@ -4,18 +4,22 @@
     python -m explorer.deploy USER/SPACE [--private] [--dry-run]
 
 ``--static`` (the free path for a class: Hugging Face serves static Spaces for free) builds the static edition
-(explorer/site.py) and uploads exactly its files, with a Space card of ``sdk: static``; every view runs in the
+(explorer/site.py) and sends exactly its files, with a Space card of ``sdk: static``; every view runs in the
 students' browsers. Without it, the Gradio app: that Space runs on compute, which a paid plan (or ZeroGPU) pays for.
-The Gradio deploy uploads exactly what the Space runs (the app, its packages, the pretrained models, the bundled test split, the
-README with its Space card, the requirements) with ``huggingface_hub.HfApi.upload_folder``: no git is needed, and
-binaries are stored through Xet. Runs, caches, tests and benchmarks stay home. ``--dry-run`` prints the file list
-and its size and checks the README's Space card; nothing is sent. The token is the one ``hf auth login`` saved, or
-$HF_TOKEN.
+
+The Gradio deploy sends exactly what the Space runs (the app, its packages, the pretrained models, the bundled test
+split, the README with its Space card, the requirements), as one commit of exact file names (``HfApi.create_commit``;
+no patterns, so the list printed is the list sent); so does the static one. Only files git tracks are sent: an
+untracked token, a private run folder under pretrained/ or a run's resume point never leave the machine; a symbolic
+link is refused (it could point anywhere). Runs, caches, tests and benchmarks stay home. ``--dry-run`` prints the
+file list and its size and checks the README's Space card; nothing is sent. The token is the one ``hf auth login``
+saved, or $HF_TOKEN.
 """
 from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -24,6 +28,7 @@ TOP_FILES = ("app.py", "requirements.txt", "README.md", ".gitattributes")
 TOP_DIRS = ("explorer", "trainer", "pretrained", "docs")  # docs/: the screenshot the README card shows
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".hypothesis", ".gradio", "runs", "data"}
 SKIPPED_SUFFIXES = {".pyc", ".tmp", ".log"}
+SKIPPED_NAMES = {"optimizer.safetensors", "trainer_state.json"}  # a run's resume point: never part of a Space
 PYTHON = "3.11"
 
 
@@ -31,15 +36,35 @@ class DeployError(ValueError):
     """The Space card or the file selection is wrong; the message says what to fix."""
 
 
+def tracked(root: Path) -> list[str]:
+    """The files git tracks under ``root``, as repository paths."""
+    try:
+        out = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--full-name", "--", "."],
+                             capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        raise DeployError(f"{root.name} is not a git checkout (or git is missing): the deploy sends only the files "
+                          "git tracks") from None
+    return [name for name in out.decode().split("\0") if name]
+
+
 def space_files(root: Path = ROOT) -> list[Path]:
-    """The files a Space needs, relative to ``root``, sorted."""
-    files = [Path(name) for name in TOP_FILES if (root / name).is_file()]
-    for top in TOP_DIRS:
-        for path in sorted((root / top).rglob("*")):
-            rel = path.relative_to(root)
-            if path.is_file() and not SKIPPED_PARTS & set(rel.parts) and path.suffix not in SKIPPED_SUFFIXES \
-                    and not any(part.startswith(".") for part in rel.parts):
-                files.append(rel)
+    """The files a Space needs, relative to ``root``, sorted: tracked by git, regular files (a symbolic link is
+    refused), never a cache, a log, a run or its resume point."""
+    files = []
+    for name in tracked(root):
+        rel = Path(name)
+        if not (name in TOP_FILES or rel.parts[0] in TOP_DIRS) or SKIPPED_PARTS & set(rel.parts) \
+                or rel.suffix in SKIPPED_SUFFIXES or rel.name in SKIPPED_NAMES \
+                or any(part.startswith(".") for part in rel.parts[:-1] if part) or \
+                (rel.name.startswith(".") and name not in TOP_FILES):
+            continue
+        path = root / rel
+        if any((root / Path(*rel.parts[:k])).is_symlink() for k in range(1, len(rel.parts) + 1)):
+            raise DeployError(f"{name} is a symbolic link: the deploy sends regular files only (replace the link "
+                              "with the file, or remove it from git)")
+        if not path.is_file():
+            raise DeployError(f"{name} is tracked by git but missing here: restore it or commit its removal")
+        files.append(rel)
     return sorted(files)
 
 
@@ -82,6 +107,16 @@ def check_card(root: Path = ROOT) -> list[str]:
     return problems
 
 
+def upload(api, space: str, files: list[Path], root: Path = ROOT, private: bool = False, sdk: str = "gradio") -> None:
+    """Create the Space if needed and send ``files`` (paths under ``root``) as one commit, each by its exact name."""
+    from huggingface_hub import CommitOperationAdd
+
+    api.create_repo(space, repo_type="space", space_sdk=sdk, private=private, exist_ok=True)
+    api.create_commit(repo_id=space, repo_type="space", commit_message="Deploy Latent Explorer",
+                      operations=[CommitOperationAdd(path_in_repo=f.as_posix(), path_or_fileobj=str(root / f))
+                                  for f in files])
+
+
 STATIC_CARD = """---
 title: Latent Explorer
 emoji: 🔢
@@ -111,7 +146,7 @@ def static_site(out: Path, models: list[str] | None) -> list[str]:
     return sorted([*files, "README.md"])
 
 
-def deploy_static(args) -> int:
+def deploy_static(args, api=None) -> int:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="latent-explorer-site-") as tmp:
@@ -128,17 +163,17 @@ def deploy_static(args) -> int:
         if args.dry_run:
             print("dry run: nothing was uploaded")
             return 0
-        from huggingface_hub import HfApi
+        if api is None:
+            from huggingface_hub import HfApi
 
-        api = HfApi()
-        api.create_repo(args.space, repo_type="space", space_sdk="static", private=args.private, exist_ok=True)
-        api.upload_folder(folder_path=str(out), repo_id=args.space, repo_type="space", allow_patterns=files,
-                          commit_message="Deploy the Latent Explorer's static edition")
+            api = HfApi()
+        upload(api, args.space, [Path(f) for f in files], out, args.private, sdk="static")
     print(f"uploaded: https://huggingface.co/spaces/{args.space}")
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv=None, *, root: Path = ROOT, api=None) -> int:
+    """The command; ``api`` stands in for huggingface_hub.HfApi() (a test passes one that records the upload)."""
     parser = argparse.ArgumentParser(prog="python -m explorer.deploy", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("space", help="USER/SPACE, the Space to create or update")
@@ -152,16 +187,20 @@ def main(argv=None) -> int:
         print(f"error: {args.space!r} is not USER/SPACE", file=sys.stderr)
         return 2
     if args.static:
-        return deploy_static(args)
+        return deploy_static(args, api)
     if args.models or args.out:
         print("error: --models and --out go with --static", file=sys.stderr)
         return 2
-    files = space_files()
-    size = sum((ROOT / f).stat().st_size for f in files)
+    try:
+        files = space_files(root)
+        problems = check_card(root)
+    except DeployError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    size = sum((root / f).stat().st_size for f in files)
     for f in files:
-        print(f"{(ROOT / f).stat().st_size:>12,}  {f.as_posix()}")
+        print(f"{(root / f).stat().st_size:>12,}  {f.as_posix()}")
     print(f"{len(files)} files, {size / 1e6:.1f} MB, for the Space {args.space}")
-    problems = check_card()
     for problem in problems:
         print(f"error: README.md Space card: {problem}", file=sys.stderr)
     if problems:
@@ -169,12 +208,11 @@ def main(argv=None) -> int:
     if args.dry_run:
         print("dry run: the Space card is right; nothing was uploaded")
         return 0
-    from huggingface_hub import HfApi
+    if api is None:
+        from huggingface_hub import HfApi
 
-    api = HfApi()
-    api.create_repo(args.space, repo_type="space", space_sdk="gradio", private=args.private, exist_ok=True)
-    api.upload_folder(folder_path=str(ROOT), repo_id=args.space, repo_type="space",
-                      allow_patterns=[f.as_posix() for f in files], commit_message="Deploy Latent Explorer")
+        api = HfApi()
+    upload(api, args.space, files, root, args.private)
     print(f"uploaded: https://huggingface.co/spaces/{args.space}")
     return 0
 

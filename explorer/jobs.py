@@ -14,22 +14,22 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from trainer import checkpoint
-from trainer.config import SERVER_LIMITS as LIMITS
 from trainer.config import ModelConfig, TrainConfig, shown
-from trainer.data import RUN_DATA, DataError, Dataset, Split, bundled_dataset, load_dataset, load_run_dataset
-from trainer.train import Callback, FitResult, check_data_fits, fit, new_model
+from trainer.data import RUN_DATA, Dataset, load_run_dataset
+from trainer.train import FitResult, check_data_fits, fit, new_model
+
+from .races import Baton, Lane, LaneStream, lane_titles, slug
+from .storage import folder_bytes
+from .streams import Stream
+from .training_setup import JobError, _duration, _unique, check_limits, keep_data, run_size
 
 IDLE_TIMEOUT = 600.0  # seconds without a status request (the page polls every second) before a job stops
 SNAPSHOT_POINTS = 2000
 DONE = ("finished", "stopped", "diverged", "failed")  # a job's final statuses
-
-
-class JobError(ValueError):
-    """A job request was refused (limits, caps, ownership); the message says why."""
+ANONYMOUS = ".latent-explorer-anonymous"  # in a run folder a public server's Train tab made: it expires (RUN_HOURS)
 
 
 @dataclass
@@ -49,6 +49,7 @@ class Job:
     images_per_s: float = 0.0
     started: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.time)  # the owner's last request about it (see IDLE_TIMEOUT)
+    deadline: float = 0.0  # when it stops (a public server's JOB_MINUTES); 0: no bound
     start_epoch: int = 0  # the epoch a resumed job continues after
     rows: list = field(default_factory=list)  # history rows, steps and epochs, in order
     snapshots: list = field(default_factory=list)  # per epoch: (epoch, xy (n, 2), labels (n,))
@@ -60,6 +61,19 @@ class Job:
     @property
     def done(self) -> bool:
         return self.status in DONE
+
+    @property
+    def folders(self) -> list[Path]:
+        """The run folders it writes: each lane's for a race (every one is busy until the race ends)."""
+        return [lane.run_dir for lane in self.lanes] or [self.run_dir]
+
+    def seconds_left(self) -> float | None:
+        """About how long until it ends: its ETA, or its deadline when that comes first; None when unknown."""
+        p = self.progress()
+        left = [p["eta_s"]] if p["eta_s"] > 0 else []
+        if self.deadline:
+            left.append(max(0.0, self.deadline - time.time()))
+        return min(left) if left else None
 
     def progress(self) -> dict:
         with self.lock:
@@ -83,153 +97,17 @@ class Job:
             return list(self.rows[max(0, int(cursor)):]), len(self.rows)
 
 
-class _Stream(Callback):
-    """Copies every logged step and epoch into the job, snapshots the latent space, honours Stop."""
-
-    def __init__(self, job: Job, probe: Split, idle_timeout: float):
-        self.job, self.probe, self.idle_timeout = job, probe, idle_timeout
-        self.last_time, self.last_step = time.time(), job.step
-        self.idle = False
-
-    def _measure_rate(self, step: int) -> None:
-        """Images per second since the last measure, at most every 0.5 s (the caller holds the job's lock)."""
-        now = time.time()
-        if now - self.last_time > 0.5:
-            self.job.images_per_s = (step - self.last_step) * self.job.train_config.batch_size / (now - self.last_time)
-            self.last_time, self.last_step = now, step
-
-    def on_step(self, row):
-        with self.job.lock:
-            self.job.rows.append(row)
-            self._measure_rate(row["step"])
-            self.job.step, self.job.epoch = row["step"], int(row["epoch"])
-            self.job.status = "running"
-
-    def on_epoch(self, row, model):
-        xy = snapshot(model, self.probe)
-        with self.job.lock:
-            self.job.rows.append(row)
-            self.job.epoch = row["epoch"]
-            self.job.snapshots.append((row["epoch"], xy, self.probe.labels.numpy()))
-
-    def should_stop(self):
-        self.idle = time.time() - self.job.last_seen > self.idle_timeout
-        return self.job.stop_event.is_set() or self.idle
-
-
-RACE_SNAPSHOT_EVERY = 25  # steps between a race's latent snapshots (an epoch of the bundled data is 63 steps)
-
-
-@dataclass
-class Lane:
-    """One model of a race: its run folder and what it streamed (rows tagged with its index in the job's)."""
-    index: int
-    name: str  # its run folder's name: the race's, then what differs ("race-vae-beta4")
-    run_dir: Path
-    model_config: ModelConfig
-    title: str = ""  # what differs, for people ("VAE · β = 4")
-    model: object = field(default=None, repr=False)
-    status: str = "waiting"
-    message: str = ""
-    epoch: float = 0.0
-    step: int = 0
-    snapshots: list = field(default_factory=list)  # (step, epoch, xy (n, 2), labels (n,))
-
-
-class _Baton:
-    """A race's models take turns, one training step each, so they share one core and move together."""
-
-    def __init__(self, n: int):
-        self.turn, self.n, self.active = 0, n, set(range(n))
-        self.cond = threading.Condition()
-
-    def _next(self, k: int) -> int:
-        for d in range(1, self.n + 1):
-            if (k + d) % self.n in self.active:
-                return (k + d) % self.n
-        return k
-
-    def start(self, k: int, stop: threading.Event) -> None:
-        """Lane k starts when its turn first comes: the lanes seed and draw their noise in turn, never at once, so
-        a race with one seed is the same race every time."""
-        with self.cond:
-            self.cond.wait_for(lambda: self.turn == k or stop.is_set())
-
-    def wait(self, k: int, stop: threading.Event) -> None:
-        """Lane k finished a step: the next lane goes; k waits for its turn again."""
-        with self.cond:
-            self.turn = self._next(k)
-            self.cond.notify_all()
-            self.cond.wait_for(lambda: self.turn == k or stop.is_set())
-
-    def leave(self, k: int) -> None:
-        with self.cond:
-            self.active.discard(k)
-            if self.turn == k:
-                self.turn = self._next(k)
-            self.cond.notify_all()
-
-
-class _LaneStream(_Stream):
-    """A race lane's stream: its rows into the job (tagged), a snapshot every RACE_SNAPSHOT_EVERY steps, and
-    the baton passed on after every step."""
-
-    def __init__(self, job: Job, lane: Lane, probe: Split, idle_timeout: float, baton: _Baton):
-        super().__init__(job, probe, idle_timeout)
-        self.lane, self.baton, self.last_snapshot = lane, baton, -RACE_SNAPSHOT_EVERY
-
-    def _snapshot(self, step: int, epoch: float) -> None:
-        xy = snapshot(self.lane.model, self.probe)
-        with self.job.lock:
-            self.lane.snapshots.append((step, epoch, xy, self.probe.labels.numpy()))
-        self.last_snapshot = step
-
-    def on_step(self, row):
-        row = {**row, "lane": self.lane.index}
-        with self.job.lock:
-            self.job.rows.append(row)
-            self.lane.step, self.lane.epoch, self.lane.status = row["step"], row["epoch"], "running"
-            self.job.step = sum(lane.step for lane in self.job.lanes)
-            self.job.epoch = int(min(lane.epoch for lane in self.job.lanes))
-            self.job.status = "running"
-            if self.lane.index == 0:  # one lane measures the race: all lanes' images together
-                self._measure_rate(self.job.step)
-        if row["step"] - self.last_snapshot >= RACE_SNAPSHOT_EVERY:
-            self._snapshot(row["step"], row["epoch"])
-
-    def on_epoch(self, row, model):
-        with self.job.lock:
-            self.job.rows.append({**row, "lane": self.lane.index})
-            self.lane.epoch = row["epoch"]
-        self._snapshot(row["step"], row["epoch"])
-
-    def should_stop(self):
-        stop = super().should_stop()
-        if not stop:
-            self.baton.wait(self.lane.index, self.job.stop_event)
-        return stop or self.job.stop_event.is_set()
-
-
-@torch.no_grad()
-def snapshot(model, probe: Split) -> np.ndarray:
-    """2-D picture of the latent space: the codes themselves (2-D) or their PCA projection."""
-    codes = model.embed_split(probe).numpy()
-    if codes.shape[1] == 1:
-        return np.c_[codes, np.zeros(len(codes))]
-    if codes.shape[1] == 2:
-        return codes
-    centered = codes - codes.mean(0)
-    _, _, vt = np.linalg.svd(centered, full_matrices=False)
-    return centered @ vt[:2].T
-
-
 class JobManager:
     """Starts, tracks and stops jobs; caps concurrent jobs per owner and for the whole server."""
 
     def __init__(self, runs: Path, *, per_owner: int = 1, total: int = 2, threads: int = 1,
-                 idle_timeout: float = IDLE_TIMEOUT):
+                 idle_timeout: float = IDLE_TIMEOUT, max_seconds: float = 0, run_bytes: int = 2**40,
+                 runs_bytes: int = 2**50, run_ttl: float = 0):
+        """``max_seconds``: a job's wall time (0: unbounded); ``run_bytes`` / ``runs_bytes``: the disk one run /
+        all runs may take; ``run_ttl``: seconds a run this manager made is kept after its last save (0: kept)."""
         self.runs, self.per_owner, self.total, self.threads = Path(runs), per_owner, total, threads
-        self.idle_timeout = idle_timeout
+        self.idle_timeout, self.max_seconds = idle_timeout, max_seconds
+        self.run_bytes, self.runs_bytes, self.run_ttl = run_bytes, runs_bytes, run_ttl
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
@@ -240,6 +118,10 @@ class JobManager:
     def running(self, owner: str | None = None) -> list[Job]:
         with self._lock:
             return [j for j in self._jobs.values() if not j.done and (owner is None or j.owner == owner)]
+
+    def busy(self, folder: Path) -> bool:
+        """Whether a running job writes ``folder`` (a race writes every lane's folder until it ends)."""
+        return any(Path(folder) in job.folders for job in self.running())
 
     def jobs_of(self, owner: str) -> list[Job]:
         with self._lock:
@@ -264,6 +146,7 @@ class JobManager:
         check_limits(model_config, train_config)
         check_data_fits(model_config, data, len(data.train.head(train_config.limit)))
         folder = self.folder(name or f"{model_config.model}-{model_config.arch}-{model_config.latent_dim}d")
+        self.check_disk([run_size(model_config, train_config, data, data_files)])
         return self._launch(owner, folder, model_config, train_config, data, resume=False, data_files=data_files)
 
     def resume(self, owner: str, name: str, epochs: int) -> Job:
@@ -276,6 +159,7 @@ class JobManager:
         train_config = TrainConfig(**{**run.train_config.__dict__, "epochs": max(int(epochs), done + 1)})
         check_limits(run.model_config, train_config)
         data = load_run_dataset(run.dataset, run_dir=folder)  # the same data it was trained on
+        self.check_disk([run_size(run.model_config, train_config, data)], grows=folder)
         return self._launch(owner, folder, run.model_config, train_config, data, resume=True)
 
     def _free_slot(self, owner: str) -> list[Job]:
@@ -286,21 +170,70 @@ class JobManager:
         if self.total == 0:
             raise JobError("training is turned off on this server (LATENT_EXPLORER_TRAIN_JOBS=0)")
         if len(active) >= self.total:
-            raise JobError(f"the server is already training {self.total} models for other users; "
-                           "try again when one finishes")
+            left = [t for t in (j.seconds_left() for j in active) if t is not None]
+            when = (f"a slot frees in about {max(1, round(min(left) / 60))} min" if left else
+                    "try again when one finishes")
+            raise JobError(f"the server is already training {self.total} models for other users: {when}")
         return active
+
+    def check_disk(self, sizes: list[int], grows: Path | None = None) -> None:
+        """Refuse a job whose runs (``sizes``, estimated by run_size) pass the disk one run or all runs may take
+        (``grows``: the folder a resume rewrites, counted once)."""
+        self.expire()
+        for size in sizes:
+            if size > self.run_bytes:
+                raise JobError(f"this run would take about {size / 2**20:,.0f} MB on disk (its weights, and its "
+                               f"resume point's weights and optimizer state); a run may take at most "
+                               f"{self.run_bytes / 2**20:,.0f} MB here: use smaller dense widths")
+        used = folder_bytes(self.runs) - (folder_bytes(grows) if grows else 0)
+        if used + sum(sizes) > self.runs_bytes:
+            later = (f", or for runs to expire ({self.run_ttl / 3600:g} h after their last save)" if self.run_ttl
+                     else "")
+            raise JobError(f"the server's runs take {used / 2**20:,.0f} MB of the {self.runs_bytes / 2**20:,.0f} MB "
+                           f"they may; this run needs about {sum(sizes) / 2**20:,.0f} MB more: wait for a teacher "
+                           f"to delete runs{later}")
+
+    def expire(self, now: float | None = None) -> list[str]:
+        """Remove the runs this server's Train tab made (marked ANONYMOUS) whose last save is older than run_ttl
+        and that no job writes; returns their names."""
+        if not self.run_ttl or not self.runs.is_dir():
+            return []
+        now, removed = now or time.time(), []
+        for folder in self.runs.iterdir():
+            try:
+                marked = (folder / ANONYMOUS).is_file()
+                last = max(p.stat().st_mtime for p in (folder, *folder.iterdir()))
+            except (OSError, ValueError):
+                continue
+            if marked and now - last > self.run_ttl and not self.busy(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder.name)
+        return removed
+
+    def forget_finished(self, open_owners=(), idle: float = IDLE_TIMEOUT) -> list[str]:
+        """Forget the jobs that ended, whose owner has no page open (``open_owners``) and that nobody asked about
+        for ``idle`` seconds (an API client gone): their rows and snapshots leave memory. Returns their ids."""
+        now, keep = time.time(), set(open_owners)
+        with self._lock:
+            gone = [j.id for j in self._jobs.values()
+                    if j.done and j.owner not in keep and now - j.last_seen > idle]
+            for job_id in gone:
+                del self._jobs[job_id]
+        return gone
 
     def _launch(self, owner, folder: Path, model_config, train_config, data, *, resume: bool,
                 data_files: Path | None = None) -> Job:
         with self._lock:
             active = self._free_slot(owner)
-            taken = {j.run_dir for j in active}
+            taken = {f for j in active for f in j.folders}
             if folder in taken:
-                raise JobError(f"a job is already writing {folder.name}; choose another name")
+                raise JobError(f"a job is already writing {folder.name}; choose another name, or wait for it")
             if not resume:
                 folder = _unique(folder, taken)
                 folder.mkdir(parents=True)
-            job = Job(uuid.uuid4().hex[:12], owner, folder.name, folder, model_config, train_config, data.note)
+                self._mark(folder)
+            job = Job(uuid.uuid4().hex[:12], owner, folder.name, folder, model_config, train_config, data.note,
+                      deadline=time.time() + self.max_seconds if self.max_seconds else 0.0)
             self._jobs[job.id] = job
         steps_per_epoch = -(-len(data.train.head(train_config.limit)) // train_config.batch_size)
         job.total_steps = steps_per_epoch * train_config.epochs
@@ -322,17 +255,19 @@ class JobManager:
         for config in model_configs:
             check_limits(config, train_config)
             check_data_fits(config, data, len(data.train.head(train_config.limit)))
+        self.check_disk([run_size(config, train_config, data) for config in model_configs])
         with self._lock:
             active = self._free_slot(owner)
-            taken = {j.run_dir for j in active} | {lane.run_dir for j in active for lane in j.lanes}
+            taken = {f for j in active for f in j.folders}
             lanes = []
             for k, (config, title) in enumerate(zip(model_configs, lane_titles(model_configs))):
                 folder = _unique(self.folder(f"{name or 'race'}-{slug(title)}"), taken)
                 folder.mkdir(parents=True)
+                self._mark(folder)
                 taken.add(folder)
                 lanes.append(Lane(k, folder.name, folder, config, title=title))
             job = Job(uuid.uuid4().hex[:12], owner, name or "race", lanes[0].run_dir, model_configs[0], train_config,
-                      data.note, lanes=lanes)
+                      data.note, lanes=lanes, deadline=time.time() + self.max_seconds if self.max_seconds else 0.0)
             self._jobs[job.id] = job
         steps_per_epoch = -(-len(data.train.head(train_config.limit)) // train_config.batch_size)
         job.total_steps = steps_per_epoch * train_config.epochs * len(lanes)
@@ -341,13 +276,13 @@ class JobManager:
         return job
 
     def _race(self, job: Job, data: Dataset) -> None:
-        probe, baton = data.test.head(SNAPSHOT_POINTS), _Baton(len(job.lanes))
+        probe, baton = data.test.head(SNAPSHOT_POINTS), Baton(len(job.lanes))
         torch.set_num_threads(self.threads)
         for lane in job.lanes:  # one after another: each gets exactly the initial weights of its seed
             lane.model = new_model(lane.model_config, job.train_config.seed)
 
         def run(lane: Lane) -> None:
-            stream = _LaneStream(job, lane, probe, self.idle_timeout, baton)
+            stream = LaneStream(job, lane, probe, self.idle_timeout, baton)
             try:
                 stream._snapshot(0, 0.0)  # the start line: every model before its first step
                 baton.start(lane.index, job.stop_event)
@@ -357,6 +292,9 @@ class JobManager:
                 lane.status, lane.message = "failed", f"training failed: {type(e).__name__}: {e}"
             finally:
                 baton.leave(lane.index)
+                lane.model = None  # saved in its run folder: the race no longer needs it in memory
+                if stream.timed_out and lane.status == "stopped":
+                    lane.message = f"{self.out_of_time()}; {lane.message.split('; ', 1)[-1]}"
             if not (lane.run_dir / checkpoint.CONFIG).exists():
                 shutil.rmtree(lane.run_dir, ignore_errors=True)
 
@@ -371,13 +309,21 @@ class JobManager:
             job.status = next((s for s in ("failed", "diverged", "stopped") if s in statuses), "finished")
             job.message = "; ".join(f"{lane.title}: {lane.message}" for lane in job.lanes)
 
+    def out_of_time(self) -> str:
+        return f"stopped: a job may train for {_duration(self.max_seconds)} on this server, and this one used it"
+
+    def _mark(self, folder: Path) -> None:
+        """A run a public server's visitor made: it expires (run_ttl), unlike the runs a teacher put there."""
+        if self.run_ttl:
+            (folder / ANONYMOUS).touch()
+
     def stop(self, job_id: str, owner: str) -> Job:
         job = self.get(job_id, owner)
         job.stop_event.set()
         return job
 
     def _work(self, job: Job, data: Dataset, resume: bool, data_files: Path | None) -> None:
-        stream = _Stream(job, data.test.head(SNAPSHOT_POINTS), self.idle_timeout)
+        stream = Stream(job, data.test.head(SNAPSHOT_POINTS), self.idle_timeout)
         try:
             torch.set_num_threads(self.threads)  # leave the other core for the UI
             if data_files is not None:
@@ -391,6 +337,8 @@ class JobManager:
                     idle = f"{self.idle_timeout / 60:g} min" if self.idle_timeout >= 60 else f"{self.idle_timeout:g} s"
                     job.message = (f"stopped: nobody asked about this job for {idle} (its page or client is gone); "
                                    f"{result.message.split('; ', 1)[-1]}")
+                elif stream.timed_out and result.status == "stopped":
+                    job.message = f"{self.out_of_time()}; {result.message.split('; ', 1)[-1]}"
                 if result.status == "stopped" and result.epoch == job.start_epoch:
                     job.message += " (no epoch finished, so nothing was saved)"
         except Exception as e:  # a worker must report, never die silently
@@ -399,93 +347,3 @@ class JobManager:
                 job.message = f"training failed: {type(e).__name__}: {e}".replace(str(self.runs), "runs")
         if not resume and not (job.run_dir / checkpoint.CONFIG).exists():
             shutil.rmtree(job.run_dir, ignore_errors=True)  # nothing saved: no half-made run folder stays
-
-
-DIFFERENCES = (("kl_weight", lambda v: f"β = {v:g}"), ("prior", str), ("posterior", lambda v: f"{v} q(z|x)"),
-               ("prior_components", lambda v: f"{v} fitted Gaussians" if v else "N(0, I) prior"),
-               ("label_guided", lambda v: "label-guided" if v else "unguided"), ("latent_dim", lambda v: f"{v}-D"))
-
-
-def lane_titles(configs: list[ModelConfig]) -> list[str]:
-    """Each racer named by what differs between them: its kind, then each option that is not the same for all
-    (and that its kind reads): "VAE · β = 1" and "VAE · β = 4"; "AE", "VAE" and "AAE"."""
-    from trainer.config import APPLIES_TO
-
-    differ = [(key, fmt) for key, fmt in DIFFERENCES if len({getattr(c, key) for c in configs}) > 1]
-    return [" · ".join([c.model.upper()] + [fmt(getattr(c, key)) for key, fmt in differ
-                                            if c.model in APPLIES_TO.get(key, (c.model,))]) for c in configs]
-
-
-def slug(title: str) -> str:
-    """A lane's title as part of a folder name: "VAE · β = 4" -> "vae-beta4"."""
-    text = title.lower().replace("β = ", "beta").replace("(", "").replace(")", "").replace("|", "")
-    return "-".join(part for part in text.replace("·", " ").replace(",", " ").split() if part)
-
-
-def keep_data(source: Path, dest: Path) -> None:
-    """Move uploaded IDX files into a run's data folder (each file written atomically, then the source removed:
-    the uploading session's disk quota is freed)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for path in sorted(source.iterdir()):
-        if path.is_file():
-            checkpoint.atomic_write(dest / path.name, path.read_bytes())
-    shutil.rmtree(source, ignore_errors=True)
-
-
-def _unique(run_dir: Path, taken: set[Path]) -> Path:
-    candidates = [run_dir] + [run_dir.with_name(f"{run_dir.name}-{k}") for k in range(2, 1000)]
-    for candidate in candidates:
-        if not candidate.exists() and candidate not in taken:
-            return candidate
-    raise JobError(f"too many runs named {run_dir.name}")
-
-
-def check_limits(model_config: ModelConfig, train_config: TrainConfig) -> None:
-    """The Train tab's bounds (config.SERVER_LIMITS), then the configs' own (validate)."""
-    if train_config.epochs > LIMITS["epochs"]:
-        raise JobError(f"epochs must be at most {LIMITS['epochs']} here (got {train_config.epochs}); "
-                       "use the command line for longer runs")
-    if model_config.latent_dim > LIMITS["latent_dim"]:
-        raise JobError(f"latent dim must be at most {LIMITS['latent_dim']} here (got {model_config.latent_dim})")
-    if train_config.batch_size > LIMITS["batch_size"]:
-        raise JobError(f"batch size must be at most {LIMITS['batch_size']} here (got {train_config.batch_size})")
-    if len(model_config.hidden) > LIMITS["layers"] or max(model_config.hidden) > LIMITS["width"]:
-        raise JobError(f"dense widths: at most {LIMITS['layers']} layers of at most {LIMITS['width']} here "
-                       f"(got {shown(','.join(map(str, model_config.hidden)))})")
-    model_config.validate()
-    train_config.validate()
-
-
-def load_training_data(choice: str, upload_dir: Path | None = None, limit: int | None = None) -> Dataset:
-    """'bundled' (the shipped 10k test split cut 8k/2k), 'full' (a full MNIST-format folder found on disk),
-    or 'uploaded' (four IDX files the user uploaded; each split at most LIMITS["train_images"] images, checked
-    from the files' headers before their bodies are read)."""
-    if choice == "uploaded":
-        if upload_dir is None:
-            raise JobError("upload the four MNIST-format IDX files first")
-        data = load_dataset(upload_dir, limit=limit, max_images=LIMITS["train_images"])
-        data.name = "uploaded"
-        return data
-    if choice == "full":
-        path = find_full_mnist()
-        if path is None:
-            raise JobError("no full MNIST-format folder found on this machine (set $LATENT_EXPLORER_DATA); "
-                           "use the bundled set or upload IDX files")
-        return load_dataset(path, limit=limit)
-    return bundled_dataset(limit=limit)
-
-
-def find_full_mnist() -> Path | None:
-    import os
-
-    from trainer.data import DATA_ENV, find_idx_folder
-
-    root = Path(__file__).resolve().parents[1]
-    for candidate in (os.environ.get(DATA_ENV), root / "data", root.parent / "shared" / "data"):
-        if candidate:
-            try:
-                return find_idx_folder(candidate)
-            except DataError:
-                continue
-    return None
-

@@ -188,6 +188,12 @@ def classifier_onnx(folder: Path, exports: Path) -> tuple[Path, str] | None:
     return None
 
 
+def classifier_source() -> str | None:
+    """The source hash of the classifier export the page runs (kept by the exports' sweep), once there is one."""
+    result = _classifier_export.get("result")
+    return result[1] if result else None
+
+
 # -- what the page is sent -------------------------------------------------------------------------------------
 def png_bytes(image: np.ndarray) -> bytes:
     buf = io.BytesIO()

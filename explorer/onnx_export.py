@@ -28,6 +28,8 @@ from torch import nn
 
 from trainer.losses import cholesky_factor
 
+from . import priority
+
 FORMAT = "latent-explorer-onnx"
 EXPORT_VERSION = "2"  # bump when the exported graph changes: older files are then exported again (2: logits too)
 DECODER, ENCODER, CLASSIFIER = "decoder.onnx", "encoder.onnx", "classifier.onnx"
@@ -216,16 +218,20 @@ def export_in_subprocess(jobs: list[dict], timeout: float = 600) -> list[str]:
     """Run ``python -m explorer.onnx_export`` once for several exports, each {"what": "decoder" or "encoder" (a run
     folder) or "classifier", "folder", "out", "source"}; returns one message per job: "" for success, else why it failed."""
     root = Path(__file__).resolve().parents[1]
+    child = subprocess.Popen([sys.executable, "-m", "explorer.onnx_export"], cwd=root, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    priority.lower(child.pid)  # while it still imports torch: the requests of the people waiting come first
     try:
-        done = subprocess.run([sys.executable, "-m", "explorer.onnx_export"], cwd=root, capture_output=True,
-                              text=True, timeout=timeout, input=json.dumps([{k: str(v) for k, v in job.items()}
-                                                                           for job in jobs]))
+        stdout, stderr = child.communicate(json.dumps([{k: str(v) for k, v in job.items()} for job in jobs]),
+                                           timeout=timeout)
     except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
         return [f"the export took more than {timeout:.0f} s"] * len(jobs)
     try:
-        results = json.loads(done.stdout.strip().splitlines()[-1])
+        results = json.loads(stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        last = (stderr.strip().splitlines() or ["no output"])[-1]
         return [f"the export process failed: {last}"] * len(jobs)
     return [str(r) for r in results]
 
@@ -259,6 +265,21 @@ class ExportQueue:
 
 
 QUEUE = ExportQueue()
+
+
+def sweep(folder: Path, keep: set[str], older_than: float) -> list[str]:
+    """Remove the exports in ``folder`` (named by their source hash) of models nobody shows (``keep``: the sources
+    of the models in memory) and untouched for ``older_than`` seconds (a page may still be fetching one); returns
+    their names. Each upload's decoder once stayed there for good (80 MB each)."""
+    removed, now = [], time.time()
+    for path in Path(folder).glob("*.onnx*"):  # and an exporter's .onnx.data beside it
+        try:
+            if path.name.split(".", 1)[0] not in keep and now - path.stat().st_mtime > older_than:
+                path.unlink()
+                removed.append(path.name)
+        except OSError:  # removed meanwhile
+            continue
+    return removed
 
 
 def _run_job(job: dict) -> str:

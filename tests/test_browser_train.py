@@ -193,6 +193,35 @@ def adam_gradients(model, optimizers) -> dict[str, torch.Tensor]:
     return out
 
 
+CODES_JS = """async ([codes, d]) => {
+  const { fitGaussian } = await import("/static/train/spec.js");
+  const { pcaAxes } = await import("/static/train/plane.js");
+  const g = fitGaussian(Float32Array.from(codes), d), p = pcaAxes(Float32Array.from(codes), d);
+  return { mean: [...g.code_mean], tril: [...g.code_scale_tril], pcaMean: [...p.mean], axes: p.components.map((v) => [...v]) };
+}"""
+
+
+@pytest.mark.browser
+def test_the_pages_code_statistics_equal_the_trainers(harness):
+    """What the page computes from a model's codes after an epoch: the AE's sampling Gaussian (trainer/models/ae.py
+    after_epoch: mean, Cholesky factor of torch.cov + 1e-5 I) and the PCA plane of 16-D codes (trainer.evaluate.
+    pca_axes, axes up to sign), from one mean-and-scatter helper."""
+    from trainer.evaluate import pca_axes
+
+    _, _, page = harness
+    d = 16
+    codes = (torch.randn(500, d, generator=torch.Generator().manual_seed(5)) * torch.linspace(3, 0.2, d)
+             + torch.linspace(-1, 1, d))
+    got = page.evaluate(CODES_JS, [codes.flatten().tolist(), d])
+    cov = torch.cov(codes.T.double()) + 1e-5 * torch.eye(d, dtype=torch.float64)
+    assert np.allclose(got["mean"], codes.double().mean(0).numpy(), atol=1e-5)
+    assert np.allclose(np.array(got["tril"]).reshape(d, d), torch.linalg.cholesky(cov).numpy(), atol=1e-5)
+    mean, axes = pca_axes(codes.numpy())
+    assert np.allclose(got["pcaMean"], mean, atol=1e-5)
+    for mine, theirs in zip(got["axes"], axes):
+        assert abs(abs(float(np.dot(mine, theirs))) - 1) < 1e-6  # the same axis, up to its sign
+
+
 # -- a run trained in the page ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def page_run(harness, tmp_path_factory):

@@ -42,30 +42,32 @@ def test_the_dry_run_lists_every_file_and_sends_nothing(tmp_path, capsys, monkey
 
 
 class FakeApi:
-    calls = []
+    """Records what would be sent (tests/test_deploy.py's FakeHub, for the static Space)."""
+
+    def __init__(self):
+        self.calls = []
 
     def create_repo(self, *args, **kwargs):
         self.calls.append(("create_repo", args, kwargs))
 
-    def upload_folder(self, **kwargs):
-        self.calls.append(("upload_folder", (), kwargs))
+    def create_commit(self, **kwargs):
+        self.calls.append(("create_commit", (), kwargs))
 
 
 @pytest.mark.slow  # builds a static edition
-def test_the_upload_creates_a_static_space_and_sends_the_listed_files(tmp_path, monkeypatch):
-    import huggingface_hub
-
+def test_the_upload_creates_a_static_space_and_sends_the_listed_files(tmp_path):
     from explorer import deploy
 
-    FakeApi.calls = []
-    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    api = FakeApi()
     out = tmp_path / "site"
-    assert deploy.main(["--static", "someone/class-explorer", "--models", "ae-2d", "--out", str(out)]) == 0
-    (create, args, kwargs), (upload, _, sent) = FakeApi.calls
+    assert deploy.main(["--static", "someone/class-explorer", "--models", "ae-2d", "--out", str(out)], api=api) == 0
+    (create, args, kwargs), (commit, _, sent) = api.calls
     assert create == "create_repo" and args == ("someone/class-explorer",)
     assert kwargs["space_sdk"] == "static" and kwargs["repo_type"] == "space"
-    assert upload == "upload_folder" and sent["folder_path"] == str(out) and sent["repo_type"] == "space"
-    assert sent["allow_patterns"] == sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert commit == "create_commit" and sent["repo_id"] == "someone/class-explorer" and sent["repo_type"] == "space"
+    names = [op.path_in_repo for op in sent["operations"]]
+    assert names == sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert all(op.path_or_fileobj == str(out / op.path_in_repo) for op in sent["operations"])
 
 
 def test_static_only_options_are_refused_for_the_gradio_deploy(capsys):

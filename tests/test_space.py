@@ -62,6 +62,8 @@ def test_the_deploy_uploads_what_the_space_runs_and_nothing_else(tmp_path):
                  "tests/test_x.py"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text("x")
+    for command in (["init", "-q"], ["add", "-A"]):  # the deploy sends what git tracks
+        subprocess.run(["git", "-C", str(root), *command], check=True, capture_output=True)
     assert [f.as_posix() for f in deploy.space_files(root)] == ["README.md", "app.py", "explorer/x.py",
                                                                 "pretrained/m/model.safetensors"]
 

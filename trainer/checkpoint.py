@@ -33,7 +33,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from .config import ConfigError, ModelConfig, TrainConfig, from_dict, shown, to_dict
+from .config import ConfigError, ModelConfig, TrainConfig, check_class_names, from_dict, shown, to_dict
 from .models import Autoencoder, build_model, model_class, state_spec
 
 FORMAT = "latent-explorer-checkpoint"
@@ -254,9 +254,10 @@ def read_config(run_dir: str | Path) -> dict:
     return cfg
 
 
-def load(run_dir: str | Path, *, device: str | torch.device = "cpu") -> Run:
-    """Rebuild the model from config.json alone and load its weights, validating everything: the config's sizes,
-    then its tensors' names, shapes and dtypes against the weights file's header, before any model is built."""
+def load(run_dir: str | Path, *, device: str | torch.device = "cpu", max_parameters: int | None = None) -> Run:
+    """Rebuild the model from config.json alone and load its weights, validating everything: the config's sizes
+    (and, with ``max_parameters``, its weights' count: an app's bound on uploads), then its tensors' names, shapes
+    and dtypes against the weights file's header, before any model is built."""
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
     remove_temp_files(run_dir, older_than=STALE_TEMP_SECONDS)
@@ -264,8 +265,18 @@ def load(run_dir: str | Path, *, device: str | torch.device = "cpu") -> Run:
         model_config = from_dict(ModelConfig, cfg.get("model"), where=f"{run_dir / CONFIG} model").validate()
         train_config = from_dict(TrainConfig, cfg.get("train") or {}, where=f"{run_dir / CONFIG} train")
         spec = state_spec(model_config)
+        count = sum(math.prod(shape) for shape, _ in spec.values())
+        if max_parameters is not None and count > max_parameters:
+            raise ConfigError(f"this model has {count:,} parameters; a model uploaded here may have at most "
+                              f"{max_parameters:,}")
     except ConfigError as e:
         raise CheckpointError(f"{run_dir / CONFIG}: {e}" if str(run_dir) not in str(e) else str(e)) from None
+    dataset = cfg.get("dataset") if isinstance(cfg.get("dataset"), dict) else {}
+    if dataset.get("classes") is not None:  # checked like the model's fields: the explorer titles clusters with them
+        try:
+            check_class_names(dataset["classes"], model_config.num_classes, "dataset.classes")
+        except ConfigError as e:
+            raise CheckpointError(f"{run_dir / CONFIG}: {e}") from None
     header = read_header(run_dir / WEIGHTS)
     stored = {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
     match_state(stored, {key: shape for key, (shape, _) in spec.items()}, model_class(model_config).TRAINING_ONLY,
@@ -281,8 +292,8 @@ def load(run_dir: str | Path, *, device: str | torch.device = "cpu") -> Run:
     model.to(device).eval()
     metrics = read_json(run_dir / METRICS) if (run_dir / METRICS).is_file() else {}
     epoch = cfg.get("epoch", 0)
-    return Run(run_dir, model, model_config, train_config, cfg.get("dataset") if isinstance(cfg.get("dataset"), dict)
-               else {}, epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else 0,
+    return Run(run_dir, model, model_config, train_config, dataset,
+               epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else 0,
                metrics if isinstance(metrics, dict) else {})
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import reprlib
 from dataclasses import dataclass, field
 
@@ -28,7 +29,7 @@ SIZES = {"latent_dim": (1, 512), "hidden": (1, 8192, 8), "channels": (1, 512, 2)
          "num_classes": (1, 1000), "image_size": (1, 512, 2), "prior_components": (0, 100)}
 MAX_PARAMETERS = 50_000_000  # weights and buffers of one model (200 MB as float32; the shipped ones have < 2M)
 MAX_KL_WEIGHT = 1000.0
-# The app's Train tab trains on a shared server: smaller bounds there (explorer.jobs.check_limits)
+# The app's Train tab trains on a shared server: smaller bounds there (explorer.training_setup.check_limits)
 SERVER_LIMITS = {"epochs": 50, "latent_dim": 64, "batch_size": 1024, "train_images": 60_000, "width": 2048,
                  "layers": 4}
 
@@ -47,6 +48,25 @@ def shown(value, limit: int = 60) -> str:
 
 class ConfigError(ValueError):
     """A config value is out of range or unknown; the message names it and what is allowed."""
+
+
+CLASS_NAME = re.compile(r"[\w .,'()/+-]{1,32}")  # "7", "T-shirt/top", "Ankle boot": short, and never markup
+
+
+def check_class_names(names, count: int | None = None, where: str = "classes") -> tuple[str, ...]:
+    """A data set's class names: a list of ``count`` (or 1 to 1000) short names, one per class, each up to 32
+    letters, digits, spaces or . , ' ( ) / + - (they title pictures and charts, and are echoed to every visitor)."""
+    wanted = f"{count}" if count is not None else "1 to 1000"
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"{where} must be a list of {wanted} class names (strings), got {shown(names)}")
+    if (len(names) != count) if count is not None else not 1 <= len(names) <= 1000:
+        raise ConfigError(f"{where} must name each of the {wanted} classes once, got {len(names)} "
+                          f"name{'s' * (len(names) != 1)}")
+    for name in names:
+        if not CLASS_NAME.fullmatch(name):
+            raise ConfigError(f"{where}: the class name {shown(name, 40)} is not 1 to 32 letters, digits, spaces or "
+                              ". , ' ( ) / + -")
+    return tuple(names)
 
 
 @dataclass

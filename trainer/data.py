@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import ConfigError, check_class_names
+
 ASSETS = Path(__file__).resolve().parent / "assets" / "mnist"
 DATA_ENV = "LATENT_EXPLORER_DATA"  # environment variable naming a full MNIST-format folder
 FILES = {
@@ -192,7 +194,10 @@ def read_classes(folder: Path, classes=None) -> tuple[str, ...]:
                 raise DataError(f"{path}: not valid JSON ({type(e).__name__})") from None
             if not isinstance(names, list) or not 1 <= len(names) <= 1000:
                 raise DataError(f"{path}: expected a JSON list of 1 to 1000 class names")
-            return tuple(str(c) for c in names)
+            try:
+                return check_class_names([str(c) for c in names], where=path.name)
+            except ConfigError as e:
+                raise DataError(str(e)) from None
     return DEFAULT_CLASSES
 
 

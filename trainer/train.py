@@ -91,6 +91,9 @@ def check_data_fits(config: ModelConfig, data: Dataset, train_images: int) -> No
     if tuple(data.image_shape) != tuple(config.image_size):
         raise DataError(f"the model takes {config.image_size[0]}x{config.image_size[1]} images, the data "
                           f"({data.source}) holds {data.image_shape[0]}x{data.image_shape[1]}")
+    if len(data.classes) != config.num_classes:  # the run saves the names beside a model of num_classes classes
+        raise DataError(f"the data ({data.source}) names {len(data.classes)} classes, the model knows "
+                        f"{config.num_classes}: give classes.json one name per class")
     top = max(int(data.train.labels.max()), int(data.test.labels.max()))
     if top >= config.num_classes:
         raise DataError(f"the data ({data.source}) has labels up to {top}, the model knows {config.num_classes} "

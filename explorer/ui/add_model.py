@@ -20,6 +20,7 @@ CAPTION = ("Upload a run folder as a **.zip**, or its `config.json` + `model.saf
            "`history.jsonl`, `embedding.npz`; files are matched by name, others are ignored). Pickles (`.pt`, `.pth`) "
            "are refused. Uploads are visible to you only and deleted when you close the page. Runs saved under "
            "`runs/` appear in the model list after *Refresh*.")
+UPLOADS_AT_ONCE = 2
 UPLOADS_OFF = ("\n\n⚠ **Uploads are turned off on this server** (the teacher set `LATENT_EXPLORER_UPLOADS=off`).")
 
 
@@ -61,7 +62,9 @@ def refresh(keys, session) -> dict:
 
 
 def wire(page) -> None:
+    # two uploads at a time: each encodes 10,000 digits; eight at once starved every other request of the CPU
     page.upload_btn.click(**page.handler(upload, ("models", "status")), inputs=[page.files, page.models, page.session],
-                          api_name="upload").then(**planes.show(page))
+                          api_name="upload", concurrency_limit=UPLOADS_AT_ONCE, concurrency_id="uploads").then(
+        **planes.show(page))
     page.refresh_btn.click(**page.handler(refresh, ("models",)), inputs=[page.models, page.session],
                            api_visibility="private")

@@ -4,16 +4,18 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 
 import gradio as gr
 
 from .. import actions, live
 from . import (add_model, clusters, conditional, gifs, grids, header, models, planes, reconstructions, samples,
-               scatter, train, traversal)
+               scatter, train, train_jobs, traversal)
 from .media import CACHE_SWEEP, MEDIA_TTL
 from .models import classifier, default_models
 from .page import Page
-from .session import Session, cleanup, end
+from .session import OPEN, Session, cleanup, end
+from .text import escape_errors
 
 TABS = (planes, scatter, grids, reconstructions, traversal, samples, conditional, clusters, train, add_model)
 TAB_IDS = tuple(tab.TAB[0] for tab in TABS)  # the names a shared link's tab= takes
@@ -45,6 +47,7 @@ def build() -> gr.Blocks:
             **page.handler(planes.show_models, planes.VIEW), inputs=page.view_inputs, api_visibility="private")
         page.measured.then(header.report_markdown, None, [page.report], api_visibility="private")
         demo.unload(end_session)
+    escape_errors(demo)
     return demo
 
 
@@ -56,6 +59,14 @@ def new_session() -> Session:
 def end_session(request: gr.Request) -> None:
     """The browser tab closed: its files go now (session.end)."""
     end(request)
+
+
+def tidy() -> None:
+    """What no session needs any more: finished jobs nobody watches, expired runs (a public server), exports of
+    models nobody shows (janitor.tidy)."""
+    from .. import janitor
+
+    janitor.tidy(train_jobs.JOBS, models.REGISTRY, {s.owner for s in list(OPEN.values())})
 
 
 def open_view(session: Session, request: gr.Request) -> dict:
@@ -92,14 +103,31 @@ def warm_up_background() -> None:
 def launch(**kwargs) -> None:
     from starlette.middleware import Middleware
 
-    from ..http_limits import BodyLimit
+    from .. import settings
+    from ..http_limits import BodyLimit, UploadQuota
+    from ..storage import remove_orphans
 
+    remove_orphans()  # what a killed app left: no session of this one owns anything yet
     demo = build().queue(default_concurrency_limit=8)
     demo.launch(max_file_size="150mb", server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                 server_port=int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860"))),
                 head=HEAD, theme=gr.themes.Soft(), ssr_mode=False,  # the live planes' files are served by our own routes
-                app_kwargs={"routes": live.ROUTES, "middleware": [Middleware(BodyLimit)]}, prevent_thread_lock=True,
+                app_kwargs={"routes": live.ROUTES, "middleware": [Middleware(
+                    BodyLimit, behind_proxy=settings.ON_SPACE, quota=UploadQuota(
+                        settings.UPLOAD_CLIENT_BYTES, settings.UPLOAD_TOTAL_BYTES, settings.UPLOAD_WINDOW))]},
+                prevent_thread_lock=True,
                 **kwargs)
     threading.Thread(target=warm_up_background, daemon=True, name="warm-up").start()
+    threading.Thread(target=every, args=(settings.TIDY_SECONDS, tidy), daemon=True, name="janitor").start()
     demo.block_thread()
+
+
+def every(seconds: float, fn) -> None:
+    """Call ``fn`` every ``seconds``, reporting (never raising) what fails."""
+    while True:
+        time.sleep(seconds)
+        try:
+            fn()
+        except Exception as e:  # the next round tries again
+            print(f"{fn.__name__} failed ({type(e).__name__}: {e})", flush=True)
 

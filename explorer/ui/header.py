@@ -13,6 +13,7 @@ from ..registry import ROOT, report_card
 from . import models, share
 from .models import MAX_MODELS, choices, default_models, entries_for, label_choices
 from .session import Session, track
+from .text import plain
 
 TITLE = ("### Latent Explorer — what do autoencoders learn? Compare an **AE**, a **VAE** and an **AAE** trained on "
          "MNIST, side by side.")
@@ -56,7 +57,8 @@ def lesson_steps(lesson: str) -> list[tuple[str, str]]:
 def report_markdown() -> str:
     """The "How good is each model?" table of every model folder the app can show, and the folders left out."""
     table = report_card(models.REGISTRY.available()) or NO_REPORT
-    skipped = "".join(f"\n- {key}: {why}" for key, why in sorted(models.REGISTRY.skipped.items()))
+    skipped = "".join(f"\n- {plain(key, 80, quoted=False)}: {plain(why, 300, quoted=False)}"
+                      for key, why in sorted(models.REGISTRY.skipped.items()))
     return table + (f"\n\n*Not listed (their files cannot be read):*{skipped}" if skipped else "")
 
 

@@ -9,7 +9,7 @@ import gradio as gr
 from trainer.checkpoint import CheckpointError
 
 from .text import plain
-from ..registry import DEFAULT_MODELS, EXPORTS, PRETRAINED, ModelLoadError, Registry  # noqa: F401 (the app's folders)
+from ..registry import DEFAULT_MODELS, EXPORTS, MODELS, PRETRAINED, ModelLoadError, Registry  # noqa: F401
 
 MAX_MODELS = 6  # planes side by side
 REGISTRY = Registry()
@@ -45,11 +45,20 @@ def key_of(name: str, session=None) -> str:
 
 
 def entry(key: str, session=None):
-    """The loaded model behind a key: one of this page's uploads, or the shared registry's."""
-    if session is not None and key in session.uploads:
-        return session.uploads[key]
+    """The loaded model behind a key: one of this page's uploads, or the shared registry's; its weights in memory
+    (read again when the server dropped them, registry.MODELS), or a message that says why they cannot be."""
     try:
-        return REGISTRY.get(key)
+        if session is not None and key in session.uploads:
+            found = session.uploads[key]
+            MODELS.use(found)
+            return found
+        try:
+            found = REGISTRY.get(key)
+            MODELS.use(found)
+        except ModelLoadError:  # a run retrained since it was loaded: load it afresh
+            REGISTRY.forget(key)
+            found = REGISTRY.get(key)
+        return found
     except ModelLoadError as e:
         raise gr.Error(str(e)) from None
 

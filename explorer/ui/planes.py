@@ -5,12 +5,14 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
+from trainer.config import shown
+
 from .. import actions, live, rules
 from . import media, models, scatter, views
 from .page import mounted, ticking
 from .models import EXPORTS, MAX_MODELS, PRETRAINED, choices, classifier, entries_for, key_of, label_choices, label_value
 from .session import Session
-from .text import plain
+from .text import plain, warn
 
 TAB = ("planes", "Latent planes")
 CAPTION = ("**Move over a plane**: every model decodes that point at once, in your browser; click to pin it. The "
@@ -156,7 +158,7 @@ def typed_model(keys, projection, background, points, label, session, evt: gr.Se
         return {}
     typed = key_of(str(evt.value), session)
     if typed not in {key for _, key in choices(session)}:  # no such model: take the chip away again
-        gr.Warning(f"No model is called {str(evt.value).strip()!r}; pick one from the list.")
+        warn(f"No model is called {shown(str(evt.value).strip())}; pick one from the list.")
         return {"models": gr.update(value=[k for k in keys or [] if k != evt.value])}
     keys = list(dict.fromkeys(key_of(k, session) for k in [*(keys or []), typed]))[-MAX_MODELS:]
     return {"models": gr.update(value=keys), **pick_models(keys, projection, background, points, label, session)}

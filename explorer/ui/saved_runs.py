@@ -16,7 +16,8 @@ from trainer.data import DataError, load_run_dataset
 from trainer.evaluate import measure_run, save_results
 
 from .. import plots
-from ..jobs import LIMITS, JobError
+from ..jobs import JobError
+from ..training_setup import LIMITS
 from ..registry import ALLOWED_FILES
 from . import train_jobs
 from .media import TempFiles
@@ -51,7 +52,7 @@ def folder_of(run_name) -> Path:
 
 def not_training(run_name, run_dir: Path, then: str) -> None:
     """Refuse to read a run folder a job is still writing; ``then`` says when to come back."""
-    if any(job.run_dir == run_dir for job in train_jobs.JOBS.running()):
+    if train_jobs.JOBS.busy(run_dir):  # a race's every lane too
         raise gr.Error(f"{run_name} is still training: {then}")
 
 

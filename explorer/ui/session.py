@@ -3,13 +3,14 @@ value, the x / y / Model # fields, the page's own pin, the address bar) is deriv
 from __future__ import annotations
 
 import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import rules
+from ..registry import MODELS
+from ..storage import new_session_folder
 
 LINK_DEFAULT = rules.LINKS[0]
 
@@ -75,6 +76,8 @@ class Session:
         if self.upload_dir:
             shutil.rmtree(self.upload_dir, ignore_errors=True)
             self.upload_dir = None
+        for entry in self.uploads.values():
+            MODELS.drop(entry)  # their weights leave memory now, not when the server needs room
         self.uploads.clear()
 
 
@@ -108,7 +111,7 @@ def upload_dir(session: Session, request=None) -> str:
     """The session's folder for uploaded files (the session is tracked first, so closing the tab finds it)."""
     track(session, request)
     if session.upload_dir is None:
-        session.upload_dir = tempfile.mkdtemp(prefix="latent-explorer-session-")
+        session.upload_dir = new_session_folder()  # named by this process: a restart removes it after a kill -9
     return session.upload_dir
 
 

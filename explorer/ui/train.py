@@ -8,7 +8,7 @@ import gradio as gr
 from trainer.config import APPLIES_TO, SEED_MAX
 
 from .. import settings
-from ..jobs import LIMITS
+from ..training_setup import LIMITS
 from . import models, planes, saved_runs, train_jobs, train_view
 from .models import choices, with_room
 from .page import mounted, ticking
@@ -31,12 +31,25 @@ def notes() -> list[str]:
     if settings.TRAIN_JOBS == 0:
         return ["**Training is turned off on this server** (the teacher set `LATENT_EXPLORER_TRAIN_JOBS=0`): explore "
                 "the shipped models in the other tabs."]
+    said = []
     if settings.RUNS_NOTE:
-        return [settings.RUNS_NOTE[:1].upper() + settings.RUNS_NOTE[1:] + "."]
-    if settings.ON_SPACE:
-        return ["This is a Hugging Face Space: runs vanish when it restarts, so **Download run** keeps one (and "
-                "*Add a model* takes it back)."]
-    return []
+        said.append(settings.RUNS_NOTE[:1].upper() + settings.RUNS_NOTE[1:] + ".")
+    elif settings.ON_SPACE:
+        said.append("This is a Hugging Face Space: runs vanish when it restarts, so **Download run** keeps one (and "
+                    "*Add a model* takes it back).")
+    return said + public_notes()
+
+
+def public_notes() -> list[str]:
+    """What a public server keeps of a visitor's training, and for how long (settings)."""
+    said = []
+    if settings.RUN_HOURS:
+        said.append(f"Runs trained here are deleted {settings.RUN_HOURS} h after their last save: **Download run** "
+                    "keeps one.")
+    if settings.JOB_MINUTES:
+        said.append(f"A job trains for at most {settings.JOB_MINUTES} min here, then stops and keeps its last "
+                    "finished epoch; when the server is busy, its answer says when a slot frees.")
+    return said
 
 
 def layout(page) -> None:

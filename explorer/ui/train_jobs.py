@@ -15,12 +15,14 @@ from trainer.config import APPLIES_TO, ConfigError, ModelConfig, TrainConfig, sh
 from trainer.data import DataError
 
 from .. import settings
-from ..jobs import JobError, JobManager, load_training_data
+from ..jobs import JobError, JobManager
+from ..training_setup import load_training_data
 from ..registry import RUNS, SESSION_BYTES, discard_upload, session_room
 from .session import Session, upload_dir
 from .text import plain
 
-JOBS = JobManager(RUNS, total=settings.TRAIN_JOBS)
+JOBS = JobManager(RUNS, total=settings.TRAIN_JOBS, max_seconds=settings.JOB_MINUTES * 60,
+                  run_bytes=settings.RUN_BYTES, runs_bytes=settings.RUNS_BYTES, run_ttl=settings.RUN_HOURS * 3600)
 IDX_UPLOAD_LIMIT = 120 * 2**20
 CHANNELS = {"16,32": (16, 32), "32,64": (32, 64)}  # conv widths offered (the zoo's 2-D conv models use 32-64)
 RACE_PRESETS = {"AE vs VAE vs AAE": "ae\nvae\naae", "β = 1 vs β = 4": "vae beta=1\nvae beta=4",

@@ -7,7 +7,8 @@ import html
 import gradio as gr
 
 from .. import plots
-from ..jobs import DONE, RACE_SNAPSHOT_EVERY, JobError
+from ..jobs import DONE, JobError
+from ..races import RACE_SNAPSHOT_EVERY
 from . import train_jobs
 from .saved_runs import saved_runs
 from .session import Session

@@ -2,17 +2,10 @@
 // (explorer.projection.PCA2D: mean and two main axes) above; its extent as explorer.registry._extent; and the
 // decoder in plain JS for hovering (one point is ~0.5 M multiply-adds: about a millisecond).
 
+import { meanAndScatter } from "./spec.js";
+
 export function pcaAxes(codes, d) { // -> {mean: Float64Array(d), components: [Float64Array(d), Float64Array(d)]}
-  const n = codes.length / d;
-  const mean = new Float64Array(d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += codes[i * d + j] / n;
-  const cov = new Float64Array(d * d);
-  for (let i = 0; i < n; i++) {
-    for (let a = 0; a < d; a++) {
-      const da = codes[i * d + a] - mean[a];
-      for (let b = 0; b < d; b++) cov[a * d + b] += da * (codes[i * d + b] - mean[b]);
-    }
-  }
+  const { mean, scatter: cov } = meanAndScatter(codes, d); // the covariance's axes, up to its scale
   const components = [];
   for (let c = 0; c < 2; c++) { // power iteration, deflating the first axis
     let v = Float64Array.from({ length: d }, (_, j) => 1 + j * 0.01);

@@ -163,19 +163,27 @@ export function samplePrior(rng, prior, n, d) {
   return out;
 }
 
+// The codes' mean and their scatter matrix (the sum of outer products of the centered codes), in float64.
+export function meanAndScatter(codes, d) {
+  const n = codes.length / d;
+  const mean = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += codes[i * d + j] / n;
+  const scatter = new Float64Array(d * d);
+  for (let i = 0; i < n; i++) {
+    for (let a = 0; a < d; a++) {
+      const da = codes[i * d + a] - mean[a];
+      for (let b = 0; b < d; b++) scatter[a * d + b] += da * (codes[i * d + b] - mean[b]);
+    }
+  }
+  return { mean, scatter };
+}
+
 // The AE's sampling Gaussian (trainer/models/ae.py after_epoch): mean and Cholesky factor of the codes'
 // covariance (unbiased, as torch.cov) plus 1e-5 I, in float64.
 export function fitGaussian(codes, d) {
   const n = codes.length / d;
-  const mean = new Float64Array(d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += codes[i * d + j] / n;
-  const cov = new Float64Array(d * d);
-  for (let i = 0; i < n; i++) {
-    for (let a = 0; a < d; a++) {
-      const da = codes[i * d + a] - mean[a];
-      for (let b = 0; b <= a; b++) cov[a * d + b] += (da * (codes[i * d + b] - mean[b])) / (n - 1);
-    }
-  }
+  const { mean, scatter } = meanAndScatter(codes, d);
+  const cov = scatter.map((s) => s / (n - 1));
   for (let a = 0; a < d; a++) cov[a * d + a] += 1e-5;
   const tril = new Float64Array(d * d);
   for (let a = 0; a < d; a++) {

@@ -8,13 +8,7 @@ in one background thread (FITS).
 from __future__ import annotations
 
 import hashlib
-import math
-import os
-import shutil
-import struct
-import tempfile
 import threading
-import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,19 +24,11 @@ from .projection import GridInverse, Identity2D, PCA2D
 
 from . import priority, settings
 from .settings import DEFAULT_MODELS, EXPORTS, PRETRAINED, ROOT, RUNS  # noqa: F401 (the app's folders, from one place)
+from .model_files import ModelLoadError, check_showable, read_embedding  # noqa: F401 (registry.ModelLoadError too)
 from .storage import folder_bytes  # noqa: F401 (registry.folder_bytes, as before)
 
-MAX_UPLOAD_BYTES = 64 * 2**20  # a zip or file bigger than this is refused before reading
-MAX_UNPACKED_BYTES = 256 * 2**20
-MAX_UPLOADS = 8  # models one session may upload (each stays in memory until its tab closes)
-SESSION_BYTES = 512 * 2**20  # what one session's uploads and training data may take on disk, unpacked
 EMBEDDING = "embedding.npz"
 ALLOWED_FILES = {checkpoint.CONFIG, checkpoint.WEIGHTS, checkpoint.METRICS, checkpoint.HISTORY, EMBEDDING}
-UMAP_GRID_MAX = 256  # cells per side of an embedding's UMAP inverse grid (pretrained.build writes 48)
-
-
-class ModelLoadError(ValueError):
-    """A model could not be loaded or an upload was refused; the message says why."""
 
 
 @dataclass
@@ -128,76 +114,6 @@ def _extent(xy: np.ndarray, pad: float = 0.08, square: bool = True):
         span = np.array([span.max(), span.max()])
     return (float(center[0] - span[0] / 2), float(center[0] + span[0] / 2),
             float(center[1] - span[1] / 2), float(center[1] + span[1] / 2))
-
-
-def embedding_shapes(n: int, d: int) -> dict[str, tuple]:
-    """The arrays an embedding.npz may hold (pretrained.build writes them) and their shapes (None: any size up to
-    UMAP_GRID_MAX) for n test digits and latent size d."""
-    return {"latents": (n, d), "labels": (n,), "pca_xy": (n, 2), "pca_mean": (d,), "pca_components": (2, d),
-            "umap_xy": (n, 2), "umap_grid": (None, None, d), "umap_extent": (4,)}
-
-
-def read_embedding(path: Path, test: Split, d: int) -> dict[str, np.ndarray]:
-    """The arrays of an embedding.npz, each entry's name, dtype and shape checked from its header (against the
-    model's latent size and the test split) before any array is read, so a small file cannot unpack to gigabytes."""
-    expected, arrays = embedding_shapes(len(test), d), {}
-    try:
-        with open_zip(path) as zf:
-            for info in zf.infolist():
-                _check_npy_header(path, zf, info, expected)
-            with np.load(path, allow_pickle=False) as f:
-                arrays = {k: f[k] for k in f.files}
-    except ModelLoadError:
-        raise
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError, RuntimeError) as e:  # RuntimeError: bad zip data
-        raise ModelLoadError(f"{path}: not a valid embedding file ({shown(str(e), 160)})") from None
-    if not {"latents", "labels"} <= set(arrays):
-        raise ModelLoadError(f"{path}: needs the arrays latents and labels, has {sorted(arrays) or 'none'}")
-    for group in (("pca_xy", "pca_mean", "pca_components"), ("umap_xy", "umap_grid", "umap_extent")):
-        if 0 < len(set(group) & set(arrays)) < len(group):
-            raise ModelLoadError(f"{path}: has only some of {', '.join(group)}; they go together")
-    if not np.array_equal(arrays["labels"], test.labels.numpy()):
-        raise ModelLoadError(f"{path}: its labels are not those of the test split shown here; it belongs to "
-                             "another data set (delete it and the app encodes the test digits itself)")
-    if not all(np.isfinite(a).all() for a in arrays.values()):
-        raise ModelLoadError(f"{path}: contains NaN or infinite values")
-    if "umap_extent" in arrays:
-        xmin, xmax, ymin, ymax = arrays["umap_extent"].tolist()
-        if not (xmin < xmax and ymin < ymax) or min(arrays["umap_grid"].shape[:2]) < 2:
-            raise ModelLoadError(f"{path}: umap_extent must be xmin < xmax, ymin < ymax over a grid of 2x2 or more")
-    return arrays
-
-
-def _check_npy_header(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, expected: dict) -> None:
-    name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-    if name not in expected:
-        raise ModelLoadError(f"{path}: unexpected entry {shown(info.filename)}; an embedding holds "
-                             f"{', '.join(expected)}")
-    with zf.open(info) as f:
-        version = np.lib.format.read_magic(f)
-        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read(f)
-    wanted = expected[name]
-    fits = len(shape) == len(wanted) and all(n == w if w is not None else 2 <= n <= UMAP_GRID_MAX
-                                             for n, w in zip(shape, wanted))
-    kind = "u" if name == "labels" else "f"
-    if dtype.kind not in (kind, "i" if kind == "u" else "f") or dtype.itemsize > 8 or not fits:
-        raise ModelLoadError(f"{path}: {name} is {dtype} of shape {shown(shape)}; expected "
-                             f"{'whole numbers' if kind == 'u' else 'floats'} of shape "
-                             f"{tuple('R' if w is None else w for w in wanted)} (the model's latent size and the "
-                             f"test split's {expected['labels'][0]:,} digits)")
-    if info.file_size > math.prod(shape) * dtype.itemsize + 64 * 2**10:  # the array plus its header
-        raise ModelLoadError(f"{path}: {name} holds more bytes than its shape {shown(shape)} needs")
-
-
-def check_showable(config, where) -> None:
-    """The explorer shows the 28x28 MNIST test digits (labels 0-9): a model it loads must take those."""
-    if tuple(config.image_size) != (28, 28):
-        raise ModelLoadError(f"{where}: the model takes {config.image_size[0]}x{config.image_size[1]} images; the "
-                             "explorer shows 28x28 MNIST-format digits")
-    if (config.conditional or config.label_guided) and config.num_classes < 10:
-        raise ModelLoadError(f"{where}: the model knows {config.num_classes} classes; the explorer's digits have "
-                             "labels 0-9")
 
 
 def fingerprint(path: Path, test: Split | str) -> str:
@@ -438,104 +354,6 @@ class Registry:
             MODELS.drop(entry)
 
 
-def unpack_upload(files: list[str | Path], dest: Path, max_unpacked: int = MAX_UNPACKED_BYTES) -> tuple[str, list[str]]:
-    """Copy an uploaded checkpoint (a .zip or loose files) into ``dest`` safely. Returns the run's name (the folder
-    inside the zip, or the zip's name; "" for loose files) and the names of the files it ignored.
-
-    Files are matched by their exact names (config.json, model.safetensors, metrics.json, history.jsonl,
-    embedding.npz); others, like a run's optimizer.safetensors, are ignored, never renamed into place. Paths inside
-    zips are flattened after refusing any absolute or ``..`` path; sizes are capped before anything is read."""
-    dest.mkdir(parents=True, exist_ok=True)
-    paths = [Path(f) for f in files or []]
-    if not paths:
-        raise ModelLoadError("no file uploaded: choose a .zip of a run folder, or its config.json and model.safetensors")
-    total = sum(p.stat().st_size for p in paths)
-    if total > MAX_UPLOAD_BYTES:
-        raise ModelLoadError(f"upload of {total / 2**20:.0f} MB is larger than the {MAX_UPLOAD_BYTES >> 20} MB allowed")
-    name, ignored, taken = "", [], {}
-    for p in paths:
-        if p.suffix.lower() in (".pt", ".pth", ".pkl", ".ckpt", ".bin"):
-            raise ModelLoadError(f"{p.name}: PyTorch pickles are never loaded (they can run code); "
-                                 "upload config.json + model.safetensors")
-    for p in paths:
-        if p.suffix.lower() == ".zip":
-            name, skipped = _unzip(p, dest, taken, max_unpacked)
-            ignored += skipped
-        elif p.name in ALLOWED_FILES:
-            _claim(taken, p.name, p.name, p.stat().st_size, max_unpacked)
-            shutil.copyfile(p, dest / p.name)
-        else:
-            ignored.append(p.name)
-    for required in (checkpoint.CONFIG, checkpoint.WEIGHTS):
-        if not (dest / required).is_file():
-            got = f" (ignored: {', '.join(ignored[:5])})" if ignored else ""
-            raise ModelLoadError(f"the upload has no {required}{got}; a checkpoint needs files named config.json "
-                                 "and model.safetensors, as in a run folder")
-    return name, ignored
-
-
-def _claim(taken: dict[str, int], base: str, shown_as: str, size: int, limit: int) -> None:
-    """Count one file to unpack: each name once (two config.json would overwrite each other), at most ``limit``
-    bytes in all."""
-    if base in taken:
-        raise ModelLoadError(f"the upload holds two files named {base} ({shown(shown_as)} is the second): upload one "
-                             "run folder at a time")
-    if sum(taken.values()) + size > limit:
-        raise ModelLoadError(f"{shown(shown_as)}: unpacking it would take more than the {limit / 2**20:.1f} MB this "
-                             f"upload may still use on the server (one session keeps at most {SESSION_BYTES >> 20} MB "
-                             "of uploads; reload the page to start again)")
-    taken[base] = size
-
-
-MAX_ZIP_DIRECTORY = 2**20  # bytes of a zip's central directory: a run folder's zip has a few hundred
-
-
-def open_zip(path: Path) -> zipfile.ZipFile:
-    """A zip file, opened only after its end record shows a central directory of sane size (ZipFile reads it
-    whole into objects: a small file of a million empty entries would take gigabytes)."""
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        f.seek(max(0, size - 65_557))  # the end record (22 bytes) and its comment (< 64 KB) are at the end
-        tail = f.read()
-    end = tail.rfind(b"PK\x05\x06")
-    if end < 0 or len(tail) < end + 22:
-        raise zipfile.BadZipFile("no end of central directory")
-    entries, directory = struct.unpack("<HI", tail[end + 10:end + 16])
-    if entries == 0xFFFF or directory > MAX_ZIP_DIRECTORY:
-        raise ModelLoadError(f"{path.name}: its zip directory is too large ({entries} entries, {directory:,} bytes) "
-                             "for a run folder")
-    return zipfile.ZipFile(path)
-
-
-def _unzip(path: Path, dest: Path, taken: dict[str, int], limit: int) -> tuple[str, list[str]]:
-    """Unpack a zip's checkpoint files into ``dest`` (``limit`` bytes for the whole upload); returns the run's
-    name and the entries it ignored."""
-    try:
-        with open_zip(path) as zf:
-            infos = zf.infolist()
-            unpacked, room = sum(i.file_size for i in infos), min(limit, MAX_UNPACKED_BYTES) - sum(taken.values())
-            if unpacked > room:
-                raise ModelLoadError(f"{path.name}: unpacks to {unpacked / 2**20:.0f} MB, more than the "
-                                     f"{room / 2**20:.0f} MB allowed")
-            for info in infos:
-                name = info.filename.replace("\\", "/")
-                if name.startswith("/") or ".." in name.split("/") or ":" in name:
-                    raise ModelLoadError(f"{path.name}: refused the unsafe path {shown(info.filename)} inside the zip")
-            wanted = [i for i in infos if not i.is_dir() and Path(i.filename).name in ALLOWED_FILES]
-            for info in wanted:
-                _claim(taken, Path(info.filename).name, info.filename, info.file_size, limit)
-            for info in wanted:
-                with zf.open(info) as src, open(dest / Path(info.filename).name, "wb") as out:
-                    shutil.copyfileobj(src, out, 1 << 20)
-            config = next((i.filename for i in wanted if Path(i.filename).name == checkpoint.CONFIG), "")
-            ignored = [i.filename for i in infos if not i.is_dir() and i not in wanted]
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, RuntimeError, NotImplementedError) as e:
-        raise ModelLoadError(f"{path.name}: not a valid zip file ({shown(str(e), 120)})") from None
-    name = Path(config).parent.name if config else ""
-    name = next((n for n in (name, path.stem) if checkpoint.RUN_NAME.fullmatch(n)), "")  # else the model's kind
-    return name, [shown(n, 80).strip("'") for n in ignored]
-
-
 def start_umap(entry: Entry) -> None:
     """Compute a missing UMAP view in the background (once per entry); the page shows PCA meanwhile."""
     with entry.lock:
@@ -597,92 +415,3 @@ def start_background(entry: Entry) -> None:
     """What a freshly loaded model still needs, off the request path: its UMAP plane and its ONNX decoder."""
     start_umap(entry)
     start_export(entry)
-
-
-def discard_upload(folder: Path, error: Exception) -> str:
-    """Remove a refused upload's folder; return the error's message naming the user's files, not our temp path."""
-    shutil.rmtree(folder, ignore_errors=True)
-    return str(error).replace(f"{folder}{os.sep}", "").replace(str(folder), "your upload")
-
-
-def load_upload(files, session_dir: Path, test: Split, index: int,
-                room: int = MAX_UNPACKED_BYTES) -> tuple[Entry, list[str]]:
-    """Unpack and load an upload into a fresh folder of this session (using at most ``room`` bytes); the folder
-    is removed on failure. Returns the entry and the names of the files it ignored."""
-    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=session_dir))
-    try:
-        name, ignored = unpack_upload(files, folder, room)
-        name = name or _upload_name(folder)
-        entry = make_entry(f"upload/{index}-{name}", f"upload: {name}", folder, test,
-                           max_parameters=settings.UPLOAD_PARAMETERS)
-        MODELS.use(entry)
-        start_background(entry)
-        return entry, ignored
-    except (ModelLoadError, checkpoint.CheckpointError) as e:
-        raise ModelLoadError(discard_upload(folder, e)) from None
-    except Exception:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-
-
-def session_room(folder) -> int:
-    """Bytes a session may still unpack into its folder (SESSION_BYTES in all)."""
-    return max(0, SESSION_BYTES - folder_bytes(folder))
-
-
-def _upload_name(folder: Path) -> str:
-    try:
-        cfg = checkpoint.read_config(folder)["model"]
-        return f"{cfg.get('model', '?')}-{cfg.get('latent_dim', '?')}d"
-    except (checkpoint.CheckpointError, TypeError, KeyError, AttributeError):
-        return "model"
-
-
-REPORT_COLUMNS = ("model", "type", "latent", "−ELBO", "recon BCE", "kNN 2-D", "samples look like a digit",
-                  "samples in holes", "β", "samples from", "epochs", "train min", "test digits")  # a class's first
-
-
-def report_card(folders: dict[str, Path]) -> str:
-    """A markdown table of every model folder that holds measured results (``metrics.json`` with an ``eval``
-    block, as ``python -m trainer eval --save`` or ``pretrained.build`` write it); "" if none does."""
-    from trainer.config import MODEL_TYPES, ModelConfig, from_dict
-
-    rows = []
-    for key, folder in folders.items():
-        try:
-            results = checkpoint.read_json(folder / checkpoint.METRICS).get("eval")
-            cfg = checkpoint.read_config(folder)
-            model = from_dict(ModelConfig, cfg["model"])
-        except (checkpoint.CheckpointError, OSError, KeyError, TypeError, ValueError, AttributeError):
-            continue  # no measured results, or not readable: the model picker reports real problems
-        if not isinstance(results, dict):
-            continue
-        # > 2-D: of the UMAP plane (pretrained.build measures it), else of the PCA plane (eval/Measure do)
-        knn = results.get("knn_accuracy") if model.latent_dim == 2 else results.get("knn_accuracy_umap")
-        pca = results.get("knn_accuracy_pca")
-        if model.latent_dim > 2 and not isinstance(knn, (int, float)) and isinstance(pca, (int, float)):
-            knn = _cell(pca, percent=True) + " (PCA)"
-        else:
-            knn = _cell(knn, percent=True)
-        seconds = results.get("train_seconds")
-        cells = {"model": key.split("/", 1)[1].replace("|", "\\|"), "type": model.model.upper(),
-                 "latent": str(model.latent_dim), "epochs": str(cfg.get("epoch", "—")),
-                 "train min": f"{seconds / 60:.0f}" if isinstance(seconds, (int, float)) else "—",
-                 "−ELBO": _cell(results.get("neg_elbo")), "recon BCE": _cell(results.get("recon_bce")),
-                 "kNN 2-D": knn, "samples look like a digit": _cell(results.get("confident_share"), percent=True),
-                 "samples in holes": _cell(results.get("prior_holes"), percent=True),
-                 "samples from": model.sampled_from,
-                 "β": f"{model.kl_weight:g}" if model.model in ("vae", "cvae") else "—",
-                 "test digits": f"{results['test_images']:,}" if isinstance(results.get("test_images"), int) else "—"}
-        order = (model.latent_dim, MODEL_TYPES.index(model.model) if model.model in MODEL_TYPES else 99, key)
-        rows.append((order, "| " + " | ".join(cells[column] for column in REPORT_COLUMNS) + " |"))
-    if not rows:
-        return ""
-    head = "| " + " | ".join(REPORT_COLUMNS) + " |\n|" + "---|" * len(REPORT_COLUMNS)
-    return head + "\n" + "\n".join(row for _, row in sorted(rows))
-
-
-def _cell(value, percent: bool = False) -> str:
-    if not isinstance(value, (int, float)):
-        return "—"
-    return f"{100 * value:.0f}%" if percent else f"{value:.1f}"

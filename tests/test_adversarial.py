@@ -21,7 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from explorer.registry import ModelLoadError, load_upload, read_embedding, unpack_upload
+from explorer.registry import ModelLoadError
+from explorer.model_files import read_embedding
+
+from explorer.uploads import load_upload, unpack_upload
 from trainer import checkpoint as C
 from trainer.data import DataError, load_dataset, read_idx
 

@@ -307,11 +307,11 @@ def test_a_vae_trained_in_the_page_evaluates_like_one_the_cli_trained(page_run, 
 def test_the_downloaded_zip_loads_in_the_app_and_decodes(page_run, tmp_path):
     """Add a model takes the zip as it is: the registry unpacks and loads it, its plane holds every test digit,
     and its decoder turns codes into images."""
-    from explorer import registry
+    from explorer import uploads
     from trainer.data import bundled_test_split
 
     test = bundled_test_split()
-    entry, ignored = registry.load_upload([str(page_run["zip"])], tmp_path, test, 0)
+    entry, ignored = uploads.load_upload([str(page_run["zip"])], tmp_path, test, 0)
     assert ignored == [] and entry.key == f"upload/0-{page_run['name']}"
     assert entry.config.model == "vae" and entry.config.latent_dim == 2 and entry.latents.shape == (10_000, 2)
     images = entry.decode(np.array([[0.0, 0.0], [1.0, -1.0]], np.float32))

@@ -134,7 +134,7 @@ def test_resume_refuses_settings_it_would_ignore_and_takes_a_new_device(cli, tmp
 
 @pytest.mark.slow
 def test_eval_scores_prior_samples_and_saves_what_the_app_lists(cli, tmp_path):
-    from explorer.registry import report_card
+    from explorer.report import report_card
 
     out = tmp_path / "small-aae"
     r = cli("train", "--model", "aae", "--hidden", "32", "--disc-hidden", "16", "--epochs", "2", "--limit", "256",

@@ -1,4 +1,3 @@
-import io
 import json
 import pickle
 import zipfile
@@ -8,8 +7,8 @@ import pytest
 import torch
 
 from explorer import actions, render
-from explorer.registry import ModelLoadError, Registry, load_upload, unpack_upload
-from trainer.data import bundled_test_split
+from explorer.registry import ModelLoadError, Registry
+from explorer.uploads import load_upload, unpack_upload
 
 
 @pytest.fixture(scope="module")

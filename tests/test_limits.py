@@ -137,7 +137,7 @@ def test_an_echoed_value_is_cut_in_the_message_and_the_log(app_server):
 def test_a_session_may_keep_a_few_uploads_and_a_few_hundred_megabytes(tiny_zoo, tmp_path, monkeypatch):
     import gradio as gr
 
-    from explorer import registry
+    from explorer import uploads
     from explorer.ui import add_model
     from explorer.ui.session import Session
 
@@ -151,7 +151,7 @@ def test_a_session_may_keep_a_few_uploads_and_a_few_hundred_megabytes(tiny_zoo, 
     with pytest.raises(gr.Error, match="this session holds 3 uploaded models, the most it may keep"):
         add_model.upload(files, [], session, request)
     session = Session()
-    monkeypatch.setattr(registry, "SESSION_BYTES", int(2.5 * size))
+    monkeypatch.setattr(uploads, "SESSION_BYTES", int(2.5 * size))
     for _ in range(2):
         add_model.upload(files, [], session, request)
     with pytest.raises(gr.Error, match="this upload may still use on the server"):
@@ -182,7 +182,8 @@ def test_a_run_folder_uploads_with_its_own_files_and_its_name(app_server, tmp_pa
 def test_damaged_run_folders_are_skipped_and_reported(app_server, tmp_path, monkeypatch):
     from gradio_client import Client
 
-    from explorer.registry import Registry, report_card
+    from explorer.registry import Registry
+    from explorer.report import report_card
     from explorer.ui import header, models
 
     runs = app_server.registry.runs

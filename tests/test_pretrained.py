@@ -180,7 +180,8 @@ def test_the_apps_report_card_shows_every_shipped_models_stored_numbers(tmp_path
     folder whose metrics.json is damaged, or has no measured results, is left out without an error."""
     import shutil
 
-    from explorer.registry import REPORT_COLUMNS, Registry, report_card
+    from explorer.registry import Registry
+    from explorer.report import REPORT_COLUMNS, report_card
 
     folders = Registry(pretrained=PRETRAINED, runs=tmp_path / "no-runs").available()
     rows = [dict(zip(REPORT_COLUMNS, line.strip("| ").split(" | "))) for line in report_card(folders).splitlines()[2:]]

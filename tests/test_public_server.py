@@ -75,7 +75,8 @@ def wide_upload(tiny_zoo, folder: Path, hidden: list[int]) -> list[Path]:
 
 def test_an_uploaded_model_has_at_most_the_parameters_the_server_allows(tiny_zoo, tmp_path, monkeypatch):
     from explorer import registry, settings
-    from explorer.registry import ModelLoadError, load_upload
+    from explorer.registry import ModelLoadError
+    from explorer.uploads import load_upload
     from trainer.data import bundled_test_split
 
     monkeypatch.setattr(settings, "UPLOAD_PARAMETERS", 10_000_000)
@@ -97,7 +98,8 @@ def test_models_in_memory_are_bounded_server_wide_and_read_again_when_used(tiny_
     import numpy as np
 
     from explorer import registry
-    from explorer.registry import ModelLoadError, ModelPool, load_upload, model_bytes
+    from explorer.registry import ModelLoadError, ModelPool, model_bytes
+    from explorer.uploads import load_upload
     from trainer.data import bundled_test_split
 
     test = bundled_test_split()
@@ -144,7 +146,8 @@ def test_an_ended_sessions_upload_leaves_memory_and_its_export_goes(tiny_zoo, tm
 
     from explorer import janitor, registry
     from explorer.jobs import JobManager
-    from explorer.registry import ModelPool, Registry, load_upload
+    from explorer.registry import ModelPool, Registry
+    from explorer.uploads import load_upload
     from explorer.ui.session import Session
     from trainer.data import bundled_test_split
 

@@ -218,7 +218,7 @@ def test_a_wide_latent_gets_a_knn_on_the_apps_pca_plane_and_the_report_card_show
     """eval's kNN of a > 2-D run: in its latent space and on the PCA plane the app draws (the report card's
     "kNN 2-D", marked PCA, until pretrained.build adds the UMAP plane's)."""
     from explorer.projection import PCA2D
-    from explorer.registry import REPORT_COLUMNS, report_card
+    from explorer.report import REPORT_COLUMNS, report_card
     from trainer.classifier import SHIPPED, load_classifier
     from trainer.evaluate import knn_accuracy, measure_run, save_results
 

@@ -84,7 +84,7 @@ def test_measure_stores_a_saved_runs_results_for_the_report_card(clients, app_se
 
     from gradio_client.exceptions import AppError
 
-    from explorer.registry import REPORT_COLUMNS, report_card
+    from explorer.report import REPORT_COLUMNS, report_card
 
     a, _ = clients
     job_id = start(a, "tab-measure", epochs=1, limit=320, model="aae")

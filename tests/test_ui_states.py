@@ -135,7 +135,7 @@ def test_a_bad_model_number_warns_and_keeps_the_decoded_panel(tiny_zoo, tmp_path
 
 @pytest.mark.slow
 def test_the_report_says_how_many_test_digits_each_model_was_measured_on_and_its_beta(tmp_path):
-    from explorer.registry import REPORT_COLUMNS, report_card
+    from explorer.report import REPORT_COLUMNS, report_card
     from explorer.ui import header
     from trainer.config import ModelConfig, TrainConfig
     from trainer.data import load_dataset

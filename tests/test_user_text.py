@@ -164,7 +164,8 @@ def with_classes(source, folder, classes):
     ([str(k) for k in range(9)] + [9], "must be a list of 10 class names (strings)"),
 ])
 def test_an_uploads_class_names_are_checked_at_upload(clustered_run, tmp_path, classes, said):
-    from explorer.registry import ModelLoadError, load_upload
+    from explorer.registry import ModelLoadError
+    from explorer.uploads import load_upload
     from trainer.data import bundled_test_split
 
     files = with_classes(clustered_run, tmp_path / "run", classes)
@@ -177,7 +178,7 @@ def test_an_uploads_class_names_are_checked_at_upload(clustered_run, tmp_path, c
 
 
 def test_the_clusters_tab_titles_clusters_with_good_class_names(clustered_run, tmp_path, monkeypatch):
-    from explorer.registry import load_upload
+    from explorer.uploads import load_upload
     from explorer.ui import clusters, models
     from explorer.ui.session import Session
     from trainer.data import bundled_test_split

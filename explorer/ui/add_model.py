@@ -9,7 +9,8 @@ import gradio as gr
 from trainer.checkpoint import CheckpointError
 
 from .. import settings
-from ..registry import MAX_UPLOADS, ModelLoadError, load_upload, session_room
+from ..registry import ModelLoadError
+from ..uploads import MAX_UPLOADS, load_upload, session_room
 from . import models, planes
 from .models import choices, with_room
 from .session import upload_dir

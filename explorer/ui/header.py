@@ -9,7 +9,8 @@ from pathlib import Path
 import gradio as gr
 
 from .. import actions
-from ..registry import ROOT, report_card
+from ..registry import ROOT
+from ..report import report_card
 from . import models, share
 from .models import MAX_MODELS, choices, default_models, entries_for, label_choices
 from .session import Session, track

@@ -17,7 +17,8 @@ from trainer.data import DataError
 from .. import settings
 from ..jobs import JobError, JobManager
 from ..training_setup import load_training_data
-from ..registry import RUNS, SESSION_BYTES, discard_upload, session_room
+from ..registry import RUNS
+from ..uploads import SESSION_BYTES, discard_upload, session_room
 from .session import Session, upload_dir
 from .text import plain
 

@@ -112,7 +112,8 @@ def build(out: Path, names: list[str] | None = None, *, log=print) -> list[str]:
     """Write the static edition of the shipped models ``names`` (default: all) into ``out``; returns its files."""
     from trainer.classifier import load_classifier
 
-    from .registry import Registry, report_card, start_export
+    from .registry import Registry, start_export
+    from .report import report_card
 
     registry = Registry(pretrained=PRETRAINED, runs=out / ".no-runs")
     available = [k.split("/", 1)[1] for k in registry.available() if k.startswith("pretrained/")]

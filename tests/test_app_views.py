@@ -2,6 +2,8 @@
 each tab): opening a tab and using its main control asks the Gradio queue nothing. The named endpoints stay for
 gradio_client users (tests/test_app.py); the page's numbers against the server's: tests/test_page_views.py."""
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -108,5 +110,26 @@ def test_every_exploring_tab_draws_in_the_page_with_no_request_to_the_queue(chro
         page.get_by_role("button", name="Interpolation as a GIF (for slides)").click()
         page.wait_for_selector("#interp-gif a", timeout=60_000)
         assert [d[1:3] for d in sent] == [[5, 9]]
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_the_lessons_sample_counts_are_the_ones_the_page_prints(chromium, shipped_server):
+    """Lesson step 1 quotes how many of ae-16d's and vae-16d's 64 samples look like a digit: the Samples tab, after
+    its Add ae-16d and vae-16d button, prints those very numbers (seed 0)."""
+    lesson = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    quoted = re.search(r"(\d+) of ae-16d's 64 samples look like a\s+digit, against (\d+) of vae-16d's", lesson)
+    assert quoted, "the lesson's step 1 no longer quotes the sample counts"
+    context = chromium.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        page.goto(shipped_server.url)
+        page.wait_for_function(LIVE, timeout=120_000)
+        page.get_by_role("tab", name="Samples").click()
+        page.get_by_role("button", name="Add ae-16d and vae-16d").click()
+        titles = wait_titles(page, "samples-view", 5, "look like a digit")
+        counts = {t.split(" · ")[0]: t.split(" · ")[-1].split(" of ")[0] for t in titles}
+        assert (counts["ae-16d"], counts["vae-16d"]) == quoted.groups()
     finally:
         context.close()

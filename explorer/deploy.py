@@ -156,20 +156,28 @@ def deploy_static(args, api=None) -> int:
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        size = sum((out / f).stat().st_size for f in files)
-        for f in files:
-            print(f"{(out / f).stat().st_size:>12,}  {f}")
-        print(f"{len(files)} files, {size / 1e6:.1f} MB, for the static Space {args.space}")
+        files = [Path(f) for f in files]
+        list_files(out, files, f"the static Space {args.space}")
         if args.dry_run:
             print("dry run: nothing was uploaded")
             return 0
-        if api is None:
-            from huggingface_hub import HfApi
-
-            api = HfApi()
-        upload(api, args.space, [Path(f) for f in files], out, args.private, sdk="static")
+        upload(api or hub(), args.space, files, out, args.private, sdk="static")
     print(f"uploaded: https://huggingface.co/spaces/{args.space}")
     return 0
+
+
+def list_files(folder: Path, files: list[Path], target: str) -> None:
+    """Print what would be sent: each file's size and name, then the count and total (the dry run's list)."""
+    for f in files:
+        print(f"{(folder / f).stat().st_size:>12,}  {f.as_posix()}")
+    size = sum((folder / f).stat().st_size for f in files)
+    print(f"{len(files)} files, {size / 1e6:.1f} MB, for {target}")
+
+
+def hub():
+    from huggingface_hub import HfApi
+
+    return HfApi()
 
 
 def main(argv=None, *, root: Path = ROOT, api=None) -> int:
@@ -197,10 +205,7 @@ def main(argv=None, *, root: Path = ROOT, api=None) -> int:
     except DeployError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    size = sum((root / f).stat().st_size for f in files)
-    for f in files:
-        print(f"{(root / f).stat().st_size:>12,}  {f.as_posix()}")
-    print(f"{len(files)} files, {size / 1e6:.1f} MB, for the Space {args.space}")
+    list_files(root, files, f"the Space {args.space}")
     for problem in problems:
         print(f"error: README.md Space card: {problem}", file=sys.stderr)
     if problems:
@@ -208,11 +213,7 @@ def main(argv=None, *, root: Path = ROOT, api=None) -> int:
     if args.dry_run:
         print("dry run: the Space card is right; nothing was uploaded")
         return 0
-    if api is None:
-        from huggingface_hub import HfApi
-
-        api = HfApi()
-    upload(api, args.space, files, root, args.private)
+    upload(api or hub(), args.space, files, root, args.private)
     print(f"uploaded: https://huggingface.co/spaces/{args.space}")
     return 0
 

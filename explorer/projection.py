@@ -72,7 +72,8 @@ def padded_extent(xy: np.ndarray, pad: float = 0.05):
 def import_umap():
     """umap-learn, with numba's on-disk cache switched on for the compiled functions of its modules (umap-learn
     leaves it off for most): after the first fit on a machine, a new process compiles about half as much.
-    Functions numba cannot cache are compiled as before; a cache it cannot write only costs that saving."""
+    Functions numba cannot cache, or should not (takes_function), are compiled as before; a cache it cannot write
+    only costs that saving."""
     import sys
     import warnings
 
@@ -88,13 +89,26 @@ def import_umap():
     if not _numba_cache_on:
         for name, module in list(sys.modules.items()):
             if name.split(".")[0] in ("umap", "pynndescent"):
-                for f in [f for f in vars(module).values() if isinstance(f, Dispatcher)]:
+                for f in [f for f in vars(module).values() if isinstance(f, Dispatcher) and not takes_function(f)]:
                     try:
                         f.enable_caching()
                     except RuntimeError:  # no writable cache folder for this file
                         pass
         _numba_cache_on = True
     return umap
+
+
+FUNCTION_ARGS = {"dist", "metric", "kernel", "deheap_sort_function", "output_metric"}  # a compiled function as argument
+
+
+def takes_function(dispatcher) -> bool:
+    """Whether a numba function takes another compiled function as an argument (pynndescent's ``dist``): numba's
+    on-disk cache keys such a function by that argument's type, and a cached entry can name a function another
+    process made, which then fails to compile ("ReferenceError: underlying object has vanished"). Those are
+    compiled anew in each process."""
+    import inspect
+
+    return bool(FUNCTION_ARGS & set(inspect.signature(dispatcher.py_func).parameters))
 
 
 FRESH_EPOCHS = 200  # a fresh model's plane: umap-learn's default for 10,000 points is 500 epochs

@@ -38,9 +38,9 @@ def test_zoo_is_complete_and_small():
     size = sum(f.stat().st_size for f in files)
     onnx = sum(f.stat().st_size for f in files if f.suffix == ".onnx")
     # the zoo's 30 MB of checkpoints plus the two clustered AAEs (aae-cluster16, aae-semi100: 4.8 MB), and the
-    # decoders the page runs (~1-1.7 MB each in fp16)
+    # decoders the page runs (~1-1.7 MB each in fp16), and the encoders its reconstructions run (~1.2 MB each, 15 MB)
     assert size - onnx <= 34_000_000, f"the checkpoints are {(size - onnx) / 1e6:.2f} MB (decimal; 34 allowed)"
-    assert size <= 52_000_000, f"pretrained/ is {size / 1e6:.2f} MB with its ONNX files (decimal; 52 allowed)"
+    assert size <= 67_000_000, f"pretrained/ is {size / 1e6:.2f} MB with its ONNX files (decimal; 67 allowed)"
 
 
 @pytest.mark.parametrize("name", NAMES)

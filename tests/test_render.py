@@ -96,3 +96,21 @@ def test_tables_and_tiles_have_expected_sizes():
     assert render.tile(imgs, 2, 3, gap=1).shape == (57, 86)
     table = render.image_table([("a", imgs, None), ("b", imgs, ["x"] * 6)])
     assert table.ndim == 3 and table.shape[1] > 6 * 56
+
+
+def test_umaps_compiled_functions_are_cached_on_disk_except_those_that_take_a_function():
+    """A cached pynndescent function whose argument is another compiled function (``dist``) once failed a fit in a
+    later process ("underlying object has vanished"): import_umap leaves those to compile anew each time."""
+    import sys
+
+    from numba.core.dispatcher import Dispatcher
+
+    from explorer.projection import import_umap, takes_function
+
+    import_umap()
+    dispatchers = [f for name, module in list(sys.modules.items())  # pynndescent.search caches its own, by design
+                   if name.split(".")[0] == "pynndescent" and name != "pynndescent.search"
+                   for f in vars(module).values() if isinstance(f, Dispatcher) and f.py_func.__module__ != "pynndescent.search"]
+    taking = [f for f in dispatchers if takes_function(f)]
+    assert taking and all(type(f._cache).__name__ == "NullCache" for f in taking)
+    assert any(type(f._cache).__name__ != "NullCache" for f in dispatchers if not takes_function(f))

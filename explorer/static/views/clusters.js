@@ -61,7 +61,6 @@ function scrolling(table) {
 class Clusters {
   constructor(element) {
     this.root = element;
-    window.latentViews = { ...(window.latentViews || {}), clusters: this };
   }
 
   async show(view) {
@@ -94,4 +93,4 @@ class Clusters {
   }
 }
 
-export const mount = mountWith((element) => new Clusters(element));
+export const mount = mountWith("clusters", (element) => new Clusters(element));

@@ -186,11 +186,13 @@ function style() {
   document.head.append(link);
 }
 
-export function mountWith(make) {
-  // a view module's mount: make(element) -> an object with show(view); shown again when the value changes
+export function mountWith(name, make) {
+  // a view module's mount: make(element) -> an object with show(view); shown again when the value changes; the
+  // page's views by name in window.latentViews (for tests and benchmarks)
   return (element, props, trigger, watch) => {
     style();
     const view = make(element, trigger);
+    window.latentViews = { ...(window.latentViews || {}), [name]: view };
     const show = () => view.show(readView(props.value));
     show();
     if (watch) watch("value", show);

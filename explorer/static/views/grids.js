@@ -43,7 +43,6 @@ class Grids {
   constructor(element) {
     this.root = element;
     this.times = [];
-    window.latentViews = { ...(window.latentViews || {}), grids: this };
   }
 
   async show(view) {
@@ -102,4 +101,4 @@ class Grids {
   }
 }
 
-export const mount = mountWith((element) => new Grids(element));
+export const mount = mountWith("grids", (element) => new Grids(element));

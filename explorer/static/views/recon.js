@@ -71,7 +71,6 @@ class Reconstructions {
     this.root = element;
     this.times = [];
     this.sketch = new Sketch(() => this.draw());
-    window.latentViews = { ...(window.latentViews || {}), recon: this };
   }
 
   async show(view) {
@@ -183,4 +182,4 @@ class Reconstructions {
   }
 }
 
-export const mount = mountWith((element) => new Reconstructions(element));
+export const mount = mountWith("recon", (element) => new Reconstructions(element));

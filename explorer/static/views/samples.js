@@ -28,7 +28,6 @@ class Samples {
   constructor(element) {
     this.root = element;
     this.times = [];
-    window.latentViews = { ...(window.latentViews || {}), samples: this };
   }
 
   async show(view) {
@@ -138,4 +137,4 @@ export function row(name, picture, notes) {
   return line;
 }
 
-export const mount = mountWith((element) => new Samples(element));
+export const mount = mountWith("samples", (element) => new Samples(element));

@@ -18,7 +18,6 @@ const SHOWN = 84; // px of the hovered digit
 class Scatter {
   constructor(element) {
     this.root = element;
-    window.latentViews = { ...(window.latentViews || {}), scatter: this };
   }
 
   async show(view) {
@@ -134,4 +133,4 @@ class Scatter {
   }
 }
 
-export const mount = mountWith((element) => new Scatter(element));
+export const mount = mountWith("scatter", (element) => new Scatter(element));

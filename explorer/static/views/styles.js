@@ -20,7 +20,6 @@ export function styleCodes(model, index, classes) {
 class Styles {
   constructor(element) {
     this.root = element;
-    window.latentViews = { ...(window.latentViews || {}), styles: this };
   }
 
   async show(view) {
@@ -75,4 +74,4 @@ class Styles {
   }
 }
 
-export const mount = mountWith((element) => new Styles(element));
+export const mount = mountWith("styles", (element) => new Styles(element));

@@ -32,7 +32,6 @@ function choice(select, value, text) {
 class Traversal {
   constructor(element) {
     this.root = element;
-    window.latentViews = { ...(window.latentViews || {}), traversal: this };
   }
 
   async show(view) {
@@ -135,4 +134,4 @@ class Traversal {
   }
 }
 
-export const mount = mountWith((element) => new Traversal(element));
+export const mount = mountWith("traversal", (element) => new Traversal(element));
